@@ -205,6 +205,7 @@ struct nl_snapshot {
 	struct nl_collector_stat collectors[NL_MAX_SOURCES];
 	int ncollectors;
 	double sample_duration_seconds;
+	double sample_cpu_seconds_total;  /* sampler thread CPU time, cumulative */
 	int libvirt_up;               /* 1 / 0; -1 when libvirt is not used */
 	uint64_t threads_tracked;
 	uint64_t perf_fds;

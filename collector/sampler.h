@@ -72,6 +72,7 @@ struct nl_state {
 struct nl_source {
 	const char *name;
 	bool default_enabled;
+	bool required;               /* cannot be switched off by flag */
 	/* Called once. May set *priv. Return 0, or -errno: the source is
 	 * then disabled and reported as failing. */
 	int (*init)(struct nl_state *st, void **priv);

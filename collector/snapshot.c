@@ -1,0 +1,255 @@
+#include "snapshot.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "score.h"
+
+static void snapshot_free(struct nl_snapshot *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nvms; i++) {
+		free(s->vms[i].series);
+		free(s->vms[i].threads);
+	}
+	free(s->vms);
+	free(s);
+}
+
+void nl_snapshot_get(struct nl_snapshot *snap)
+{
+	__atomic_add_fetch(&snap->refs, 1, __ATOMIC_RELAXED);
+}
+
+void nl_snapshot_put(struct nl_snapshot *snap)
+{
+	if (snap && __atomic_sub_fetch(&snap->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		snapshot_free(snap);
+}
+
+static struct nl_series *series_for(struct nl_vm_snap *v, enum nl_role role,
+				    int index)
+{
+	for (size_t i = 0; i < v->nseries; i++)
+		if (v->series[i].role == role && v->series[i].index == index)
+			return &v->series[i];
+	return NULL;
+}
+
+static struct nl_series *series_add(struct nl_vm_snap *v, enum nl_role role,
+				    int index)
+{
+	struct nl_series *s = &v->series[v->nseries++];
+
+	memset(s, 0, sizeof(*s));
+	s->role = role;
+	s->index = index;
+	s->scaling_ratio = NAN;
+	return s;
+}
+
+static int series_cmp(const void *a, const void *b)
+{
+	const struct nl_series *x = a, *y = b;
+
+	if (x->role != y->role)
+		return (int)x->role - (int)y->role;
+	return x->index - y->index;
+}
+
+/* vCPUs and iothreads are one series per index; emulator and vhost threads
+ * are summed per role (TIDs would churn labels), with the totals of exited
+ * threads included so the sums stay monotonic. */
+static int build_series(const struct nl_vm *vm, struct nl_vm_snap *v)
+{
+	/* at most one series per thread plus two summed roles */
+	size_t max = vm->nthreads + 2;
+	double *ratio_sum = calloc(max, sizeof(*ratio_sum));
+	int *ratio_n = calloc(max, sizeof(*ratio_n));
+	int rc = -1;
+
+	v->series = calloc(max, sizeof(*v->series));
+	if (!v->series || !ratio_sum || !ratio_n)
+		goto cleanup;
+	for (size_t i = 0; i < vm->nthreads; i++) {
+		const struct nl_thread *t = &vm->threads[i];
+		bool summed = t->role == NL_ROLE_EMULATOR || t->role == NL_ROLE_VHOST;
+		int index = summed ? -1 : t->index;
+		struct nl_series *s = series_for(v, t->role, index);
+
+		if (!s)
+			s = series_add(v, t->role, index);
+		s->nthreads++;
+		s->run_ns += t->run_ns;
+		for (int n = 0; n < NL_MAX_NODES; n++) {
+			s->node_ns[n] += t->node_ns[n];
+			s->win_node_ns[n] += t->win_node_ns[n];
+		}
+		for (int e = 0; e < NL_MAX_EVENTS; e++)
+			if (t->events_valid & (1u << e))
+				s->events[e] += t->events[e];
+		s->events_valid |= t->events_valid;
+		nl_cpuset_or(&s->cpus_allowed, &t->cpus_allowed);
+		s->mems_allowed |= t->mems_allowed;
+		if (!isnan(t->scaling_ratio)) {
+			size_t si = (size_t)(s - v->series);
+
+			ratio_sum[si] += t->scaling_ratio;
+			ratio_n[si]++;
+		}
+	}
+	/* summed roles: the mean ratio of their threads */
+	for (size_t i = 0; i < v->nseries; i++)
+		if (ratio_n[i])
+			v->series[i].scaling_ratio = ratio_sum[i] / ratio_n[i];
+
+	for (int r = 0; r < NL_ROLE_COUNT; r++) {
+		struct nl_series *s;
+
+		if (r != NL_ROLE_EMULATOR && r != NL_ROLE_VHOST)
+			continue;
+		s = series_for(v, (enum nl_role)r, -1);
+		if (!s && vm->retired_run_ns[r] == 0)
+			continue;
+		if (!s)
+			s = series_add(v, (enum nl_role)r, -1);
+		s->run_ns += vm->retired_run_ns[r];
+		for (int n = 0; n < NL_MAX_NODES; n++)
+			s->node_ns[n] += vm->retired_node_ns[r][n];
+		for (int e = 0; e < NL_MAX_EVENTS; e++) {
+			s->events[e] += vm->retired_events[r][e];
+			if (vm->retired_events[r][e])
+				s->events_valid |= 1u << e;
+		}
+	}
+	qsort(v->series, v->nseries, sizeof(*v->series), series_cmp);
+	rc = 0;
+cleanup:
+	free(ratio_sum);
+	free(ratio_n);
+	return rc;
+}
+
+/* CPU-time shares of a role over the last window. A role that did not run
+ * in the window (an idle VM) is placed where its threads last ran. */
+static void role_cpu(const struct nl_vm *vm, int role, const struct nl_topology *t,
+		     uint64_t *cpu)
+{
+	uint64_t sum = 0;
+
+	memset(cpu, 0, sizeof(uint64_t) * NL_MAX_NODES);
+	for (size_t i = 0; i < vm->nthreads; i++) {
+		const struct nl_thread *th = &vm->threads[i];
+
+		if (role != NL_ROLE_ALL && (int)th->role != role)
+			continue;
+		for (int n = 0; n < t->nnodes; n++) {
+			cpu[n] += th->win_node_ns[n];
+			sum += th->win_node_ns[n];
+		}
+	}
+	if (sum > 0)
+		return;
+	for (size_t i = 0; i < vm->nthreads; i++) {
+		const struct nl_thread *th = &vm->threads[i];
+
+		if (role != NL_ROLE_ALL && (int)th->role != role)
+			continue;
+		if (th->last_cpu >= 0 && th->last_cpu < NL_MAX_CPUS &&
+		    t->cpu_node[th->last_cpu] >= 0)
+			cpu[t->cpu_node[th->last_cpu]] += 1;
+	}
+}
+
+static int vm_cmp(const void *a, const void *b)
+{
+	const struct nl_vm_snap *x = a, *y = b;
+
+	return strcmp(x->name, y->name);
+}
+
+struct nl_snapshot *nl_snapshot_build(const struct nl_state *st,
+				      const struct nl_collector_stat *stats,
+				      int nstats, double sample_duration)
+{
+	struct nl_snapshot *s = calloc(1, sizeof(*s));
+	struct timespec ts;
+
+	if (!s)
+		return NULL;
+	s->refs = 1;
+	s->gen = st->gen;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	s->timestamp = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	s->mono_ns = st->now_ns;
+	s->window_seconds = st->prev_ns ? (st->now_ns - st->prev_ns) / 1e9 : 0;
+	s->topo = st->topo;
+	s->topo_valid = st->topo_valid;
+	memcpy(s->events, st->events, sizeof(s->events));
+	s->nevents = st->nevents;
+	if (nstats > NL_MAX_SOURCES)
+		nstats = NL_MAX_SOURCES;
+	memcpy(s->collectors, stats, sizeof(*stats) * (size_t)nstats);
+	s->ncollectors = nstats;
+	s->sample_duration_seconds = sample_duration;
+	s->libvirt_up = st->libvirt_up;
+	s->perf_fds = st->perf_fds;
+	s->samples_total = st->gen;
+	memcpy(s->pmu_name, st->pmu_name, sizeof(s->pmu_name));
+	memcpy(s->cpu_model, st->cpu_model, sizeof(s->cpu_model));
+
+	s->vms = calloc(st->nvms ? st->nvms : 1, sizeof(*s->vms));
+	if (!s->vms)
+		goto fail;
+	for (size_t i = 0; i < st->nvms; i++) {
+		const struct nl_vm *vm = st->vms[i];
+		struct nl_vm_snap *v = &s->vms[s->nvms++];
+
+		memcpy(v->name, vm->name, sizeof(v->name));
+		memcpy(v->uuid, vm->uuid, sizeof(v->uuid));
+		v->pid = vm->pid;
+		v->backend = vm->backend;
+		v->mem_source = vm->mem_source;
+		memcpy(v->mem_bytes, vm->mem_bytes, sizeof(v->mem_bytes));
+		for (int n = 0; n < NL_MAX_NODES; n++)
+			v->mem_total_bytes += vm->mem_bytes[n];
+		v->threads = malloc((vm->nthreads ? vm->nthreads : 1) *
+				    sizeof(*v->threads));
+		if (!v->threads)
+			goto fail;
+		memcpy(v->threads, vm->threads, vm->nthreads * sizeof(*v->threads));
+		v->nthreads = vm->nthreads;
+		s->threads_tracked += vm->nthreads;
+		if (build_series(vm, v) < 0)
+			goto fail;
+		for (int r = 0; r <= NL_ROLE_ALL; r++) {
+			uint64_t cpu[NL_MAX_NODES];
+
+			v->locality[r] = NAN;
+			v->distance[r] = NAN;
+			if (!st->topo_valid || vm->mem_source == NL_MEM_NONE)
+				continue;
+			role_cpu(vm, r, &st->topo, cpu);
+			nl_score_placement(cpu, vm->mem_bytes, &st->topo,
+					   &v->locality[r], &v->distance[r]);
+		}
+	}
+	qsort(s->vms, s->nvms, sizeof(*s->vms), vm_cmp);
+	return s;
+fail:
+	snapshot_free(s);
+	return NULL;
+}
+
+const struct nl_vm_snap *nl_snapshot_find_vm(const struct nl_snapshot *s,
+					     const char *name)
+{
+	struct nl_vm_snap key;
+
+	snprintf(key.name, sizeof(key.name), "%s", name);
+	return bsearch(&key, s->vms, s->nvms, sizeof(*s->vms), vm_cmp);
+}

@@ -1,0 +1,137 @@
+#include "harness.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "sampler.h"
+#include "vms.h"
+
+static struct nl_config cfg;
+static struct nl_state st;
+static struct nl_qproc qp[4];
+static struct nl_domain dom[2];
+
+static void reset(enum nl_discovery mode)
+{
+	nl_vms_source_free(&st, NULL);
+	memset(&st, 0, sizeof(st));
+	nl_config_defaults(&cfg);
+	cfg.discovery = mode;
+	st.cfg = &cfg;
+	memset(qp, 0, sizeof(qp));
+	qp[0] = (struct nl_qproc){ .pid = 100, .starttime = 5, .name = "alpha",
+				   .uuid = "aaaaaaaa-0000-0000-0000-000000000001" };
+	qp[1] = (struct nl_qproc){ .pid = 200, .starttime = 6, .name = "beta" };
+	st.qprocs = qp;
+	st.nqprocs = 2;
+	dom[0] = (struct nl_domain){ .name = "alpha-libvirt",
+				     .uuid = "aaaaaaaa-0000-0000-0000-000000000001",
+				     .pid = 100 };
+	st.domains = dom;
+	st.ndomains = 1;
+}
+
+static const struct nl_vm *vm_named(const char *name)
+{
+	for (size_t i = 0; i < st.nvms; i++)
+		if (strcmp(st.vms[i]->name, name) == 0)
+			return st.vms[i];
+	return NULL;
+}
+
+static void cycle(void)
+{
+	st.gen++;
+	nl_vms_source_sample(&st, NULL);
+}
+
+static void test_auto_merges_libvirt_and_unmanaged(void)
+{
+	reset(NL_DISCOVERY_AUTO);
+	st.domains_valid = true;
+	cycle();
+	CHECK_EQ_INT(st.nvms, 2);
+	CHECK(vm_named("alpha-libvirt") && vm_named("alpha-libvirt")->backend == NL_BACKEND_LIBVIRT);
+	CHECK(vm_named("beta") && vm_named("beta")->backend == NL_BACKEND_PROC);
+	CHECK(!vm_named("alpha"));
+}
+
+static void test_libvirt_down_keeps_names(void)
+{
+	reset(NL_DISCOVERY_AUTO);
+	st.domains_valid = true;
+	cycle();
+	st.domains_valid = false;   /* libvirtd restarted */
+	cycle();
+	CHECK_EQ_INT(st.nvms, 2);
+	CHECK(vm_named("alpha-libvirt") != NULL);
+	/* its QEMU exits while libvirt is down: dropped */
+	st.qprocs = &qp[1];
+	st.nqprocs = 1;
+	cycle();
+	CHECK_EQ_INT(st.nvms, 1);
+	CHECK(vm_named("alpha-libvirt") == NULL);
+}
+
+static void test_libvirt_only_mode_ignores_unmanaged(void)
+{
+	reset(NL_DISCOVERY_LIBVIRT);
+	st.domains_valid = true;
+	cycle();
+	CHECK_EQ_INT(st.nvms, 1);
+	CHECK(vm_named("beta") == NULL);
+}
+
+static void test_proc_mode(void)
+{
+	reset(NL_DISCOVERY_PROC);
+	cycle();
+	CHECK_EQ_INT(st.nvms, 2);
+	CHECK(vm_named("alpha") && vm_named("alpha")->backend == NL_BACKEND_PROC);
+	CHECK_STR(vm_named("alpha")->uuid, "aaaaaaaa-0000-0000-0000-000000000001");
+}
+
+static void test_pid_reuse_is_a_new_vm(void)
+{
+	struct nl_vm *before;
+
+	reset(NL_DISCOVERY_PROC);
+	cycle();
+	before = (struct nl_vm *)vm_named("beta");
+	before->retired_run_ns[0] = 12345;   /* marks the old object */
+	qp[1].starttime = 99;
+	cycle();
+	CHECK_EQ_INT(st.nvms, 2);
+	CHECK(vm_named("beta") != NULL);
+	CHECK_EQ_U64(vm_named("beta")->retired_run_ns[0], 0);
+	CHECK_EQ_U64(vm_named("beta")->starttime, 99);
+}
+
+static void test_unnamed_and_duplicate_names(void)
+{
+	reset(NL_DISCOVERY_PROC);
+	qp[2] = (struct nl_qproc){ .pid = 300, .starttime = 7, .name = "beta" };
+	qp[3] = (struct nl_qproc){ .pid = 400, .starttime = 8 };
+	st.nqprocs = 4;
+	cycle();
+	CHECK_EQ_INT(st.nvms, 4);
+	CHECK(vm_named("beta") != NULL);
+	CHECK(vm_named("beta-pid300") != NULL);
+	CHECK(vm_named("400") != NULL);
+}
+
+static void test_max_vms(void)
+{
+	reset(NL_DISCOVERY_PROC);
+	cfg.max_vms = 1;
+	cycle();
+	CHECK_EQ_INT(st.nvms, 1);
+	nl_vms_source_free(&st, NULL);
+}
+
+NL_TEST_MAIN(NL_T(test_auto_merges_libvirt_and_unmanaged),
+	     NL_T(test_libvirt_down_keeps_names),
+	     NL_T(test_libvirt_only_mode_ignores_unmanaged), NL_T(test_proc_mode),
+	     NL_T(test_pid_reuse_is_a_new_vm), NL_T(test_unnamed_and_duplicate_names),
+	     NL_T(test_max_vms))
