@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "paths.h"
+#include "procscan.h"
 
 /* Parse a non-negative decimal that makes up all of s up to stop (a char
  * or '\0'); return -1 if it does not. */
@@ -135,9 +136,12 @@ static void classify(struct nl_vm *vm, struct nl_thread *t, const char *comm)
 		return;     /* unchanged since the last cycle */
 	snprintf(t->comm, sizeof(t->comm), "%s", comm);
 	role = nl_threads_classify_comm(comm, &index);
-	if (role == NL_ROLE_EMULATOR && !t->kernel_thread) {
+	if (role == NL_ROLE_EMULATOR && !t->kernel_thread &&
+	    nl_procscan_is_qemu_comm(comm)) {
 		/* QEMU without debug-threads names every thread after itself;
-		 * libvirt's per-vCPU / per-iothread cgroups still tell. */
+		 * libvirt's per-vCPU / per-iothread cgroups still tell. Only
+		 * such unnamed threads are asked: KVM's own workers (e.g.
+		 * "kvm-nx-lpage-re") live in the vcpu0 cgroup too. */
 		char path[NL_PATH_MAX], cg[2048];
 		int cidx;
 		enum nl_role crole;

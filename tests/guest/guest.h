@@ -70,6 +70,27 @@ static inline void cpu_relax(void)
 	__asm__ volatile("pause" ::: "memory");
 }
 
+/*
+ * TSC ticks per second, measured once against PIT channel 2 (50 ms);
+ * falls back to 2 GHz if the PIT does not answer.
+ */
+u64 tsc_hz(void);
+
+/*
+ * Heartbeat pacing: with beat=N on the command line, a heartbeat is due
+ * every N units of work (passes, rounds); otherwise every `every=S`
+ * seconds of TSC time (default 5 s), checked after each unit.
+ */
+struct beat {
+	u32 every_units; /* 0: time based */
+	u32 units;       /* since the last heartbeat */
+	u64 period;      /* TSC ticks */
+	u64 last;
+};
+void beat_init(struct beat *b);
+/* Count one unit of work; 1 if a heartbeat is due now. */
+int beat_tick(struct beat *b);
+
 /* Halt this vCPU forever (interrupts are off, so nothing wakes it). */
 __attribute__((noreturn)) void halt_forever(void);
 

@@ -15,8 +15,12 @@ BUILD ?= build
 GUEST_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 
 # Keep whatever default goal the including Makefile has (or has not yet)
-# chosen: the rules below must not become the default goal.
+# chosen: the rules below must not become the default goal. Used alone
+# (make -f tests/guest/guest.mk), the default goal is `guests`.
 GUEST_SAVED_DEFAULT_GOAL := $(.DEFAULT_GOAL)
+ifeq ($(words $(MAKEFILE_LIST)),1)
+GUEST_SAVED_DEFAULT_GOAL := guests
+endif
 
 GUEST_CC ?= gcc
 GUEST_LD ?= ld

@@ -79,7 +79,7 @@ void cmdline_save(const struct mb_info *mbi)
 
 	if (mbi && (mbi->flags & MB_INFO_CMDLINE) && mbi->cmdline) {
 		src = (const char *)mbi->cmdline;
-		for (; src[i] && i < sizeof(guest_cmdline) - 1; i++)
+		for (; i < sizeof(guest_cmdline) - 1 && src[i]; i++)
 			guest_cmdline[i] = src[i];
 	}
 	guest_cmdline[i] = 0;
@@ -200,6 +200,59 @@ int find_ram(const struct mb_info *mbi, u32 lo, struct ram_range *out)
 	}
 	*out = best;
 	return best.end > best.start;
+}
+
+u64 tsc_hz(void)
+{
+	static u64 hz;
+	const u32 latch = 1193182 / 20; /* PIT ticks in 50 ms */
+	u64 t0, t1;
+
+	if (hz)
+		return hz;
+	/* Gate channel 2 on, speaker off; mode 0 (interrupt on terminal count):
+	 * OUT2 (port 0x61 bit 5) goes high when the count reaches zero. */
+	outb(0x61, (u8)((inb(0x61) & ~0x02) | 0x01));
+	outb(0x43, 0xb0);
+	outb(0x42, (u8)(latch & 0xff));
+	outb(0x42, (u8)(latch >> 8));
+	t0 = t1 = rdtsc();
+	while (!(inb(0x61) & 0x20)) {
+		t1 = rdtsc();
+		if (t1 - t0 > (1ull << 34)) /* no PIT after seconds: give up */
+			break;
+	}
+	if (inb(0x61) & 0x20 && t1 > t0)
+		hz = (t1 - t0) * 20;
+	else
+		hz = 2000000000ull;
+	return hz;
+}
+
+void beat_init(struct beat *b)
+{
+	u32 secs = cmdline_u32("every", 5);
+
+	if (secs == 0)
+		secs = 1;
+	b->every_units = cmdline_u32("beat", 0);
+	b->units = 0;
+	b->period = b->every_units ? 0 : tsc_hz() * secs;
+	b->last = rdtsc();
+}
+
+int beat_tick(struct beat *b)
+{
+	u64 now;
+
+	b->units++;
+	if (b->every_units)
+		return b->units % b->every_units == 0;
+	now = rdtsc();
+	if (now - b->last < b->period)
+		return 0;
+	b->last = now;
+	return 1;
 }
 
 void halt_forever(void)

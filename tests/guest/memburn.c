@@ -11,15 +11,16 @@
  *   mode=burn  loop forever (default)
  *   mode=touch one pass over the buffer (memory becomes resident), then halt
  *   mode=idle  print the banner and halt right away
- *   beat=N     heartbeat line on COM1 every N passes (default: about every
- *              64M writes)
+ *   every=S    heartbeat line on COM1 about every S seconds (default 5),
+ *              checked after each pass
+ *   beat=N     instead: heartbeat every N passes
  */
 #include "guest.h"
 
 #define MIB (1024u * 1024u)
 #define BUF_LO (2u * MIB)
 
-static void banner_u32(const char *key, u32 v)
+static void say_u32(const char *key, u32 v)
 {
 	con_puts(key);
 	con_u32(v);
@@ -28,7 +29,8 @@ static void banner_u32(const char *key, u32 v)
 void guest_main(u32 magic, const struct mb_info *mbi)
 {
 	struct ram_range ram;
-	u32 stride, size_mib, beat, n, start, len;
+	struct beat beat;
+	u32 stride, size_mib, n, start, len;
 	int idle, touch;
 
 	serial_init();
@@ -66,23 +68,16 @@ void guest_main(u32 magic, const struct mb_info *mbi)
 		halt_forever();
 	}
 	n = (len - 4) / stride + 1; /* writes per pass */
-	beat = cmdline_u32("beat", 0);
-	if (beat == 0) {
-		beat = (64u * MIB) / n;
-		if (beat == 0)
-			beat = 1;
-	}
 
 	con_puts("memburn: mode=");
 	con_puts(idle ? "idle" : touch ? "touch" : "burn");
-	banner_u32(" stride=", stride);
+	say_u32(" stride=", stride);
 	con_puts(" buf=");
 	con_hex(start);
 	con_puts("-");
 	con_hex(start + len);
-	banner_u32(" (", len / MIB);
-	banner_u32(" MiB) writes/pass=", n);
-	banner_u32(" beat=", beat);
+	say_u32(" (", len / MIB);
+	say_u32(" MiB) writes/pass=", n);
 	con_puts("\n");
 
 	if (idle) {
@@ -90,8 +85,8 @@ void guest_main(u32 magic, const struct mb_info *mbi)
 		halt_forever();
 	}
 
+	beat_init(&beat);
 	u32 pass = 0;
-	u64 t0 = rdtsc();
 	for (;;) {
 		u32 addr = start;
 		pass++;
@@ -101,12 +96,9 @@ void guest_main(u32 magic, const struct mb_info *mbi)
 			con_puts("memburn: buffer touched once, halting\n");
 			halt_forever();
 		}
-		if (pass % beat == 0 || pass == 1) {
-			u64 t1 = rdtsc();
-			banner_u32("memburn: alive pass=", pass);
-			banner_u32(" Mcycles=", (u32)((t1 - t0) >> 20));
+		if (beat_tick(&beat) || pass == 1) {
+			say_u32("memburn: alive pass=", pass);
 			con_puts("\n");
-			t0 = t1;
 		}
 	}
 }

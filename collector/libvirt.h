@@ -1,0 +1,24 @@
+/* libvirt discovery: the running domains (name, UUID) of --libvirt.uri,
+ * matched to the QEMU processes of the /proc scan. Listens for lifecycle
+ * events so a started or stopped VM triggers an immediate extra cycle, and
+ * reconnects with backoff when libvirtd goes away. */
+#ifndef NL_LIBVIRT_H
+#define NL_LIBVIRT_H
+
+#include "sampler.h"
+
+/* Sets up the libvirt event loop; does not connect (the first sample does,
+ * so a host without libvirtd is a normal state, not an init failure). */
+int nl_libvirt_source_init(struct nl_state *st, void **priv);
+/* Fills st->domains / st->ndomains, st->domains_valid and st->libvirt_up.
+ * Returns 0, or -ECONNREFUSED while libvirtd cannot be reached (including
+ * while waiting out the reconnect backoff), -ECONNRESET when an open
+ * connection failed, -ENOMEM. */
+int nl_libvirt_source_sample(struct nl_state *st, void *priv);
+void nl_libvirt_source_free(struct nl_state *st, void *priv);
+
+/* Set st->domains[i].pid from st->qprocs[]: by UUID first, then by name;
+ * 0 when no QEMU process matches. */
+void nl_libvirt_resolve_pids(struct nl_state *st);
+
+#endif

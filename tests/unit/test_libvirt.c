@@ -1,0 +1,489 @@
+/* libvirt source: pid resolution, listing through libvirt's built-in test
+ * driver (test:///default, one running domain "test"), failure and backoff,
+ * lifecycle events, reconnection, and the event loop thread's lifetime.
+ *
+ * test:///default keeps one shared state per process while any connection
+ * to it is open, so a second read-write connection can stop and start
+ * "test" and the source's read-only connection sees the events. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "harness.h"
+#include "libvirt_priv.h"
+#include "sampler.h"
+
+#define TEST_URI "test:///default"
+#define BAD_URI  "qemu+unix:///system?socket=/nonexistent/sock"
+#define SEC      1000000000ULL
+
+/* The sampler is not linked into this test; the source reaches it only
+ * through the wake pointer, which the tests replace. Weak, so that linking
+ * against libnumalens.a with the real sampler.o still works. */
+__attribute__((weak)) void nl_sampler_wake(struct nl_sampler *s)
+{
+	(void)s;
+}
+
+static uint64_t fake_now;
+static uint64_t fake_clock(void)
+{
+	return fake_now;
+}
+
+static atomic_int wakes;
+static struct nl_sampler *_Atomic woken_with;
+static void fake_wake(struct nl_sampler *s)
+{
+	atomic_store(&woken_with, s);
+	atomic_fetch_add(&wakes, 1);
+}
+
+/* Never dereferenced: only its address is passed around. */
+static char dummy_sampler_obj;
+#define DUMMY_SAMPLER ((struct nl_sampler *)(void *)&dummy_sampler_obj)
+
+struct fixture {
+	struct nl_config cfg;
+	struct nl_state st;
+	struct nl_libvirt *lv;
+};
+
+static int fixture_init(struct fixture *f, const char *uri)
+{
+	void *priv = NULL;
+	int err;
+
+	memset(f, 0, sizeof(*f));
+	nl_config_defaults(&f->cfg);
+	f->cfg.libvirt_uri = uri;
+	f->st.cfg = &f->cfg;
+	f->st.libvirt_up = -1;
+	err = nl_libvirt_source_init(&f->st, &priv);
+	f->lv = priv;
+	if (f->lv) {
+		f->lv->clock_ns = fake_clock;
+		f->lv->wake = fake_wake;
+	}
+	fake_now = 1000 * SEC;
+	atomic_store(&wakes, 0);
+	atomic_store(&woken_with, NULL);
+	return err;
+}
+
+static void fixture_free(struct fixture *f)
+{
+	nl_libvirt_source_free(&f->st, f->lv);
+	free(f->st.qprocs);
+	f->lv = NULL;
+}
+
+static void set_uri(struct nl_libvirt *lv, const char *uri)
+{
+	free(lv->uri);
+	lv->uri = strdup(uri);
+}
+
+/* The UUID of "test" as a separate connection sees it. */
+static void test_domain_uuid(char *buf)
+{
+	virConnectPtr c = virConnectOpenReadOnly(TEST_URI);
+	virDomainPtr d = c ? virDomainLookupByName(c, "test") : NULL;
+
+	buf[0] = '\0';
+	if (d && virDomainGetUUIDString(d, buf) < 0)
+		buf[0] = '\0';
+	if (d)
+		virDomainFree(d);
+	if (c)
+		virConnectClose(c);
+}
+
+static int wait_for_wakes(int n)
+{
+	for (int i = 0; i < 500 && atomic_load(&wakes) < n; i++) {
+		struct timespec ts = { 0, 10000000 };
+
+		nanosleep(&ts, NULL);
+	}
+	return atomic_load(&wakes);
+}
+
+/* ---- pid resolution (no libvirt) ---- */
+
+static void add_qproc(struct nl_state *st, pid_t pid, const char *name,
+		      const char *uuid)
+{
+	struct nl_qproc *q;
+
+	st->qprocs = realloc(st->qprocs, (st->nqprocs + 1) * sizeof(*q));
+	q = &st->qprocs[st->nqprocs++];
+	memset(q, 0, sizeof(*q));
+	q->pid = pid;
+	snprintf(q->name, sizeof(q->name), "%s", name);
+	snprintf(q->uuid, sizeof(q->uuid), "%s", uuid);
+}
+
+static void set_domains(struct nl_state *st, size_t n)
+{
+	st->domains = calloc(n, sizeof(*st->domains));
+	st->ndomains = st->cap_domains = n;
+}
+
+static void test_resolve_by_uuid(void)
+{
+	struct nl_state st = { 0 };
+
+	add_qproc(&st, 100, "other-name", "11111111-2222-3333-4444-555555555555");
+	add_qproc(&st, 200, "vm1", "aaaaaaaa-2222-3333-4444-555555555555");
+	set_domains(&st, 1);
+	snprintf(st.domains[0].name, NL_NAME_MAX, "vm1");
+	/* libvirt prints lower case; a QEMU command line may not */
+	snprintf(st.domains[0].uuid, NL_UUID_LEN,
+		 "11111111-2222-3333-4444-555555555555");
+	nl_libvirt_resolve_pids(&st);
+	/* the UUID wins over a process that only has the same name */
+	CHECK_EQ_INT(st.domains[0].pid, 100);
+
+	snprintf(st.qprocs[0].uuid, NL_UUID_LEN,
+		 "11111111-2222-3333-4444-55555555555A");
+	snprintf(st.domains[0].uuid, NL_UUID_LEN,
+		 "11111111-2222-3333-4444-55555555555a");
+	nl_libvirt_resolve_pids(&st);
+	CHECK_EQ_INT(st.domains[0].pid, 100);
+	free(st.qprocs);
+	free(st.domains);
+}
+
+static void test_resolve_by_name(void)
+{
+	struct nl_state st = { 0 };
+
+	add_qproc(&st, 300, "web", "");
+	add_qproc(&st, 400, "db", "bbbbbbbb-2222-3333-4444-555555555555");
+	add_qproc(&st, 500, "cache", "");
+	set_domains(&st, 4);
+	/* no -uuid on the command line: matched by name */
+	snprintf(st.domains[0].name, NL_NAME_MAX, "web");
+	snprintf(st.domains[0].uuid, NL_UUID_LEN,
+		 "cccccccc-2222-3333-4444-555555555555");
+	/* same name, but the process belongs to another VM (other UUID) */
+	snprintf(st.domains[1].name, NL_NAME_MAX, "db");
+	snprintf(st.domains[1].uuid, NL_UUID_LEN,
+		 "dddddddd-2222-3333-4444-555555555555");
+	/* domain without a UUID */
+	snprintf(st.domains[2].name, NL_NAME_MAX, "cache");
+	/* nothing matches; a stale pid must be reset */
+	snprintf(st.domains[3].name, NL_NAME_MAX, "gone");
+	st.domains[3].pid = 999;
+	nl_libvirt_resolve_pids(&st);
+	CHECK_EQ_INT(st.domains[0].pid, 300);
+	CHECK_EQ_INT(st.domains[1].pid, 0);
+	CHECK_EQ_INT(st.domains[2].pid, 500);
+	CHECK_EQ_INT(st.domains[3].pid, 0);
+	free(st.qprocs);
+	free(st.domains);
+}
+
+/* ---- through libvirt ---- */
+
+static void test_lists_test_driver(void)
+{
+	struct fixture f;
+	char uuid[VIR_UUID_STRING_BUFLEN];
+	int rc;
+
+	test_domain_uuid(uuid);
+	CHECK(uuid[0] != '\0');
+	CHECK_EQ_INT(fixture_init(&f, TEST_URI), 0);
+	if (!f.lv)
+		return;
+	CHECK_EQ_INT(f.st.libvirt_up, 0);      /* init does not connect */
+	add_qproc(&f.st, 4242, "test", uuid);
+	rc = nl_libvirt_source_sample(&f.st, f.lv);
+	CHECK_EQ_INT(rc, 0);
+	CHECK_EQ_INT(f.st.libvirt_up, 1);
+	CHECK(f.st.domains_valid);
+	CHECK_EQ_INT(f.st.ndomains, 1);
+	CHECK(f.st.cap_domains >= f.st.ndomains);
+	if (f.st.ndomains == 1) {
+		CHECK_STR(f.st.domains[0].name, "test");
+		CHECK_STR(f.st.domains[0].uuid, uuid);
+		CHECK_EQ_INT(f.st.domains[0].pid, 4242);
+	}
+	CHECK(f.lv->lifecycle_id >= 0);
+
+	/* a second cycle reuses the connection and rebuilds the list */
+	rc = nl_libvirt_source_sample(&f.st, f.lv);
+	CHECK_EQ_INT(rc, 0);
+	CHECK_EQ_INT(f.st.ndomains, 1);
+	CHECK_EQ_INT(f.lv->connects, 1);
+	fixture_free(&f);
+	CHECK(f.st.domains == NULL);
+	CHECK_EQ_INT(f.st.cap_domains, 0);
+}
+
+static void test_failing_uri(void)
+{
+	struct fixture f;
+	int rc;
+
+	CHECK_EQ_INT(fixture_init(&f, BAD_URI), 0);
+	if (!f.lv)
+		return;
+	f.st.domains_valid = true;    /* stale from an earlier cycle */
+	f.st.ndomains = 0;
+	rc = nl_libvirt_source_sample(&f.st, f.lv);
+	CHECK_EQ_INT(rc, -ECONNREFUSED);
+	CHECK_EQ_INT(f.st.libvirt_up, 0);
+	CHECK(!f.st.domains_valid);
+	CHECK_EQ_INT(f.st.ndomains, 0);
+	CHECK(f.lv->conn == NULL);
+	CHECK_EQ_INT(f.lv->connect_attempts, 1);
+	fixture_free(&f);
+}
+
+/* libvirt's default handler prints "libvirt: <domain> error : ..." to
+ * stderr; ours are logfmt lines ("ts=... msg=\"libvirt: ...\""). */
+static void test_libvirt_errors_silenced(void)
+{
+	struct fixture f;
+	char path[] = "/tmp/nl_test_libvirt_XXXXXX";
+	char buf[8192];
+	int fd = mkstemp(path), saved = dup(2);
+	ssize_t n;
+
+	CHECK(fd >= 0 && saved >= 0);
+	if (fd < 0 || saved < 0)
+		return;
+	fflush(stderr);
+	dup2(fd, 2);
+	if (fixture_init(&f, BAD_URI) == 0) {
+		nl_libvirt_source_sample(&f.st, f.lv);
+		fixture_free(&f);
+	}
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	close(fd);
+	unlink(path);
+	CHECK(n >= 0);
+	if (n < 0)
+		return;
+	buf[n] = '\0';
+	CHECK(strncmp(buf, "libvirt:", 8) != 0);
+	CHECK(strstr(buf, "\nlibvirt:") == NULL);
+}
+
+static void test_backoff(void)
+{
+	struct fixture f;
+	uint64_t t0;
+
+	CHECK_EQ_INT(fixture_init(&f, BAD_URI), 0);
+	if (!f.lv)
+		return;
+	t0 = fake_now;
+	CHECK_EQ_INT(nl_libvirt_source_sample(&f.st, f.lv), -ECONNREFUSED);
+	CHECK_EQ_INT(f.lv->connect_attempts, 1);
+	/* next immediate cycle: still backing off, no attempt */
+	CHECK_EQ_INT(nl_libvirt_source_sample(&f.st, f.lv), -ECONNREFUSED);
+	fake_now = t0 + SEC / 2;
+	CHECK_EQ_INT(nl_libvirt_source_sample(&f.st, f.lv), -ECONNREFUSED);
+	CHECK_EQ_INT(f.lv->connect_attempts, 1);
+	CHECK_EQ_INT(f.st.libvirt_up, 0);
+	/* after 1 s: one retry, then the delay doubles to 2 s */
+	fake_now = t0 + SEC;
+	CHECK_EQ_INT(nl_libvirt_source_sample(&f.st, f.lv), -ECONNREFUSED);
+	CHECK_EQ_INT(f.lv->connect_attempts, 2);
+	fake_now = t0 + 2 * SEC;
+	nl_libvirt_source_sample(&f.st, f.lv);
+	CHECK_EQ_INT(f.lv->connect_attempts, 2);
+	fake_now = t0 + 3 * SEC;
+	nl_libvirt_source_sample(&f.st, f.lv);
+	CHECK_EQ_INT(f.lv->connect_attempts, 3);
+	/* the delay is capped at 60 s */
+	for (int i = 0; i < 12; i++) {
+		fake_now += NL_LIBVIRT_BACKOFF_MAX_NS;
+		nl_libvirt_source_sample(&f.st, f.lv);
+	}
+	CHECK_EQ_INT(f.lv->connect_attempts, 15);
+	CHECK_EQ_U64(f.lv->next_attempt_ns - fake_now, NL_LIBVIRT_BACKOFF_MAX_NS);
+
+	/* libvirtd comes back: connected at the next due attempt, and the
+	 * backoff starts from 1 s again */
+	set_uri(f.lv, TEST_URI);
+	fake_now += NL_LIBVIRT_BACKOFF_MAX_NS - SEC;
+	CHECK_EQ_INT(nl_libvirt_source_sample(&f.st, f.lv), -ECONNREFUSED);
+	CHECK_EQ_INT(f.lv->connect_attempts, 15);
+	fake_now += SEC;
+	CHECK_EQ_INT(nl_libvirt_source_sample(&f.st, f.lv), 0);
+	CHECK_EQ_INT(f.lv->connect_attempts, 16);
+	CHECK_EQ_INT(f.st.libvirt_up, 1);
+	CHECK_EQ_U64(f.lv->backoff_ns, NL_LIBVIRT_BACKOFF_MIN_NS);
+	fixture_free(&f);
+}
+
+/* The callbacks (what the event loop thread runs) wake the sampler named in
+ * st->sampler, and never a NULL one. */
+static void test_event_callbacks_wake(void)
+{
+	struct fixture f;
+
+	CHECK_EQ_INT(fixture_init(&f, TEST_URI), 0);
+	if (!f.lv)
+		return;
+	/* no sampler (unit tests, first cycle): counted, not woken */
+	nl_libvirt_lifecycle_cb(NULL, NULL, VIR_DOMAIN_EVENT_STARTED, 0, f.lv);
+	CHECK_EQ_INT(atomic_load(&wakes), 0);
+	CHECK_EQ_INT(f.lv->events, 1);
+
+	f.st.sampler = DUMMY_SAMPLER;
+	CHECK_EQ_INT(nl_libvirt_source_sample(&f.st, f.lv), 0);
+	nl_libvirt_lifecycle_cb(NULL, NULL, VIR_DOMAIN_EVENT_STOPPED, 0, f.lv);
+	CHECK_EQ_INT(atomic_load(&wakes), 1);
+	CHECK(atomic_load(&woken_with) == DUMMY_SAMPLER);
+
+	/* close callback: wakes too, and the next cycle reconnects and
+	 * registers the lifecycle callback again */
+	CHECK_EQ_INT(f.lv->connects, 1);
+	nl_libvirt_close_cb(f.lv->conn, VIR_CONNECT_CLOSE_REASON_EOF, f.lv);
+	CHECK_EQ_INT(atomic_load(&wakes), 2);
+	CHECK_EQ_INT(nl_libvirt_source_sample(&f.st, f.lv), 0);
+	CHECK_EQ_INT(f.lv->connects, 2);
+	CHECK(f.lv->lifecycle_id >= 0);
+	CHECK(!atomic_load(&f.lv->dropped));
+	CHECK_EQ_INT(f.st.ndomains, 1);
+	fixture_free(&f);
+}
+
+/* Real events: another connection stops and starts "test"; the event loop
+ * thread delivers them and the sampler is woken; the lists follow. */
+static void test_lifecycle_events_end_to_end(void)
+{
+	struct fixture f;
+	virConnectPtr rw;
+	virDomainPtr dom = NULL;
+	int w;
+
+	CHECK_EQ_INT(fixture_init(&f, TEST_URI), 0);
+	if (!f.lv)
+		return;
+	f.st.sampler = DUMMY_SAMPLER;
+	CHECK_EQ_INT(nl_libvirt_source_sample(&f.st, f.lv), 0);
+	CHECK_EQ_INT(f.st.ndomains, 1);
+
+	rw = virConnectOpen(TEST_URI);
+	CHECK(rw != NULL);
+	if (rw)
+		dom = virDomainLookupByName(rw, "test");
+	CHECK(dom != NULL);
+	if (!dom)
+		goto cleanup;
+
+	CHECK_EQ_INT(virDomainDestroy(dom), 0);
+	w = wait_for_wakes(1);
+	CHECK(w >= 1);
+	CHECK(atomic_load(&woken_with) == DUMMY_SAMPLER);
+	CHECK_EQ_INT(nl_libvirt_source_sample(&f.st, f.lv), 0);
+	CHECK_EQ_INT(f.st.ndomains, 0);
+	CHECK(f.st.domains_valid);
+
+	CHECK_EQ_INT(virDomainCreate(dom), 0);
+	CHECK(wait_for_wakes(w + 1) >= w + 1);
+	CHECK_EQ_INT(nl_libvirt_source_sample(&f.st, f.lv), 0);
+	CHECK_EQ_INT(f.st.ndomains, 1);
+cleanup:
+	if (dom)
+		virDomainFree(dom);
+	if (rw)
+		virConnectClose(rw);
+	fixture_free(&f);
+}
+
+/* A connection failing under an open handle (libvirtd gone): the domains
+ * are invalidated, the handle dropped, and a later connect works. */
+static void test_lost_connection(void)
+{
+	struct fixture f;
+
+	CHECK_EQ_INT(fixture_init(&f, TEST_URI), 0);
+	if (!f.lv)
+		return;
+	CHECK_EQ_INT(nl_libvirt_source_sample(&f.st, f.lv), 0);
+	CHECK_EQ_INT(f.st.ndomains, 1);
+
+	atomic_store(&f.lv->dropped, true);
+	set_uri(f.lv, BAD_URI);
+	CHECK_EQ_INT(nl_libvirt_source_sample(&f.st, f.lv), -ECONNREFUSED);
+	CHECK(f.lv->conn == NULL);
+	CHECK_EQ_INT(f.lv->lifecycle_id, -1);
+	CHECK_EQ_INT(f.st.libvirt_up, 0);
+	CHECK(!f.st.domains_valid);
+	CHECK_EQ_INT(f.st.ndomains, 0);
+
+	set_uri(f.lv, TEST_URI);
+	fake_now += NL_LIBVIRT_BACKOFF_MIN_NS;
+	CHECK_EQ_INT(nl_libvirt_source_sample(&f.st, f.lv), 0);
+	CHECK_EQ_INT(f.st.libvirt_up, 1);
+	CHECK_EQ_INT(f.st.ndomains, 1);
+	CHECK(f.lv->lifecycle_id >= 0);
+	fixture_free(&f);
+}
+
+static void test_event_loop_lifetime(void)
+{
+	struct fixture a, b;
+
+	nl_libvirt_source_free(NULL, NULL);
+	CHECK_EQ_INT(nl_libvirt_loop_running(), 0);
+	CHECK_EQ_INT(fixture_init(&a, TEST_URI), 0);
+	CHECK_EQ_INT(fixture_init(&b, BAD_URI), 0);
+	/* one loop thread however many sources */
+	for (int i = 0; i < 100 && nl_libvirt_loop_running() == 0; i++)
+		usleep(10000);
+	CHECK_EQ_INT(nl_libvirt_loop_running(), 1);
+	if (a.lv)
+		nl_libvirt_source_sample(&a.st, a.lv);
+	fixture_free(&a);
+	CHECK_EQ_INT(nl_libvirt_loop_running(), 1);
+	/* the last free stops and joins it (it would hang here if not) */
+	fixture_free(&b);
+	CHECK_EQ_INT(nl_libvirt_loop_running(), 0);
+	/* and it starts again */
+	CHECK_EQ_INT(fixture_init(&a, TEST_URI), 0);
+	if (a.lv)
+		CHECK_EQ_INT(nl_libvirt_source_sample(&a.st, a.lv), 0);
+	fixture_free(&a);
+	CHECK_EQ_INT(nl_libvirt_loop_running(), 0);
+}
+
+static void test_default_uri(void)
+{
+	struct nl_state st = { 0 };
+	struct nl_libvirt *lv = NULL;
+	void *priv = NULL;
+
+	CHECK_EQ_INT(nl_libvirt_source_init(&st, &priv), 0);
+	lv = priv;
+	CHECK(lv != NULL);
+	if (lv)
+		CHECK_STR(lv->uri, "qemu:///system");
+	CHECK_EQ_INT(st.libvirt_up, 0);
+	nl_libvirt_source_free(&st, priv);
+}
+
+NL_TEST_MAIN(NL_T(test_resolve_by_uuid), NL_T(test_resolve_by_name),
+	     NL_T(test_lists_test_driver), NL_T(test_failing_uri),
+	     NL_T(test_libvirt_errors_silenced), NL_T(test_backoff),
+	     NL_T(test_event_callbacks_wake),
+	     NL_T(test_lifecycle_events_end_to_end),
+	     NL_T(test_lost_connection), NL_T(test_event_loop_lifetime),
+	     NL_T(test_default_uri))
