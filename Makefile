@@ -15,8 +15,8 @@ SANITIZE ?=
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 
 PKGS     := libvirt libmicrohttpd
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lvirt -lmicrohttpd)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lvirt -lmicrohttpd)
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wwrite-strings -Wformat=2 -Wimplicit-fallthrough -Wvla \
@@ -46,8 +46,8 @@ BIN := $(BUILD)/numalens
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit golden golden-update integration demo bench valgrind \
-        clean install uninstall check-deps
+.PHONY: all test test-all test-reset unit golden golden-update integration \
+        demo bench valgrind clean install uninstall deps
 all: $(BIN)
 
 $(BUILD)/%.o: %.c
@@ -84,13 +84,26 @@ golden-update: $(BIN)
 integration: $(BIN) guests
 	@tests/integration/run.sh $(BIN)
 
-test: unit golden integration
+# `make test` and `make demo` install missing Debian packages first, then
+# re-enter make so that pkg-config sees them.
+test:
+	@tests/lib/deps.sh test
+	@$(MAKE) --no-print-directory test-all
+
+test-all: test-reset unit golden integration
 	@tests/unit/summary.sh
 
-demo: 
-	@tests/demo/demo.sh
+test-reset:
+	@rm -f $(BUILD)/.test-* build/.test-*
 
-bench: $(BIN) guests
+demo:
+	@tests/lib/deps.sh demo
+	@$(MAKE) --no-print-directory all guests
+	@NUMALENS_BIN=$(BIN) tests/demo/demo.sh
+
+bench:
+	@tests/lib/deps.sh test
+	@$(MAKE) --no-print-directory all guests
 	@tests/bench/bench.sh $(BIN)
 
 valgrind: $(TEST_BIN)

@@ -176,6 +176,8 @@ static void *sampler_main(void *arg)
 		uint64_t last = nl_now_ns(), deadline = last + interval;
 		struct timespec ts;
 
+		if (nl_sampler_cycle(s) < 0)
+			nl_warn("sample cycle failed: out of memory");
 		pthread_mutex_lock(&s->lock);
 		for (;;) {
 			uint64_t now = nl_now_ns();
@@ -195,8 +197,6 @@ static void *sampler_main(void *arg)
 			break;
 		}
 		pthread_mutex_unlock(&s->lock);
-		if (nl_sampler_cycle(s) < 0)
-			nl_warn("sample cycle failed: out of memory");
 	}
 	return NULL;
 }

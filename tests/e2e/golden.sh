@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Golden end-to-end test: run the real daemon against each fixture host tree
+# (tests/fixtures/<case>/{proc,sys}), scrape /metrics over HTTP, drop the
+# lines that depend on timing, and diff against <case>.expected.
+#   golden.sh BIN            compare
+#   golden.sh --update BIN   rewrite the .expected files (review the diff!)
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 1
+update=0
+[ "${1:-}" = "--update" ] && { update=1; shift; }
+BIN=${1:-build/numalens}
+# shellcheck source=tests/lib/check.sh
+. tests/lib/check.sh
+PORT=${NL_GOLDEN_PORT:-19809}
+OUT=build/golden
+mkdir -p "$OUT"
+
+# Timing-dependent families: values differ run to run.
+volatile='^numalens_(collector_duration_seconds|sample_duration_seconds|sample_cpu_seconds_total|snapshot_age_seconds|samples_total|build_info)[{ ]'
+
+run_case() {
+	local dir=$1 name pid got
+	name=$(basename "$dir")
+	got=$OUT/$name.prom
+	"$BIN" --discovery=proc --no-collector.perf \
+		--path.procfs="$dir/proc" --path.sysfs="$dir/sys" \
+		--web.listen-address="127.0.0.1:$PORT" --sample.interval=0.2s \
+		--log.level=error > "$OUT/$name.log" 2>&1 &
+	pid=$!
+	# two cycles at least, so that windows exist
+	for _ in $(seq 1 100); do
+		if curl -fsS "http://127.0.0.1:$PORT/metrics" -o "$got.raw" 2>/dev/null &&
+		   awk '/^numalens_samples_total / && $2 >= 3 {f=1} END {exit !f}' "$got.raw"; then
+			break
+		fi
+		sleep 0.05
+	done
+	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+	grep -Ev "$volatile" "$got.raw" > "$got"
+	if [ "$update" = 1 ]; then
+		cp "$got" "tests/e2e/$name.expected"
+		echo "  updated tests/e2e/$name.expected"
+		nl_pass "$name"
+	elif diff -u "tests/e2e/$name.expected" "$got" > "$OUT/$name.diff"; then
+		nl_pass "$name matches tests/e2e/$name.expected"
+	else
+		cat "$OUT/$name.diff"
+		nl_fail "$name differs from tests/e2e/$name.expected (make golden-update regenerates; review the diff)"
+	fi
+	if command -v promtool >/dev/null; then
+		nl_check "$name: promtool check metrics" sh -c "promtool check metrics < '$got.raw' >/dev/null 2>&1"
+	fi
+}
+
+for d in tests/fixtures/*/; do
+	[ -d "$d/proc" ] || continue
+	run_case "${d%/}"
+done
+nl_summary golden

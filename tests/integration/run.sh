@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# Real integration test: a real libvirtd, two real QEMU guests (2 vCPUs and
+# one iothread each), the real numalens binary. Checks what an operator
+# would: every thread has a series with the right role, vCPU CPU time agrees
+# with the kernel's schedstat, per-node memory agrees with the VM's cgroup,
+# a destroyed VM vanishes and a started VM appears within one interval, and
+# the exposition passes promtool.
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 1
+BIN=${1:-build/numalens}
+# shellcheck source=tests/lib/vms.sh
+. tests/lib/vms.sh
+# shellcheck source=tests/lib/check.sh
+. tests/lib/check.sh
+
+PREFIX=nl-it-
+INTERVAL=1
+PORT=${NL_IT_PORT:-19808}
+URL="http://127.0.0.1:$PORT/metrics"
+OUT=build/it
+mkdir -p "$OUT"
+NLPID=
+
+cleanup() {
+	[ -n "$NLPID" ] && kill "$NLPID" 2>/dev/null && wait "$NLPID" 2>/dev/null
+	nl_vm_destroy_prefix "$PREFIX" >/dev/null 2>&1
+}
+trap cleanup EXIT
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "integration: skipped: needs root to run libvirtd and read QEMU's /proc"
+	nl_summary integration
+	exit 0
+fi
+echo "integration: libvirt + QEMU guests ($(nl_vm_virt_type))"
+nl_libvirt_start || { nl_fail "libvirtd starts"; nl_summary integration; exit 1; }
+nl_vm_destroy_prefix "$PREFIX" >/dev/null 2>&1
+
+nl_vm_create "${PREFIX}mem" build/guest/memburn.elf "stride=64 size=160" 2 256 1 >/dev/null ||
+	nl_fail "create ${PREFIX}mem"
+nl_vm_create "${PREFIX}cpu" build/guest/cpuburn.elf "" 2 256 1 >/dev/null ||
+	nl_fail "create ${PREFIX}cpu"
+
+"$BIN" --web.listen-address="127.0.0.1:$PORT" --sample.interval=${INTERVAL}s \
+	--log.level=info > "$OUT/numalens.log" 2>&1 &
+NLPID=$!
+
+# wait_until SECONDS COMMAND...: poll every 50 ms.
+wait_until() {
+	local limit=$1; shift
+	local end=$((SECONDS + limit))
+	while [ $SECONDS -le $end ]; do
+		"$@" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+has_vm() { nl_scrape "$URL" "$OUT/m" 2>/dev/null && grep -q "^numalens_vm_info{vm=\"$1\"" "$OUT/m"; }
+lacks_vm() { nl_scrape "$URL" "$OUT/m" 2>/dev/null && ! grep -q "^numalens_vm_info{vm=\"$1\"" "$OUT/m"; }
+
+nl_check "both guests appear" wait_until 30 sh -c \
+	"curl -fsS '$URL' 2>/dev/null | grep -q 'vm=\"${PREFIX}mem\"' && curl -fsS '$URL' | grep -q 'vm=\"${PREFIX}cpu\"'"
+sleep 3   # a few windows of data
+nl_scrape "$URL" "$OUT/metrics.txt"
+M=$OUT/metrics.txt
+
+nl_check "libvirt_up is 1" test "$(nl_metric "$M" 'numalens_libvirt_up ')" = 1
+
+# --- every thread has a series with the right role --------------------------
+for vm in "${PREFIX}mem" "${PREFIX}cpu"; do
+	pid=$(nl_vm_qemu_pid "$vm")
+	nv=0 ni=0 ne=0
+	for c in /proc/"$pid"/task/*/comm; do
+		comm=$(cat "$c" 2>/dev/null) || continue
+		case "$comm" in
+		"CPU "*/KVM|"CPU "*/TCG) nv=$((nv + 1)) ;;
+		"IO mon_iothread") ne=$((ne + 1)) ;;
+		"IO "*) ni=$((ni + 1)) ;;
+		vhost-*) ;;
+		*) ne=$((ne + 1)) ;;
+		esac
+	done
+	nl_check "$vm: /proc shows 2 vCPU threads and 1 iothread" test "$nv:$ni" = "2:1"
+	nl_check "$vm: vcpu thread count 2" test "$(nl_metric "$M" "numalens_thread_count{vm=\"$vm\",role=\"vcpu\"}")" = 2
+	nl_check "$vm: iothread count 1" test "$(nl_metric "$M" "numalens_thread_count{vm=\"$vm\",role=\"iothread\"}")" = 1
+	nl_check "$vm: emulator threads counted ($ne in /proc)" \
+		test "$(nl_metric "$M" "numalens_thread_count{vm=\"$vm\",role=\"emulator\"}")" -ge 1
+	for sel in 'role="vcpu",thread="0"' 'role="vcpu",thread="1"' \
+		   'role="iothread",thread="1"' 'role="emulator",thread=""'; do
+		nl_check "$vm: series $sel" grep -q "^numalens_thread_cpu_seconds_total{vm=\"$vm\",$sel}" "$M"
+	done
+	nl_check "$vm: placement locality of vCPUs is 1 on a one-node host" \
+		nl_float_within "$(nl_metric "$M" "numalens_vm_locality_ratio{vm=\"$vm\",role=\"vcpu\",source=\"placement\"}")" 1 0 0.001
+done
+
+# --- vCPU CPU seconds agree with schedstat ------------------------------------
+# Wait for a fresh snapshot, then read schedstat at once: both describe the
+# same instant to within a scrape. Do it twice, 10 s apart, compare deltas.
+samples() { nl_metric "$1" 'numalens_samples_total '; }
+fresh_snapshot() {
+	local before now
+	nl_scrape "$URL" "$OUT/f" || return 1
+	before=$(samples "$OUT/f")
+	for _ in $(seq 1 200); do
+		nl_scrape "$URL" "$OUT/f" || return 1
+		now=$(samples "$OUT/f")
+		[ "$now" != "$before" ] && return 0
+		sleep 0.01
+	done
+	return 1
+}
+vcpu_schedstat() {   # VM INDEX -> seconds
+	local pid=$1 idx=$2 t
+	for t in /proc/"$pid"/task/*; do
+		case "$(cat "$t/comm" 2>/dev/null)" in
+		"CPU $idx/"*) awk '{printf "%.9f\n", $1 / 1e9}' "$t/schedstat"; return ;;
+		esac
+	done
+}
+declare -A A_NL A_K
+for round in 1 2; do
+	fresh_snapshot || nl_fail "fresh snapshot"
+	for vm in "${PREFIX}mem" "${PREFIX}cpu"; do
+		pid=$(nl_vm_qemu_pid "$vm")
+		for i in 0 1; do
+			k=$(vcpu_schedstat "$pid" "$i")
+			n=$(nl_metric "$OUT/f" "numalens_thread_cpu_seconds_total{vm=\"$vm\",role=\"vcpu\",thread=\"$i\"}")
+			if [ "$round" = 1 ]; then
+				A_NL[$vm.$i]=$n; A_K[$vm.$i]=$k
+			else
+				dn=$(awk -v a="$n" -v b="${A_NL[$vm.$i]}" 'BEGIN{print a-b}')
+				dk=$(awk -v a="$k" -v b="${A_K[$vm.$i]}" 'BEGIN{print a-b}')
+				echo "    $vm vCPU $i: numalens +${dn}s, schedstat +${dk}s"
+				nl_check "$vm vCPU $i CPU seconds within 5% of schedstat" \
+					nl_float_within "$dn" "$dk" 0.05 0.02
+			fi
+		done
+	done
+	[ "$round" = 1 ] && sleep 10
+done
+
+# --- memory per node agrees with the VM's own cgroup --------------------------
+vm_cgroup_anon_bytes() {   # PID -> anon(+shmem) bytes from memory.numa_stat
+	local pid=$1 path dir
+	path=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ {print $3}' /proc/"$pid"/cgroup)
+	if [ -n "$path" ]; then
+		dir=/sys/fs/cgroup/memory$path
+	else
+		path=$(awk -F: '$1 == "0" {print $3}' /proc/"$pid"/cgroup)
+		dir=/sys/fs/cgroup$path
+		[ -f /sys/fs/cgroup/cgroup.controllers ] || dir=/sys/fs/cgroup/unified$path
+	fi
+	case "$(basename "$dir")" in emulator|vcpu*|iothread*) dir=$(dirname "$dir") ;; esac
+	if grep -q '^anon N' "$dir/memory.numa_stat"; then   # v2: bytes
+		awk '$1 == "anon" || $1 == "shmem" { for (i = 2; i <= NF; i++) { split($i, kv, "="); s += kv[2] } } END { print s }' "$dir/memory.numa_stat"
+	else                                                 # v1: pages
+		awk -v ps="$(getconf PAGESIZE)" '
+			/^hierarchical_anon=/ { split($1, kv, "="); h = kv[2] * ps }
+			/^anon=/ { split($1, kv, "="); a = kv[2] * ps }
+			END { print (h != "" ? h : a) }' "$dir/memory.numa_stat"
+	fi
+}
+fresh_snapshot || nl_fail "fresh snapshot"
+for vm in "${PREFIX}mem" "${PREFIX}cpu"; do
+	pid=$(nl_vm_qemu_pid "$vm")
+	want=$(vm_cgroup_anon_bytes "$pid")
+	got=$(nl_metric "$OUT/f" "numalens_vm_memory_bytes{vm=\"$vm\"" | awk '{s += $1} END {print s + 0}')
+	echo "    $vm memory: numalens ${got} B, cgroup numa_stat ${want} B"
+	nl_check "$vm memory per node sums to within 5% of the cgroup numa_stat" \
+		nl_float_within "$got" "${want:-0}" 0.05 0
+	nl_check "$vm memory is non-zero" test "${got:-0}" -gt 0
+done
+mem_vm="${PREFIX}mem"
+nl_check "the memory-bound guest has more resident memory than the CPU-bound one" \
+	awk -v a="$(nl_metric "$OUT/f" "numalens_vm_memory_bytes{vm=\"$mem_vm\"" | awk '{s+=$1} END {print s}')" \
+	    -v b="$(nl_metric "$OUT/f" "numalens_vm_memory_bytes{vm=\"${PREFIX}cpu\"" | awk '{s+=$1} END {print s}')" \
+	    'BEGIN { exit !(a > b + 100 * 1048576) }'
+
+# --- promtool -----------------------------------------------------------------
+if command -v promtool >/dev/null; then
+	nl_check "promtool check metrics" sh -c "promtool check metrics < '$M' > '$OUT/promtool.txt' 2>&1"
+	[ -s "$OUT/promtool.txt" ] && cat "$OUT/promtool.txt"
+else
+	echo "  skip promtool: not installed"
+fi
+
+# --- lifecycle: destroy and start ---------------------------------------------
+virsh -q -c qemu:///system destroy "${PREFIX}cpu" >/dev/null
+t0=$(date +%s.%N)
+wait_until 10 lacks_vm "${PREFIX}cpu"
+dt=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN{printf "%.2f", a-b}')
+echo "    destroyed VM gone from /metrics after ${dt}s"
+nl_check "destroyed VM gone within one sample interval" nl_float_within "$dt" 0 0 "$INTERVAL"
+
+nl_vm_create "${PREFIX}new" build/guest/cpuburn.elf "mode=idle" 1 128 0 >/dev/null
+t0=$(date +%s.%N)
+wait_until 10 has_vm "${PREFIX}new"
+dt=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN{printf "%.2f", a-b}')
+echo "    started VM on /metrics after ${dt}s"
+nl_check "started VM tracked within one sample interval" nl_float_within "$dt" 0 0 "$INTERVAL"
+
+nl_check "numalens still running" kill -0 "$NLPID"
+nl_summary integration
