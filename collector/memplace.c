@@ -1,0 +1,716 @@
+/* Memory placement: bytes of each VM's memory per NUMA node, from the VM's
+ * memory cgroup (memory.numa_stat) or, failing that, /proc/PID/numa_maps.
+ *
+ * What counts as "VM memory":
+ *  - cgroup v2: anon + shmem. Guest RAM is anonymous memory, or shmem when
+ *    it is backed by memfd / tmpfs (memory-backend-memfd, vhost-user).
+ *    "file" is left out: it is the host page cache of disk images and
+ *    files the process read, not guest RAM (shmem is also part of "file";
+ *    anon and shmem never overlap).
+ *  - cgroup v1: hierarchical_anon (anon when the kernel has no
+ *    hierarchical_ lines) plus hierarchical_unevictable (unevictable). v1
+ *    numa_stat counts LRU lists, not memory types: shmem sits on the anon
+ *    LRU, so anon already holds it; but mlocked pages move to the
+ *    unevictable list, and with <memoryBacking><locked/> (QEMU mlock) that
+ *    is the whole guest RAM. The price is a few MiB of mlocked QEMU text.
+ *  - numa_maps: every mapping, each at its own page size. File mappings of
+ *    a QEMU process are its binary and libraries (disk images are read,
+ *    not mapped), and guest RAM may itself be a file (hugetlbfs, /dev/shm).
+ *  - hugetlbfs pages are charged to a memory cgroup only on cgroup v2
+ *    mounted with memory_hugetlb_accounting (Linux 6.6+), never on v1.
+ *    Rather than depend on a mount option, a VM with HugetlbPages in its
+ *    status is left to numa_maps, which shows them ("huge ...
+ *    kernelpagesize_kB=2048").
+ *
+ * Which cgroup: the one of the QEMU process, minus libvirt's per-thread
+ * children, never the root. A cgroup that does not look like a libvirt
+ * machine is only used when the QEMU process is alone in it: a QEMU started
+ * from a shell shares its session scope with the shell. */
+#include "memplace.h"
+#include "memplace_priv.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "paths.h"
+
+struct mp_priv {
+	long page_size;
+	char *buf;          /* numa_stat / numa_maps text, reused */
+	size_t cap;
+	struct nl_complaint notopo;
+	struct nl_complaint denied;   /* numa_maps: EACCES / EPERM */
+};
+
+static int mp_init(void **priv)
+{
+	struct mp_priv *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	p->page_size = sysconf(_SC_PAGESIZE);
+	if (p->page_size <= 0)
+		p->page_size = 4096;
+	*priv = p;
+	return 0;
+}
+
+static void mp_free(void *priv)
+{
+	struct mp_priv *p = priv;
+
+	if (!p)
+		return;
+	free(p->buf);
+	free(p);
+}
+
+static bool mp_topo_ok(struct nl_state *st, struct mp_priv *p,
+		       const char *src)
+{
+	if (st->topo_valid && st->topo.nnodes > 0) {
+		nl_complain_clear(&p->notopo, "%s: host topology known again",
+				  src);
+		return true;
+	}
+	nl_complain(&p->notopo, NL_LOG_WARN,
+		    "%s: no host topology yet, VM memory not measured", src);
+	return false;
+}
+
+static bool is_cgroup_source(enum nl_mem_source s)
+{
+	return s == NL_MEM_CGROUP_V1 || s == NL_MEM_CGROUP_V2;
+}
+
+/* ---- parsers ---- */
+
+static const char *line_end(const char *p)
+{
+	const char *e = strchr(p, '\n');
+
+	return e ? e : p + strlen(p);
+}
+
+/* Decimal digits in [p, e) as a u64. Return 0 or -EINVAL. */
+static int span_u64(const char *p, const char *e, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (p == e)
+		return -EINVAL;
+	for (; p < e; p++) {
+		if (!isdigit((unsigned char)*p))
+			return -EINVAL;
+		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* "N<id>=<value>" in [p, e). Return 0, -EINVAL, or 1 when the token does
+ * not start with N<digit> at all (another attribute). */
+static int node_token(const char *p, const char *e, int *id, uint64_t *val)
+{
+	const char *eq;
+	uint64_t n;
+
+	if (e - p < 2 || p[0] != 'N' || !isdigit((unsigned char)p[1]))
+		return 1;
+	eq = memchr(p, '=', (size_t)(e - p));
+	if (!eq || span_u64(p + 1, eq, &n) < 0 || n > INT32_MAX ||
+	    span_u64(eq + 1, e, val) < 0)
+		return -EINVAL;
+	*id = (int)n;
+	return 0;
+}
+
+static void add_sat(uint64_t *dst, uint64_t v)
+{
+	*dst = (UINT64_MAX - *dst < v) ? UINT64_MAX : *dst + v;
+}
+
+/* The per-node tokens of one numa_stat line, from p to e, added to
+ * out[node index] x scale. Return 0 or -EINVAL. */
+static int stat_nodes(const char *p, const char *e, uint64_t scale,
+		      const struct nl_topology *t, uint64_t *out)
+{
+	while (p < e) {
+		const char *tok_end;
+		uint64_t v;
+		int id, idx;
+
+		while (p < e && *p == ' ')
+			p++;
+		if (p == e)
+			break;
+		tok_end = p;
+		while (tok_end < e && *tok_end != ' ')
+			tok_end++;
+		if (node_token(p, tok_end, &id, &v) != 0)
+			return -EINVAL;
+		idx = nl_topology_node_index(t, id);
+		if (idx >= 0) {
+			if (scale && v > UINT64_MAX / scale)
+				v = UINT64_MAX;
+			else
+				v *= scale;
+			add_sat(&out[idx], v);
+		}
+		p = tok_end;
+	}
+	return 0;
+}
+
+int nl_memplace_parse_numa_stat(const char *text, int v2, long page_size,
+				const struct nl_topology *t, uint64_t *bytes)
+{
+	/* v1: [0] anon [1] unevictable [2] hierarchical_anon
+	 * [3] hierarchical_unevictable; v2: [0] anon [1] shmem */
+	static const char *const keys_v1[] = {
+		"anon", "unevictable", "hierarchical_anon",
+		"hierarchical_unevictable",
+	};
+	static const char *const keys_v2[] = { "anon", "shmem" };
+	uint64_t acc[4][NL_MAX_NODES];
+	bool seen[4] = { false, false, false, false };
+	const char *const *keys = v2 ? keys_v2 : keys_v1;
+	size_t nkeys = v2 ? 2 : 4;
+	uint64_t scale = v2 ? 1 : (uint64_t)page_size;
+
+	memset(bytes, 0, NL_MAX_NODES * sizeof(*bytes));
+	if (!v2 && page_size <= 0)
+		return -EINVAL;
+	memset(acc, 0, sizeof(acc));
+	for (const char *p = text; *p;) {
+		const char *e = line_end(p), *k = p, *rest;
+		size_t klen;
+
+		while (k < e && *k != ' ' && *k != '=')
+			k++;
+		klen = (size_t)(k - p);
+		if (klen == 0 && k < e)
+			return -EINVAL;
+		for (size_t i = 0; klen && i < nkeys; i++) {
+			if (strlen(keys[i]) != klen ||
+			    memcmp(keys[i], p, klen) != 0)
+				continue;
+			if (seen[i])
+				return -EINVAL;
+			rest = k;
+			if (!v2) {
+				/* "key=<total> N0=..": skip the total */
+				uint64_t total;
+				const char *te;
+
+				if (*rest != '=')
+					return -EINVAL;
+				te = rest + 1;
+				while (te < e && *te != ' ')
+					te++;
+				if (span_u64(rest + 1, te, &total) < 0)
+					return -EINVAL;
+				rest = te;
+			} else if (rest < e && *rest != ' ') {
+				return -EINVAL;
+			}
+			if (stat_nodes(rest, e, scale, t, acc[i]) < 0)
+				return -EINVAL;
+			seen[i] = true;
+		}
+		p = *e ? e + 1 : e;
+	}
+
+	if (v2) {
+		if (!seen[0])
+			return -EINVAL;
+		for (int n = 0; n < NL_MAX_NODES; n++) {
+			bytes[n] = acc[0][n];
+			add_sat(&bytes[n], acc[1][n]);
+		}
+		return 0;
+	}
+	{
+		int a = seen[2] ? 2 : 0, u = seen[2] ? 3 : 1;
+
+		if (!seen[a])
+			return -EINVAL;
+		for (int n = 0; n < NL_MAX_NODES; n++) {
+			bytes[n] = acc[a][n];
+			add_sat(&bytes[n], acc[u][n]);
+		}
+	}
+	return 0;
+}
+
+/* One numa_maps line in [p, e): "<hex addr> <policy> [attr=..] N0=pages ..
+ * kernelpagesize_kB=4". Adds to bytes. Return 0, or -EINVAL for a line
+ * that is not a mapping (nothing is added then). */
+static int maps_line(const char *p, const char *e, long page_size,
+		     const struct nl_topology *t, uint64_t *bytes)
+{
+	struct {
+		int idx;
+		uint64_t pages;
+	} seen[NL_MAX_NODES];
+	int nseen = 0;
+	uint64_t psize = (uint64_t)page_size;
+	const char *q = p;
+
+	while (q < e && isxdigit((unsigned char)*q))
+		q++;
+	if (q == p || q - p > 16 || q == e || *q != ' ')
+		return -EINVAL;
+
+	while (q < e) {
+		const char *tok_end;
+		uint64_t v;
+		int id, rc;
+
+		while (q < e && *q == ' ')
+			q++;
+		if (q == e)
+			break;
+		tok_end = q;
+		while (tok_end < e && *tok_end != ' ')
+			tok_end++;
+		if ((size_t)(tok_end - q) > 18 &&
+		    memcmp(q, "kernelpagesize_kB=", 18) == 0) {
+			if (span_u64(q + 18, tok_end, &v) < 0 || v == 0 ||
+			    v > UINT64_MAX / 1024)
+				return -EINVAL;
+			psize = v * 1024;
+		} else {
+			rc = node_token(q, tok_end, &id, &v);
+			if (rc < 0)
+				return -EINVAL;
+			if (rc == 0) {
+				int idx = nl_topology_node_index(t, id);
+
+				if (idx >= 0 && nseen < NL_MAX_NODES) {
+					seen[nseen].idx = idx;
+					seen[nseen].pages = v;
+					nseen++;
+				}
+			}
+		}
+		q = tok_end;
+	}
+	for (int i = 0; i < nseen; i++) {
+		uint64_t b = seen[i].pages > UINT64_MAX / psize
+			? UINT64_MAX : seen[i].pages * psize;
+
+		add_sat(&bytes[seen[i].idx], b);
+	}
+	return 0;
+}
+
+int nl_memplace_parse_numa_maps(const char *text, long page_size,
+				const struct nl_topology *t, uint64_t *bytes)
+{
+	int skipped = 0, good = 0;
+
+	memset(bytes, 0, NL_MAX_NODES * sizeof(*bytes));
+	if (page_size <= 0)
+		return -EINVAL;
+	for (const char *p = text; *p;) {
+		const char *e = line_end(p);
+
+		if (e > p) {
+			if (maps_line(p, e, page_size, t, bytes) == 0)
+				good++;
+			else
+				skipped++;
+		}
+		p = *e ? e + 1 : e;
+	}
+	if (skipped && !good)
+		return -EINVAL;
+	return skipped;
+}
+
+static int copy_span(char *dst, size_t len, const char *p, const char *e)
+{
+	size_t n = (size_t)(e - p);
+
+	if (n >= len)
+		return -ENAMETOOLONG;
+	memcpy(dst, p, n);
+	dst[n] = '\0';
+	return 0;
+}
+
+int nl_memplace_parse_cgroup(const char *text, char *path, size_t len,
+			     int *v2)
+{
+	const char *v2_path = NULL, *v2_end = NULL;
+
+	for (const char *p = text; *p;) {
+		const char *e = line_end(p);
+		const char *c1 = memchr(p, ':', (size_t)(e - p));
+		const char *c2 = c1 ? memchr(c1 + 1, ':', (size_t)(e - c1 - 1))
+				    : NULL;
+
+		/* "ID:controller,list:/path"; the path may hold ':' */
+		if (c2 && c2 + 1 < e && c2[1] == '/') {
+			if (c2 == c1 + 1 && c1 - p == 1 && *p == '0') {
+				v2_path = c2 + 1;
+				v2_end = e;
+			} else {
+				for (const char *c = c1 + 1; c < c2;) {
+					const char *ce = memchr(c, ',',
+							(size_t)(c2 - c));
+
+					if (!ce)
+						ce = c2;
+					if (ce - c == 6 &&
+					    memcmp(c, "memory", 6) == 0) {
+						*v2 = 0;
+						return copy_span(path, len,
+								 c2 + 1, e);
+					}
+					c = ce + 1;
+				}
+			}
+		}
+		p = *e ? e + 1 : e;
+	}
+	if (!v2_path)
+		return -ENOENT;
+	*v2 = 1;
+	return copy_span(path, len, v2_path, v2_end);
+}
+
+/* "vcpu12", "iothread1", "emulator": libvirt's per-thread cgroups. */
+static bool thread_leaf(const char *name)
+{
+	const char *digits;
+
+	if (strcmp(name, "emulator") == 0)
+		return true;
+	if (strncmp(name, "vcpu", 4) == 0)
+		digits = name + 4;
+	else if (strncmp(name, "iothread", 8) == 0)
+		digits = name + 8;
+	else
+		return false;
+	if (!*digits)
+		return false;
+	for (; *digits; digits++)
+		if (!isdigit((unsigned char)*digits))
+			return false;
+	return true;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Cut the last component of an absolute path in place. */
+static void cut_last(char *dir)
+{
+	char *slash = strrchr(dir, '/');
+
+	if (slash == dir)
+		dir[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+}
+
+static const char *last_name(const char *dir)
+{
+	const char *slash = strrchr(dir, '/');
+
+	return slash ? slash + 1 : dir;
+}
+
+int nl_memplace_cgroup_vm_dir(const char *path, char *dir, size_t len,
+			      bool *named)
+{
+	size_t n;
+
+	*named = false;
+	if (path[0] != '/')
+		return -EINVAL;
+	n = strlen(path);
+	if (n >= len)
+		return -ENAMETOOLONG;
+	memcpy(dir, path, n + 1);
+	while (n > 1 && dir[n - 1] == '/')
+		dir[--n] = '\0';
+
+	if (thread_leaf(last_name(dir))) {
+		cut_last(dir);
+		*named = true;
+		/* libvirt >= 7.1 on cgroup v2 + systemd: scope/libvirt/vcpu0;
+		 * the scope itself is the VM's machine unit */
+		if (strcmp(last_name(dir), "libvirt") == 0) {
+			char *slash = strrchr(dir, '/');
+
+			if (slash && slash != dir)
+				cut_last(dir);
+		}
+	}
+	if (strcmp(dir, "/") == 0) {
+		*named = false;
+		return -ENOENT;
+	}
+	{
+		const char *name = last_name(dir);
+
+		if ((strncmp(name, "machine-qemu", 12) == 0 &&
+		     ends_with(name, ".scope")) ||
+		    ends_with(name, ".libvirt-qemu"))
+			*named = true;
+	}
+	return 0;
+}
+
+bool nl_memplace_procs_only(const char *text, pid_t pid)
+{
+	bool found = false;
+
+	for (const char *p = text; *p;) {
+		const char *e = line_end(p);
+		uint64_t v;
+
+		if (e > p) {
+			if (span_u64(p, e, &v) < 0 || v != (uint64_t)pid)
+				return false;
+			found = true;
+		}
+		p = *e ? e + 1 : e;
+	}
+	return found;
+}
+
+uint64_t nl_memplace_status_hugetlb(const char *text)
+{
+	const char *p = strstr(text, "\nHugetlbPages:");
+	uint64_t kb;
+	char *end;
+
+	if (!p)
+		return 0;
+	p += 14;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	errno = 0;
+	kb = strtoull(p, &end, 10);
+	if (errno || end == p || kb > UINT64_MAX / 1024)
+		return 0;
+	return kb * 1024;
+}
+
+/* ---- memory.numa_stat source ---- */
+
+/* Read a small procfs/sysfs file into buf. Return bytes or -errno. */
+static ssize_t read_small(const char *path, char *buf, size_t len)
+{
+	ssize_t n = nl_read_file(path, buf, len);
+
+	if (n >= 0 && (size_t)n >= len - 1)
+		return -EFBIG;
+	return n;
+}
+
+/* Fill vm's placement from its memory cgroup. Return 0, or -errno and
+ * leave vm untouched. */
+static int measure_cgroup(struct mp_priv *p, struct nl_state *st,
+			  struct nl_vm *vm)
+{
+	char text[8192], path[NL_PATH_MAX], leaf[NL_PATH_MAX];
+	char dir[sizeof(vm->mem_cgroup)];
+	uint64_t bytes[NL_MAX_NODES];
+	const char *hier;
+	bool named;
+	ssize_t n;
+	int rc, v2;
+
+	rc = nl_path_proc(path, sizeof(path), "%d/cgroup", (int)vm->pid);
+	if (rc < 0)
+		return rc;
+	n = read_small(path, text, sizeof(text));
+	if (n < 0)
+		return (int)n;
+	rc = nl_memplace_parse_cgroup(text, leaf, sizeof(leaf), &v2);
+	if (rc < 0)
+		return rc;
+	rc = nl_memplace_cgroup_vm_dir(leaf, dir, sizeof(dir), &named);
+	if (rc < 0)
+		return rc;
+
+	if (!v2) {
+		hier = "fs/cgroup/memory";
+	} else {
+		/* cgroup2 at fs/cgroup (unified) or fs/cgroup/unified
+		 * (hybrid; memory is then normally bound to v1 and the
+		 * numa_stat below will not exist) */
+		rc = nl_path_sys(path, sizeof(path),
+				 "fs/cgroup/cgroup.controllers");
+		if (rc < 0)
+			return rc;
+		hier = access(path, F_OK) == 0 ? "fs/cgroup"
+					       : "fs/cgroup/unified";
+	}
+
+	if (!named) {
+		rc = nl_path_sys(path, sizeof(path), "%s%s/cgroup.procs",
+				 hier, dir);
+		if (rc < 0)
+			return rc;
+		n = read_small(path, text, sizeof(text));
+		if (n < 0)
+			return (int)n;
+		if (!nl_memplace_procs_only(text, vm->pid))
+			return -EBUSY;   /* shared with other processes */
+	}
+
+	rc = nl_path_proc(path, sizeof(path), "%d/status", (int)vm->pid);
+	if (rc < 0)
+		return rc;
+	n = read_small(path, text, sizeof(text));
+	if (n < 0)
+		return (int)n;
+	if (nl_memplace_status_hugetlb(text) > 0)
+		return -EOPNOTSUPP;   /* hugetlbfs: numa_maps sees it */
+
+	rc = nl_path_sys(path, sizeof(path), "%s%s/memory.numa_stat", hier,
+			 dir);
+	if (rc < 0)
+		return rc;
+	n = nl_read_file_alloc(path, &p->buf, &p->cap);
+	if (n < 0)
+		return (int)n;
+	rc = nl_memplace_parse_numa_stat(p->buf, v2, p->page_size, &st->topo,
+					 bytes);
+	if (rc < 0)
+		return rc;
+
+	memcpy(vm->mem_bytes, bytes, sizeof(vm->mem_bytes));
+	vm->mem_source = v2 ? NL_MEM_CGROUP_V2 : NL_MEM_CGROUP_V1;
+	vm->mem_updated_ns = st->now_ns;
+	memcpy(vm->mem_cgroup, dir, sizeof(vm->mem_cgroup));
+	return 0;
+}
+
+int nl_memplace_numastat_source_init(struct nl_state *st, void **priv)
+{
+	(void)st;
+	return mp_init(priv);
+}
+
+/* A VM that cannot be measured here is not a failure of the source (the
+ * numa_maps source takes it); only a missing topology is. */
+int nl_memplace_numastat_source_sample(struct nl_state *st, void *priv)
+{
+	struct mp_priv *p = priv;
+
+	if (!mp_topo_ok(st, p, "numa_stat"))
+		return -ENODATA;
+	for (size_t i = 0; i < st->nvms; i++) {
+		struct nl_vm *vm = st->vms[i];
+		int rc = measure_cgroup(p, st, vm);
+
+		if (rc == 0)
+			continue;
+		if (is_cgroup_source(vm->mem_source)) {
+			/* measured before, not now: hand it to numa_maps
+			 * rather than publish stale numbers */
+			nl_debug("numa_stat: VM %s (pid %d): %s; "
+				 "falling back to numa_maps", vm->name,
+				 (int)vm->pid, strerror(-rc));
+			memset(vm->mem_bytes, 0, sizeof(vm->mem_bytes));
+			vm->mem_source = NL_MEM_NONE;
+			vm->mem_cgroup[0] = '\0';
+		}
+	}
+	return 0;
+}
+
+void nl_memplace_numastat_source_free(struct nl_state *st, void *priv)
+{
+	(void)st;
+	mp_free(priv);
+}
+
+/* ---- numa_maps source ---- */
+
+int nl_memplace_numamaps_source_init(struct nl_state *st, void **priv)
+{
+	(void)st;
+	return mp_init(priv);
+}
+
+int nl_memplace_numamaps_source_sample(struct nl_state *st, void *priv)
+{
+	struct mp_priv *p = priv;
+	double secs = st->cfg ? st->cfg->numa_maps_interval : 30.0;
+	uint64_t interval = secs > 0 ? (uint64_t)(secs * 1e9) : 0;
+
+	if (!mp_topo_ok(st, p, "numa_maps"))
+		return -ENODATA;
+	for (size_t i = 0; i < st->nvms; i++) {
+		struct nl_vm *vm = st->vms[i];
+		uint64_t bytes[NL_MAX_NODES];
+		char path[NL_PATH_MAX];
+		ssize_t n;
+		int rc;
+
+		if (is_cgroup_source(vm->mem_source) &&
+		    vm->mem_updated_ns == st->now_ns)
+			continue;
+		/* first reading right away, then every interval */
+		if (vm->mem_source == NL_MEM_NUMA_MAPS &&
+		    st->now_ns - vm->mem_updated_ns < interval)
+			continue;
+		rc = nl_path_proc(path, sizeof(path), "%d/numa_maps",
+				  (int)vm->pid);
+		if (rc < 0)
+			continue;
+		n = nl_read_file_alloc(path, &p->buf, &p->cap);
+		rc = n < 0 ? (int)n
+			   : nl_memplace_parse_numa_maps(p->buf, p->page_size,
+							 &st->topo, bytes);
+		if (rc < 0) {
+			if (rc == -EACCES || rc == -EPERM)
+				nl_complain(&p->denied, NL_LOG_WARN,
+					    "numa_maps: %s: %s (reading it "
+					    "needs ptrace access to QEMU)",
+					    path, strerror(-rc));
+			else
+				nl_debug("numa_maps: VM %s (pid %d): %s",
+					 vm->name, (int)vm->pid,
+					 strerror(-rc));
+			/* unknown now: publish nothing rather than stale
+			 * numbers */
+			memset(vm->mem_bytes, 0, sizeof(vm->mem_bytes));
+			vm->mem_source = NL_MEM_NONE;
+			vm->mem_cgroup[0] = '\0';
+			continue;
+		}
+		nl_complain_clear(&p->denied, "numa_maps: readable again");
+		memcpy(vm->mem_bytes, bytes, sizeof(vm->mem_bytes));
+		vm->mem_source = NL_MEM_NUMA_MAPS;
+		vm->mem_updated_ns = st->now_ns;
+		vm->mem_cgroup[0] = '\0';
+	}
+	return 0;
+}
+
+void nl_memplace_numamaps_source_free(struct nl_state *st, void *priv)
+{
+	(void)st;
+	mp_free(priv);
+}
