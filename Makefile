@@ -27,8 +27,7 @@ endif
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -fstack-protector-strong \
-           -MMD -MP -Icollector -Iexporter $(PKG_CFLAGS) \
-           -DNL_VERSION='"$(VERSION)"'
+           -MMD -MP -Icollector -Iexporter $(PKG_CFLAGS)
 LDFLAGS += -Wl,-z,relro,-z,now
 LDLIBS  += $(PKG_LIBS) -lpfm -lpthread -lm
 
@@ -53,6 +52,15 @@ all: $(BIN)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# The version lives in one object, rebuilt when `git describe` changes.
+$(BUILD)/version.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
+$(BUILD)/exporter/version.o: exporter/version.c $(BUILD)/version.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DNL_VERSION='"$(VERSION)"' -c -o $@ $<
+FORCE:
 
 $(BUILD)/libnumalens.a: $(LIB_OBJ)
 	@rm -f $@

@@ -35,8 +35,7 @@ enum nl_role nl_threads_classify_comm(const char *comm, int *index)
 	/* QEMU (debug-threads=on) names vCPU threads "CPU %d/%s" with the
 	 * accelerator: KVM, TCG, HVF, WHPX ... */
 	if (strncmp(comm, "CPU ", 4) == 0) {
-		const char *slash = strchr(comm + 4, '/');
-		int idx = slash ? parse_index(comm + 4, '/') : -1;
+		int idx = parse_index(comm + 4, '/');
 
 		if (idx >= 0) {
 			*index = idx;

@@ -81,10 +81,10 @@ for vm in "${PREFIX}mem" "${PREFIX}cpu"; do
 		esac
 	done
 	nl_check "$vm: /proc shows 2 vCPU threads and 1 iothread" test "$nv:$ni" = "2:1"
-	nl_check "$vm: vcpu thread count 2" test "$(nl_metric "$M" "numalens_thread_count{vm=\"$vm\",role=\"vcpu\"}")" = 2
-	nl_check "$vm: iothread count 1" test "$(nl_metric "$M" "numalens_thread_count{vm=\"$vm\",role=\"iothread\"}")" = 1
+	nl_check "$vm: vcpu thread count 2" test "$(nl_metric "$M" "numalens_vm_threads{vm=\"$vm\",role=\"vcpu\"}")" = 2
+	nl_check "$vm: iothread count 1" test "$(nl_metric "$M" "numalens_vm_threads{vm=\"$vm\",role=\"iothread\"}")" = 1
 	nl_check "$vm: emulator threads counted ($ne in /proc)" \
-		test "$(nl_metric "$M" "numalens_thread_count{vm=\"$vm\",role=\"emulator\"}")" -ge 1
+		test "$(nl_metric "$M" "numalens_vm_threads{vm=\"$vm\",role=\"emulator\"}")" -ge 1
 	for sel in 'role="vcpu",thread="0"' 'role="vcpu",thread="1"' \
 		   'role="iothread",thread="1"' 'role="emulator",thread=""'; do
 		nl_check "$vm: series $sel" grep -q "^numalens_thread_cpu_seconds_total{vm=\"$vm\",$sel}" "$M"

@@ -88,8 +88,10 @@ static void test_proc_mode(void)
 	reset(NL_DISCOVERY_PROC);
 	cycle();
 	CHECK_EQ_INT(st.nvms, 2);
-	CHECK(vm_named("alpha") && vm_named("alpha")->backend == NL_BACKEND_PROC);
-	CHECK_STR(vm_named("alpha")->uuid, "aaaaaaaa-0000-0000-0000-000000000001");
+	const struct nl_vm *a = vm_named("alpha");
+
+	CHECK(a && a->backend == NL_BACKEND_PROC);
+	CHECK_STR(a ? a->uuid : NULL, "aaaaaaaa-0000-0000-0000-000000000001");
 }
 
 static void test_pid_reuse_is_a_new_vm(void)
@@ -99,13 +101,18 @@ static void test_pid_reuse_is_a_new_vm(void)
 	reset(NL_DISCOVERY_PROC);
 	cycle();
 	before = (struct nl_vm *)vm_named("beta");
+	if (!before)
+		return;
 	before->retired_run_ns[0] = 12345;   /* marks the old object */
 	qp[1].starttime = 99;
 	cycle();
 	CHECK_EQ_INT(st.nvms, 2);
-	CHECK(vm_named("beta") != NULL);
-	CHECK_EQ_U64(vm_named("beta")->retired_run_ns[0], 0);
-	CHECK_EQ_U64(vm_named("beta")->starttime, 99);
+	before = (struct nl_vm *)vm_named("beta");
+	CHECK(before != NULL);
+	if (!before)
+		return;
+	CHECK_EQ_U64(before->retired_run_ns[0], 0);
+	CHECK_EQ_U64(before->starttime, 99);
 }
 
 static void test_unnamed_and_duplicate_names(void)

@@ -1,0 +1,570 @@
+/* HTTP front end on libmicrohttpd.
+ *
+ * Threading: one internal polling thread per pool worker, pool of 2
+ * (MHD_OPTION_THREAD_POOL_SIZE). Every response is built completely in
+ * memory before it is queued, so a handler never waits on a client; two
+ * workers keep /healthz answering while the other encodes a large /metrics,
+ * and unlike thread-per-connection the thread count stays bounded whatever
+ * clients do. Idle or slow connections are dropped after 30 s.
+ *
+ * We create the listening socket ourselves (MHD_OPTION_LISTEN_SOCKET) so a
+ * bind failure comes back with its errno and a clear message, and so ":port"
+ * can be one dual-stack socket. */
+#include "http.h"
+#include "version.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+#include "prom.h"
+
+
+#define HTTP_POOL_THREADS 2u
+#define HTTP_MAX_CONNECTIONS 64u
+#define HTTP_TIMEOUT_SECONDS 30u
+#define TEXT_PLAIN "text/plain; charset=utf-8"
+
+struct nl_http {
+	struct MHD_Daemon *daemon;
+	struct nl_http_source src;
+	char *telemetry_path;
+	int port;
+};
+
+enum {
+	M_GET = 1u << 0,
+	M_HEAD = 1u << 1,
+	M_POST = 1u << 2,
+};
+
+static const struct {
+	unsigned bit;
+	const char *name;
+} methods[] = {
+	{ M_GET, "GET" },
+	{ M_HEAD, "HEAD" },
+	{ M_POST, "POST" },
+};
+
+struct reply {
+	unsigned status;
+	const char *content_type;
+	struct nl_buf body;
+};
+
+struct request {
+	struct MHD_Connection *conn;   /* for query arguments, later */
+	const char *url;
+	unsigned method;
+};
+
+typedef int (*route_fn)(struct nl_http *h, const struct request *rq,
+			struct reply *rp);
+
+struct route {
+	const char *path;    /* NULL: the configured --web.telemetry-path */
+	bool prefix;         /* match every path below `path` */
+	unsigned methods;
+	route_fn handler;
+};
+
+static int h_metrics(struct nl_http *h, const struct request *rq,
+		     struct reply *rp);
+static int h_landing(struct nl_http *h, const struct request *rq,
+		     struct reply *rp);
+static int h_healthz(struct nl_http *h, const struct request *rq,
+		     struct reply *rp);
+
+/* First match wins, so the telemetry path shadows any fixed route. */
+static const struct route routes[] = {
+	{ NULL, false, M_GET | M_HEAD, h_metrics },
+	{ "/", false, M_GET | M_HEAD, h_landing },
+	{ "/healthz", false, M_GET | M_HEAD, h_healthz },
+};
+
+static double wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void reply_text(struct reply *rp, unsigned status, const char *text)
+{
+	rp->status = status;
+	rp->content_type = TEXT_PLAIN;
+	nl_buf_reset(&rp->body);
+	nl_buf_puts(&rp->body, text);
+}
+
+static int h_metrics(struct nl_http *h, const struct request *rq,
+		     struct reply *rp)
+{
+	struct nl_snapshot *snap = h->src.get(h->src.arg);
+	int ret;
+
+	(void)rq;
+	/* Serving build info alone would look like a host without VMs; an
+	 * error makes Prometheus mark the target down for this scrape. */
+	if (!snap) {
+		reply_text(rp, MHD_HTTP_SERVICE_UNAVAILABLE,
+			   "no snapshot yet: the first sample cycle has not finished\n");
+		return 0;
+	}
+	ret = nl_prom_encode(snap, wall_now(), &rp->body);
+	h->src.put(h->src.arg, snap);
+	if (ret)
+		return ret;
+	rp->status = MHD_HTTP_OK;
+	rp->content_type = NL_PROM_CONTENT_TYPE;
+	return 0;
+}
+
+static int h_healthz(struct nl_http *h, const struct request *rq,
+		     struct reply *rp)
+{
+	struct nl_snapshot *snap = h->src.get(h->src.arg);
+	double limit = 3 * h->src.interval + 10, age;
+
+	(void)rq;
+	if (!snap) {
+		reply_text(rp, MHD_HTTP_SERVICE_UNAVAILABLE,
+			   "no snapshot yet: the first sample cycle has not finished\n");
+		return 0;
+	}
+	age = wall_now() - snap->timestamp;
+	h->src.put(h->src.arg, snap);
+	if (age > limit) {
+		rp->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+		rp->content_type = TEXT_PLAIN;
+		nl_buf_printf(&rp->body,
+			      "stale: newest snapshot is %.1f s old (limit %.1f s); the sampler is stuck or too slow\n",
+			      age, limit);
+		return 0;
+	}
+	reply_text(rp, MHD_HTTP_OK, "ok\n");
+	return 0;
+}
+
+static void html_escape(struct nl_buf *b, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&': nl_buf_puts(b, "&amp;"); break;
+		case '<': nl_buf_puts(b, "&lt;"); break;
+		case '>': nl_buf_puts(b, "&gt;"); break;
+		case '"': nl_buf_puts(b, "&quot;"); break;
+		case '\'': nl_buf_puts(b, "&#39;"); break;
+		default: nl_buf_putc(b, *s); break;
+		}
+	}
+}
+
+static int cmp_vm_name(const void *a, const void *b)
+{
+	const struct nl_vm_snap *x = *(const struct nl_vm_snap *const *)a;
+	const struct nl_vm_snap *y = *(const struct nl_vm_snap *const *)b;
+
+	return strcmp(x->name, y->name);
+}
+
+static void landing_vms(struct nl_buf *b, const struct nl_snapshot *snap,
+			const struct nl_vm_snap **order)
+{
+	nl_buf_puts(b, "<table>\n<tr><th>VM</th><th>UUID</th><th>backend</th>"
+		       "<th>threads</th><th>placement locality</th></tr>\n");
+	for (size_t i = 0; i < snap->nvms; i++) {
+		const struct nl_vm_snap *vm = order[i];
+		uint32_t count[NL_ROLE_COUNT] = { 0 };
+		double loc = vm->locality[NL_ROLE_ALL];
+
+		for (size_t j = 0; j < vm->nseries; j++)
+			if (vm->series[j].role < NL_ROLE_COUNT)
+				count[vm->series[j].role] += vm->series[j].nthreads;
+		nl_buf_puts(b, "<tr><td>");
+		html_escape(b, vm->name);
+		nl_buf_puts(b, "</td><td>");
+		html_escape(b, vm->uuid);
+		nl_buf_printf(b, "</td><td>%s</td><td>", nl_backend_name(vm->backend));
+		for (int r = 0; r < NL_ROLE_COUNT; r++)
+			nl_buf_printf(b, "%s%s&nbsp;%u", r ? ", " : "",
+				      nl_role_name((enum nl_role)r), count[r]);
+		if (isnan(loc))
+			nl_buf_puts(b, "</td><td>n/a</td></tr>\n");
+		else
+			nl_buf_printf(b, "</td><td>%.3f</td></tr>\n", loc);
+	}
+	nl_buf_puts(b, "</table>\n");
+}
+
+static int h_landing(struct nl_http *h, const struct request *rq,
+		     struct reply *rp)
+{
+	struct nl_snapshot *snap = h->src.get(h->src.arg);
+	const struct nl_vm_snap **order = NULL;
+	struct nl_buf *b = &rp->body;
+	int ret = 0;
+
+	(void)rq;
+	nl_buf_puts(b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+		       "<title>numalens</title></head>\n<body>\n<h1>numalens</h1>\n");
+	nl_buf_puts(b, "<p>NUMA locality exporter for KVM hosts, version ");
+	html_escape(b, nl_version);
+	nl_buf_puts(b, ".</p>\n<ul><li><a href=\"");
+	html_escape(b, h->telemetry_path);
+	nl_buf_puts(b, "\">Metrics</a></li><li><a href=\"/healthz\">Health</a></li></ul>\n");
+	if (!snap) {
+		nl_buf_puts(b, "<p>No snapshot yet: the first sample cycle has not finished.</p>\n");
+	} else {
+		nl_buf_printf(b, "<h2>Virtual machines (%zu)</h2>\n", snap->nvms);
+		if (snap->nvms) {
+			order = calloc(snap->nvms, sizeof(*order));
+			if (!order) {
+				ret = -ENOMEM;
+				goto cleanup;
+			}
+			for (size_t i = 0; i < snap->nvms; i++)
+				order[i] = &snap->vms[i];
+			qsort(order, snap->nvms, sizeof(*order), cmp_vm_name);
+			landing_vms(b, snap, order);
+		}
+	}
+	nl_buf_puts(b, "</body></html>\n");
+	rp->status = MHD_HTTP_OK;
+	rp->content_type = "text/html; charset=utf-8";
+
+cleanup:
+	free(order);
+	if (snap)
+		h->src.put(h->src.arg, snap);
+	return ret;
+}
+
+static unsigned method_bit(const char *method)
+{
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strcmp(method, methods[i].name) == 0)
+			return methods[i].bit;
+	return 0;
+}
+
+static bool route_matches(const struct nl_http *h, const struct route *r,
+			  const char *url)
+{
+	const char *path = r->path ? r->path : h->telemetry_path;
+
+	if (r->prefix)
+		return strncmp(url, path, strlen(path)) == 0;
+	return strcmp(url, path) == 0;
+}
+
+/* Build and queue `rp`. The body's storage moves into the response. */
+static enum MHD_Result send_reply(struct MHD_Connection *conn,
+				  struct reply *rp, const char *allow)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ok = MHD_NO;
+	size_t len = 0;
+	char *data = nl_buf_detach(&rp->body, &len);
+
+	if (data)
+		resp = MHD_create_response_from_buffer_with_free_callback(
+			len, data, free);
+	else
+		resp = MHD_create_response_from_buffer(0, NULL,
+						       MHD_RESPMEM_PERSISTENT);
+	if (!resp) {
+		free(data);
+		goto cleanup;
+	}
+	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				    rp->content_type) != MHD_YES ||
+	    (allow && MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+					      allow) != MHD_YES))
+		goto cleanup;
+	ok = MHD_queue_response(conn, rp->status, resp);
+
+cleanup:
+	if (resp)
+		MHD_destroy_response(resp);
+	return ok;
+}
+
+static const struct route *find_route(const struct nl_http *h, const char *url)
+{
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (route_matches(h, &routes[i], url))
+			return &routes[i];
+	return NULL;
+}
+
+/* MHD calls this once when the headers are in, then once per piece of
+ * body, then once more with *upload_data_size == 0. A routed request is
+ * answered on that last call: a response queued before the request is
+ * fully read makes MHD close the connection, and Prometheus keeps its
+ * scrape connections alive. 404 and 405 are answered at once, without
+ * reading a body nobody wants. */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+				  const char *url, const char *method,
+				  const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	static int request_seen;
+	struct nl_http *h = cls;
+	struct request rq = { conn, url, method_bit(method) };
+	struct reply rp = { MHD_HTTP_OK, TEXT_PLAIN, { NULL, 0, 0, 0 } };
+	const struct route *route = find_route(h, url);
+	char allow[64] = "";
+	enum MHD_Result ok;
+	int ret;
+
+	(void)version;
+	(void)upload_data;
+	if (!route) {
+		reply_text(&rp, MHD_HTTP_NOT_FOUND, "not found\n");
+	} else if (!(route->methods & rq.method)) {
+		for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+			if (!(route->methods & methods[i].bit))
+				continue;
+			if (allow[0])
+				strcat(allow, ", ");
+			strcat(allow, methods[i].name);
+		}
+		reply_text(&rp, MHD_HTTP_METHOD_NOT_ALLOWED,
+			   "method not allowed\n");
+	} else if (!*con_cls) {
+		*con_cls = &request_seen;
+		return MHD_YES;
+	} else if (*upload_data_size) {
+		*upload_data_size = 0;   /* no route reads a body (yet) */
+		return MHD_YES;
+	} else {
+		ret = route->handler(h, &rq, &rp);
+		if (!ret && rp.body.err)
+			ret = rp.body.err;
+		if (ret) {
+			nl_warn("http: %s %s failed: %s", method, url, strerror(-ret));
+			reply_text(&rp, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				   "internal error\n");
+		}
+	}
+	ok = send_reply(conn, &rp, allow[0] ? allow : NULL);
+	nl_buf_free(&rp.body);
+	return ok;
+}
+
+__attribute__((format(printf, 2, 0)))
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\r\n")] = '\0';
+	nl_warn("http: %s", msg);
+}
+
+/* Split "host:port" / "[v6]:port" / ":port". Return 0 or -EINVAL. */
+static int split_listen(const char *listen, char *host, size_t hostlen,
+			char *port, size_t portlen)
+{
+	const char *h, *hend, *p;
+	size_t n;
+
+	if (listen[0] == '[') {
+		h = listen + 1;
+		hend = strchr(h, ']');
+		if (!hend || hend[1] != ':')
+			return -EINVAL;
+		p = hend + 2;
+	} else {
+		h = listen;
+		hend = strrchr(listen, ':');
+		if (!hend || memchr(h, ':', (size_t)(hend - h)))
+			return -EINVAL;  /* no port, or unbracketed IPv6 */
+		p = hend + 1;
+	}
+	n = (size_t)(hend - h);
+	if (n >= hostlen || strlen(p) >= portlen || !*p ||
+	    strspn(p, "0123456789") != strlen(p) || strtol(p, NULL, 10) > 65535)
+		return -EINVAL;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	strcpy(port, p);
+	return 0;
+}
+
+static int bind_listen(int family, const struct sockaddr *sa, socklen_t salen,
+		       bool dual, int *fd_out)
+{
+	int fd, one = 1, zero = 0, ret = 0;
+
+	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    (family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, dual ? &zero : &one,
+			sizeof(int)) < 0) ||
+	    bind(fd, sa, salen) < 0 || listen(fd, 64) < 0) {
+		ret = -errno;
+		close(fd);
+		fd = -1;
+	}
+	*fd_out = fd;
+	return ret;
+}
+
+/* Open the listening socket for `listen`. ":port" and "[::]:port" are one
+ * IPv6 socket that also accepts IPv4 (falling back to IPv4 only on hosts
+ * without IPv6). Returns 0 or -errno; *dual tells which one we got. */
+static int open_listen(const char *listen, int *fd, bool *v6, bool *dual)
+{
+	char host[256], port[8];
+	struct addrinfo hints = { 0 }, *ai = NULL;
+	int ret;
+
+	*fd = -1;
+	*v6 = *dual = false;
+	ret = split_listen(listen, host, sizeof(host), port, sizeof(port));
+	if (ret)
+		return ret;
+	if (host[0] == '\0' || strcmp(host, "::") == 0) {
+		struct sockaddr_in6 a6 = { .sin6_family = AF_INET6,
+					   .sin6_addr = IN6ADDR_ANY_INIT,
+					   .sin6_port = htons((uint16_t)atoi(port)) };
+		struct sockaddr_in a4 = { .sin_family = AF_INET,
+					  .sin_addr.s_addr = htonl(INADDR_ANY),
+					  .sin_port = a6.sin6_port };
+
+		ret = bind_listen(AF_INET6, (struct sockaddr *)&a6, sizeof(a6),
+				  true, fd);
+		if (ret != -EAFNOSUPPORT || host[0] != '\0') {
+			*v6 = *dual = (ret == 0);
+			return ret;
+		}
+		return bind_listen(AF_INET, (struct sockaddr *)&a4, sizeof(a4),
+				   false, fd);
+	}
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	ret = getaddrinfo(host, port, &hints, &ai);
+	if (ret) {
+		nl_err("http: cannot resolve %s: %s", host, gai_strerror(ret));
+		return ret == EAI_SYSTEM ? -errno : -EADDRNOTAVAIL;
+	}
+	ret = bind_listen(ai->ai_family, ai->ai_addr, ai->ai_addrlen, false, fd);
+	*v6 = ai->ai_family == AF_INET6;
+	freeaddrinfo(ai);
+	return ret;
+}
+
+static int bound_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -1;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+struct nl_http *nl_http_start(const char *listen, const char *telemetry_path,
+			      const struct nl_http_source *src)
+{
+	struct nl_http *h = NULL;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
+			 MHD_USE_ERROR_LOG;
+	bool v6 = false, dual = false;
+	int fd = -1, ret;
+
+	if (!telemetry_path || telemetry_path[0] != '/' || !src || !src->get ||
+	    !src->put) {
+		nl_err("http: need a telemetry path starting with '/' and a snapshot source");
+		ret = -EINVAL;
+		goto cleanup;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h || !(h->telemetry_path = strdup(telemetry_path))) {
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	h->src = *src;
+	ret = open_listen(listen, &fd, &v6, &dual);
+	if (ret == -EINVAL) {
+		nl_err("http: bad listen address \"%s\": want host:port, :port or [ipv6]:port",
+		       listen);
+		goto cleanup;
+	}
+	if (ret) {
+		nl_err("http: cannot listen on %s: %s%s", listen, strerror(-ret),
+		       ret == -EADDRINUSE ?
+		       " (is another exporter running? see --web.listen-address)" : "");
+		goto cleanup;
+	}
+	h->port = bound_port(fd);
+	if (v6)
+		flags |= dual ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
+	h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
+				     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				     MHD_OPTION_LISTEN_SOCKET, fd,
+				     MHD_OPTION_THREAD_POOL_SIZE, HTTP_POOL_THREADS,
+				     MHD_OPTION_CONNECTION_LIMIT, HTTP_MAX_CONNECTIONS,
+				     MHD_OPTION_CONNECTION_TIMEOUT, HTTP_TIMEOUT_SECONDS,
+				     MHD_OPTION_END);
+	if (!h->daemon) {
+		nl_err("http: cannot start the HTTP server on %s", listen);
+		ret = -EIO;
+		goto cleanup;
+	}
+	fd = -1;   /* the daemon owns it now and closes it on stop */
+	nl_info("http: listening on %s (port %d%s), metrics at %s", listen,
+		h->port, dual ? ", IPv6 and IPv4" : "", telemetry_path);
+
+cleanup:
+	if (ret) {
+		/* MHD leaves the socket open when it rejects its options but
+		 * may close it on a later failure: close only an open one. */
+		if (fd >= 0 && fcntl(fd, F_GETFD) != -1)
+			close(fd);
+		if (h)
+			free(h->telemetry_path);
+		free(h);
+		h = NULL;
+		errno = -ret;
+	}
+	return h;
+}
+
+void nl_http_stop(struct nl_http *h)
+{
+	if (!h)
+		return;
+	if (h->daemon)
+		MHD_stop_daemon(h->daemon);
+	free(h->telemetry_path);
+	free(h);
+}
+
+int nl_http_port(const struct nl_http *h)
+{
+	return h ? h->port : -1;
+}

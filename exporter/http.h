@@ -1,0 +1,35 @@
+/* The HTTP server (libmicrohttpd): /metrics, a landing page, /healthz.
+ * It reads snapshots through a small source interface so tests can serve a
+ * hand-made snapshot without a sampler. */
+#ifndef NL_HTTP_H
+#define NL_HTTP_H
+
+#include "model.h"
+
+struct nl_http_source {
+	/* Newest snapshot with a reference held, or NULL when there is none
+	 * yet. Called from HTTP threads: must be thread-safe. */
+	struct nl_snapshot *(*get)(void *arg);
+	/* Release a snapshot returned by get(). */
+	void (*put)(void *arg, struct nl_snapshot *snap);
+	void *arg;
+	/* The sample interval in seconds: /healthz fails when the snapshot is
+	 * older than 3 intervals + 10 s. */
+	double interval;
+};
+
+struct nl_http;
+
+/* Listen on `listen` (":9808" = every address, IPv6 and IPv4;
+ * "127.0.0.1:9808"; "[::1]:9808"; "host:port"; port 0 picks a free port)
+ * and serve `telemetry_path` (must start with '/'). The source is copied.
+ * Returns NULL with errno set and the reason logged on failure (e.g.
+ * EADDRINUSE, EINVAL for a malformed address). */
+struct nl_http *nl_http_start(const char *listen, const char *telemetry_path,
+			      const struct nl_http_source *src);
+/* Stop serving (waits for running requests) and free. Accepts NULL. */
+void nl_http_stop(struct nl_http *h);
+/* The TCP port actually bound (useful with port 0). */
+int nl_http_port(const struct nl_http *h);
+
+#endif

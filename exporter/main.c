@@ -1,0 +1,366 @@
+/* numalens entry point: subcommand dispatch, Prometheus-exporter style
+ * flags, and the serve loop (sampler + HTTP until SIGINT/SIGTERM). */
+#include <errno.h>
+#include "version.h"
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "sampler.h"
+
+
+/* parse_flags() results besides 0 */
+#define PARSE_EXIT_OK 1   /* --help / --version printed */
+#define PARSE_BAD 2       /* message printed; exit status 2 */
+
+struct options {
+	struct nl_config cfg;
+	enum nl_log_level log_level;
+};
+
+enum flag_kind { F_STRING, F_DURATION, F_DISCOVERY, F_LOGLEVEL };
+
+struct flag {
+	const char *name;     /* without the leading "--" */
+	enum flag_kind kind;
+	size_t off;           /* of the value in struct options */
+	const char *metavar;
+	const char *help;
+};
+
+#define CFG(field) offsetof(struct options, cfg.field)
+
+static const struct flag flags[] = {
+	{ "web.listen-address", F_STRING, CFG(listen_address), "ADDRESS",
+	  "Address to listen on: \":PORT\" (all, IPv6 and IPv4), \"HOST:PORT\", \"[IPV6]:PORT\"." },
+	{ "web.telemetry-path", F_STRING, CFG(telemetry_path), "PATH",
+	  "Path under which to expose metrics." },
+	{ "libvirt.uri", F_STRING, CFG(libvirt_uri), "URI",
+	  "libvirt connection URI." },
+	{ "discovery", F_DISCOVERY, CFG(discovery), "auto|libvirt|proc",
+	  "How to find VMs: libvirt, a /proc scan for QEMU processes, or libvirt with the scan as fallback." },
+	{ "sample.interval", F_DURATION, CFG(sample_interval), "DURATION",
+	  "Time between sample cycles (\"2\", \"2s\", \"500ms\", \"1m\"; at least 100ms)." },
+	{ "placement.numa-maps-interval", F_DURATION, CFG(numa_maps_interval), "DURATION",
+	  "Time between /proc/PID/numa_maps reads when no cgroup memory.numa_stat is available." },
+	{ "path.procfs", F_STRING, CFG(path_procfs), "PATH",
+	  "procfs mountpoint." },
+	{ "path.sysfs", F_STRING, CFG(path_sysfs), "PATH",
+	  "sysfs mountpoint." },
+	{ "perf.events", F_STRING, CFG(events), "NAME=EVENT,...",
+	  "Per-thread perf events as comma-separated name=libpfm4-event pairs; none = the built-in catalog." },
+	{ "log.level", F_LOGLEVEL, offsetof(struct options, log_level), "LEVEL",
+	  "Only log messages with the given severity or above: error, warn, info, debug." },
+};
+
+#define NFLAGS (sizeof(flags) / sizeof(flags[0]))
+
+static const char *const discovery_names[] = { "auto", "libvirt", "proc" };
+static const char *const level_names[] = { "error", "warn", "info", "debug" };
+
+/* Seconds from "2", "2s", "1.5s", "500ms", "1m", "1h". Return 0 or -EINVAL. */
+static int parse_duration(const char *s, double *out)
+{
+	static const struct { const char *suffix; double mult; } units[] = {
+		{ "", 1 }, { "s", 1 }, { "ms", 1e-3 }, { "m", 60 }, { "h", 3600 },
+	};
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || errno || !isfinite(v) || v < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].suffix) == 0) {
+			*out = v * units[i].mult;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static void format_default(const struct options *o, const struct flag *f,
+			   char *buf, size_t len)
+{
+	const void *p = (const char *)o + f->off;
+
+	switch (f->kind) {
+	case F_STRING: {
+		const char *v = *(const char *const *)p;
+
+		if (v)
+			snprintf(buf, len, "\"%s\"", v);
+		else
+			snprintf(buf, len, "none");
+		break;
+	}
+	case F_DURATION:
+		snprintf(buf, len, "%gs", *(const double *)p);
+		break;
+	case F_DISCOVERY:
+		snprintf(buf, len, "%s", discovery_names[*(const enum nl_discovery *)p]);
+		break;
+	case F_LOGLEVEL:
+		snprintf(buf, len, "%s", level_names[*(const enum nl_log_level *)p]);
+		break;
+	}
+}
+
+static void usage(FILE *f, const struct options *defaults)
+{
+	char def[128];
+
+	fprintf(f, "usage: numalens [serve] [flags]\n\n"
+		   "NUMA locality exporter for KVM hosts (Prometheus metrics).\n\n"
+		   "Commands:\n"
+		   "  serve   run the exporter (the default)\n\n"
+		   "Flags (--flag=value or --flag value):\n"
+		   "  -h, --help      show this help and exit\n"
+		   "      --version   show the version and exit\n");
+	for (size_t i = 0; i < NFLAGS; i++) {
+		format_default(defaults, &flags[i], def, sizeof(def));
+		fprintf(f, "      --%s=%s\n          %s (default: %s)\n",
+			flags[i].name, flags[i].metavar, flags[i].help, def);
+	}
+	fprintf(f, "\nCollectors (--collector.NAME / --no-collector.NAME):\n");
+	for (int i = 0; i < nl_nsources; i++)
+		fprintf(f, "      --collector.%-14s %s\n", nl_sources[i].name,
+			nl_sources[i].required ? "required, always on" :
+			nl_sources[i].default_enabled ? "enabled by default" :
+			"disabled by default");
+}
+
+static int set_flag(struct options *o, const struct flag *f, const char *v)
+{
+	void *p = (char *)o + f->off;
+
+	switch (f->kind) {
+	case F_STRING:
+		*(const char **)p = v;
+		return 0;
+	case F_DURATION:
+		return parse_duration(v, (double *)p);
+	case F_DISCOVERY:
+		for (size_t i = 0; i < sizeof(discovery_names) / sizeof(discovery_names[0]); i++) {
+			if (strcmp(v, discovery_names[i]) == 0) {
+				*(enum nl_discovery *)p = (enum nl_discovery)i;
+				return 0;
+			}
+		}
+		return -EINVAL;
+	case F_LOGLEVEL:
+		return nl_log_parse_level(v, (enum nl_log_level *)p) ? -EINVAL : 0;
+	}
+	return -EINVAL;
+}
+
+/* --collector.NAME[=true|false] / --no-collector.NAME. Returns 0, -ENOENT
+ * when `arg` is not a collector flag, or PARSE_BAD. */
+static int collector_flag(struct options *o, const char *arg)
+{
+	bool on = true;
+	const char *name, *eq;
+	char buf[64];
+	int idx;
+
+	if (strncmp(arg, "collector.", 10) == 0) {
+		name = arg + 10;
+	} else if (strncmp(arg, "no-collector.", 13) == 0) {
+		name = arg + 13;
+		on = false;
+	} else {
+		return -ENOENT;
+	}
+	eq = strchr(name, '=');
+	if (eq) {
+		if (!on || (strcmp(eq + 1, "true") && strcmp(eq + 1, "false"))) {
+			fprintf(stderr, "numalens: --%s: want --collector.NAME[=true|false] or --no-collector.NAME\n", arg);
+			return PARSE_BAD;
+		}
+		on = strcmp(eq + 1, "true") == 0;
+	}
+	snprintf(buf, sizeof(buf), "%.*s", (int)(eq ? (size_t)(eq - name) : strlen(name)), name);
+	idx = nl_source_index(buf);
+	if (idx < 0 || idx >= NL_MAX_SOURCES) {
+		fprintf(stderr, "numalens: unknown collector \"%s\" (see --help)\n", buf);
+		return PARSE_BAD;
+	}
+	if (!on && nl_sources[idx].required) {
+		fprintf(stderr, "numalens: collector \"%s\" is required and cannot be disabled\n", buf);
+		return PARSE_BAD;
+	}
+	o->cfg.collector_enabled[idx] = on;
+	o->cfg.collector_set[idx] = true;
+	return 0;
+}
+
+static int check_options(const struct options *o)
+{
+	if (o->cfg.telemetry_path[0] != '/') {
+		fprintf(stderr, "numalens: --web.telemetry-path must start with '/'\n");
+		return PARSE_BAD;
+	}
+	if (o->cfg.sample_interval < 0.1) {
+		fprintf(stderr, "numalens: --sample.interval must be at least 100ms\n");
+		return PARSE_BAD;
+	}
+	if (o->cfg.numa_maps_interval <= 0) {
+		fprintf(stderr, "numalens: --placement.numa-maps-interval must be positive\n");
+		return PARSE_BAD;
+	}
+	return 0;
+}
+
+static void options_defaults(struct options *o)
+{
+	memset(o, 0, sizeof(*o));
+	nl_config_defaults(&o->cfg);
+	for (int i = 0; i < nl_nsources && i < NL_MAX_SOURCES; i++)
+		o->cfg.collector_enabled[i] = nl_sources[i].default_enabled;
+	o->log_level = NL_LOG_INFO;
+}
+
+/* Parse argv[1..argc-1]. Return 0, PARSE_EXIT_OK or PARSE_BAD. */
+static int parse_flags(int argc, char **argv, struct options *o)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *val;
+		const struct flag *f = NULL;
+		size_t n;
+		int ret;
+
+		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+			struct options d;
+
+			options_defaults(&d);
+			usage(stdout, &d);
+			return PARSE_EXIT_OK;
+		}
+		if (strcmp(arg, "--version") == 0) {
+			printf("numalens version %s\n", nl_version);
+			return PARSE_EXIT_OK;
+		}
+		if (strncmp(arg, "--", 2) != 0) {
+			fprintf(stderr, "numalens: unexpected argument \"%s\" (see --help)\n", arg);
+			return PARSE_BAD;
+		}
+		arg += 2;
+		ret = collector_flag(o, arg);
+		if (ret != -ENOENT) {
+			if (ret)
+				return ret;
+			continue;
+		}
+		val = strchr(arg, '=');
+		n = val ? (size_t)(val - arg) : strlen(arg);
+		for (size_t k = 0; k < NFLAGS; k++)
+			if (strlen(flags[k].name) == n && strncmp(arg, flags[k].name, n) == 0)
+				f = &flags[k];
+		if (!f) {
+			fprintf(stderr, "numalens: unknown flag --%.*s (see --help)\n", (int)n, arg);
+			return PARSE_BAD;
+		}
+		if (val) {
+			val++;
+		} else if (i + 1 < argc) {
+			val = argv[++i];
+		} else {
+			fprintf(stderr, "numalens: --%s needs a value\n", f->name);
+			return PARSE_BAD;
+		}
+		if (set_flag(o, f, val)) {
+			fprintf(stderr, "numalens: --%s: invalid value \"%s\" (want %s)\n",
+				f->name, val, f->metavar);
+			return PARSE_BAD;
+		}
+	}
+	return check_options(o);
+}
+
+static struct nl_snapshot *sampler_get(void *arg)
+{
+	return nl_sampler_get(arg);
+}
+
+static void sampler_put(void *arg, struct nl_snapshot *snap)
+{
+	(void)arg;
+	nl_snapshot_put(snap);
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+	struct options o;
+	struct nl_sampler *sampler = NULL;
+	struct nl_http *http = NULL;
+	sigset_t sigs;
+	int ret, sig, rc = 1;
+
+	options_defaults(&o);
+	ret = parse_flags(argc, argv, &o);
+	if (ret)
+		return ret == PARSE_EXIT_OK ? 0 : 2;
+	nl_log_set_level(o.log_level);
+	/* Block the stop signals before any thread starts, so every thread
+	 * inherits the mask and only sigwait() below sees them. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	nl_info("numalens %s starting", nl_version);
+	sampler = nl_sampler_new(&o.cfg);
+	if (!sampler) {
+		nl_err("cannot create the sampler");
+		goto cleanup;
+	}
+	http = nl_http_start(o.cfg.listen_address, o.cfg.telemetry_path,
+			     &(struct nl_http_source){ sampler_get, sampler_put,
+						       sampler, o.cfg.sample_interval });
+	if (!http)
+		goto cleanup;
+	ret = nl_sampler_start(sampler);
+	if (ret) {
+		nl_err("cannot start the sampler thread: %s", strerror(-ret));
+		goto cleanup;
+	}
+	if (sigwait(&sigs, &sig) == 0)
+		nl_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	rc = 0;
+
+cleanup:
+	/* HTTP first: it waits for running requests, which hold snapshots;
+	 * nl_sampler_free() stops the sampler thread */
+	nl_http_stop(http);
+	nl_sampler_free(sampler);
+	return rc;
+}
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+} commands[] = {
+	{ "serve", cmd_serve },
+};
+
+int main(int argc, char **argv)
+{
+	/* "numalens [command] [flags]": no command means serve */
+	if (argc > 1 && argv[1][0] != '-') {
+		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+			if (strcmp(argv[1], commands[i].name) == 0)
+				return commands[i].run(argc - 1, argv + 1);
+		fprintf(stderr, "numalens: unknown command \"%s\" (see --help)\n", argv[1]);
+		return 2;
+	}
+	return cmd_serve(argc, argv);
+}
