@@ -46,7 +46,7 @@ TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all test test-all test-reset unit golden golden-update integration \
-        demo bench valgrind clean install uninstall deps
+        demo bench bench-tools valgrind clean install uninstall deps
 all: $(BIN)
 
 $(BUILD)/%.o: %.c
@@ -111,8 +111,14 @@ demo:
 
 bench:
 	@tests/lib/deps.sh test
-	@$(MAKE) --no-print-directory all guests
+	@$(MAKE) --no-print-directory all guests bench-tools
 	@tests/bench/bench.sh $(BIN)
+
+BENCH_TOOLS := $(BUILD)/bench/bench_perf $(BUILD)/bench/bench_memplace
+bench-tools: $(BENCH_TOOLS)
+$(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libnumalens.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 valgrind: $(TEST_BIN)
 	@VALGRIND="valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99" \

@@ -80,10 +80,14 @@ done
 
 extra=""
 if [ -x build/bench/bench_perf ]; then
-	extra+=$'\n\n'"### Per-thread counter sampling vs the read() floor"$'\n\n'"$(build/bench/bench_perf 2>&1)"
+	extra+=$'\n\n'"### Per-thread counter sampling vs the read() floor"$'\n\n'"\`\`\`"$'\n'"$(build/bench/bench_perf 2>&1)"$'\n'"\`\`\`"
 fi
 if [ -x build/bench/bench_memplace ]; then
-	extra+=$'\n\n'"### Memory placement: cgroup numa_stat vs /proc/PID/numa_maps"$'\n\n'"$(build/bench/bench_memplace 2>&1)"
+	# one memory-bound guest that has touched ~400 MiB
+	nl_vm_create "${PREFIX}mem" build/guest/memburn.elf "stride=4096 size=400" 1 512 0 >/dev/null
+	sleep 12
+	extra+=$'\n\n'"### Memory placement: cgroup numa_stat vs /proc/PID/numa_maps (one VM, 400 MiB touched)"$'\n\n'"\`\`\`"$'\n'"$(build/bench/bench_memplace "$(nl_vm_qemu_pid "${PREFIX}mem")" 200 2>&1)"$'\n'"\`\`\`"
+	nl_vm_destroy "${PREFIX}mem" >/dev/null 2>&1
 fi
 
 {
