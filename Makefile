@@ -118,7 +118,7 @@ BENCH_TOOLS := $(BUILD)/bench/bench_perf $(BUILD)/bench/bench_memplace
 bench-tools: $(BENCH_TOOLS)
 $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libnumalens.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libnumalens.a $(LDLIBS)
 
 valgrind: $(TEST_BIN)
 	@VALGRIND="valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99" \

@@ -11,6 +11,9 @@ BIN=${1:-build/numalens}
 . tests/lib/vms.sh
 SCRAPES=${SCRAPES:-60}
 COUNTS=${COUNTS:-"1 10 30"}
+# One suite at a time may drive libvirt guests and the fixed ports.
+exec 9>/tmp/numalens-libvirt-tests.lock
+flock -w 1800 9 || { echo "another libvirt test suite holds the lock" >&2; exit 1; }
 PREFIX=nl-bench-
 NL_PORT=19810
 LV_PORT=19811
@@ -78,15 +81,23 @@ for n in $COUNTS; do
 	echo "bench: $n VMs done" >&2
 done
 
-extra=""
+fence='```'
+extra=$OUT/extra.md
+: > "$extra"
 if [ -x build/bench/bench_perf ]; then
-	extra+=$'\n\n'"### Per-thread counter sampling vs the read() floor"$'\n\n'"\`\`\`"$'\n'"$(build/bench/bench_perf 2>&1)"$'\n'"\`\`\`"
+	{
+		echo; echo "### Per-thread counter sampling vs the read() floor"; echo
+		echo "$fence"; build/bench/bench_perf 2>&1; echo "$fence"
+	} >> "$extra"
 fi
 if [ -x build/bench/bench_memplace ]; then
 	# one memory-bound guest that has touched ~400 MiB
 	nl_vm_create "${PREFIX}mem" build/guest/memburn.elf "stride=4096 size=400" 1 512 0 >/dev/null
 	sleep 12
-	extra+=$'\n\n'"### Memory placement: cgroup numa_stat vs /proc/PID/numa_maps (one VM, 400 MiB touched)"$'\n\n'"\`\`\`"$'\n'"$(build/bench/bench_memplace "$(nl_vm_qemu_pid "${PREFIX}mem")" 200 2>&1)"$'\n'"\`\`\`"
+	{
+		echo; echo "### Memory placement: cgroup numa_stat vs /proc/PID/numa_maps (one VM, 400 MiB touched)"; echo
+		echo "$fence"; build/bench/bench_memplace "$(nl_vm_qemu_pid "${PREFIX}mem")" 200 2>&1; echo "$fence"
+	} >> "$extra"
 	nl_vm_destroy "${PREFIX}mem" >/dev/null 2>&1
 fi
 
@@ -97,5 +108,5 @@ fi
 	echo "Each VM: 2 vCPUs, 1 iothread, 128 MiB, idle guest. numalens --sample.interval=2s."
 	echo
 	echo "$table"
-	echo "$extra"
+	cat "$extra"
 } | tee tests/bench/results.md

@@ -13,6 +13,9 @@ BIN=${1:-build/numalens}
 # shellcheck source=tests/lib/check.sh
 . tests/lib/check.sh
 
+# One suite at a time may drive libvirt guests and the fixed ports.
+exec 9>/tmp/numalens-libvirt-tests.lock
+flock -w 1800 9 || { echo "another libvirt test suite holds the lock" >&2; exit 1; }
 PREFIX=nl-it-
 INTERVAL=1
 PORT=${NL_IT_PORT:-19808}
