@@ -49,6 +49,10 @@ child=
 cleanup() {
 	local i
 	trap - INT TERM EXIT
+	# The terminal or a pipe reading our output may be gone already (Ctrl-C
+	# reaches `make demo | tee` too): never die of SIGPIPE before the VMs
+	# are destroyed.
+	trap '' PIPE
 	if [ -n "$child" ] && kill -0 "$child" 2>/dev/null; then
 		kill -TERM "$child" 2>/dev/null || true
 		for ((i = 0; i < 50; i++)); do
@@ -58,7 +62,7 @@ cleanup() {
 		kill -KILL "$child" 2>/dev/null || true
 		wait "$child" 2>/dev/null || true
 	fi
-	echo "demo.sh: destroying demo VMs" >&2
+	echo "demo.sh: destroying demo VMs" >&2 || true
 	for vm in "${VMS[@]}"; do
 		nl_vm_destroy "$vm"
 	done
