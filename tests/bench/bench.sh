@@ -48,9 +48,15 @@ stats() {
 		printf "%.2f %.2f\n", m * 1000, p * 1000 }'
 }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+# USS: pages only this process maps (private clean + dirty); PSS: shared
+# pages divided among the processes that map them. RSS counts every shared
+# library page (libvirt.so pulls in libcrypto, gnutls, glib, libxml2).
+uss_kb() { awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s}' "/proc/$1/smaps_rollup"; }
+pss_kb() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
+mb() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 metric() { curl -fsS "http://127.0.0.1:$NL_PORT/metrics" | awk -v n="$1" '$1 == n {print $2}'; }
 
-table="| VMs | numalens median ms | numalens p90 ms | libvirt-exporter median ms | libvirt-exporter p90 ms | ratio (median) | numalens sampler CPU ms/cycle | numalens RSS MB | libvirt-exporter RSS MB | numalens bytes/scrape |"
+table="| VMs | numalens median ms | numalens p90 ms | libvirt-exporter median ms | libvirt-exporter p90 ms | ratio (median) | numalens sampler CPU ms/cycle | numalens RSS / PSS / USS MB | libvirt-exporter RSS / PSS / USS MB | numalens bytes/scrape |"
 table+=$'\n'"|---|---|---|---|---|---|---|---|---|---|"
 have=0
 for n in $COUNTS; do
@@ -77,7 +83,7 @@ for n in $COUNTS; do
 	read -r lm lp < <(stats "$OUT/lv.$n")
 	cpu=$(awk -v a="$c0" -v b="$c1" -v x="$s0" -v y="$s1" 'BEGIN { if (y > x) printf "%.2f", (b - a) / (y - x) * 1000; else print "n/a" }')
 	ratio=$(awk -v a="$nm" -v b="$lm" 'BEGIN { printf "%.3f", a / b }')
-	table+=$'\n'"| $n | $nm | $np | $lm | $lp | $ratio | $cpu | $(awk -v k="$(rss_kb $NLPID)" 'BEGIN{printf "%.1f", k/1024}') | $(awk -v k="$(rss_kb $LVPID)" 'BEGIN{printf "%.1f", k/1024}') | $(wc -c < "$OUT/nl.body") |"
+	table+=$'\n'"| $n | $nm | $np | $lm | $lp | $ratio | $cpu | $(mb "$(rss_kb $NLPID)") / $(mb "$(pss_kb $NLPID)") / $(mb "$(uss_kb $NLPID)") | $(mb "$(rss_kb $LVPID)") / $(mb "$(pss_kb $LVPID)") / $(mb "$(uss_kb $LVPID)") | $(wc -c < "$OUT/nl.body") |"
 	echo "bench: $n VMs done" >&2
 done
 
