@@ -46,7 +46,7 @@ TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all test test-all test-reset unit golden golden-update integration \
-        demo bench bench-tools valgrind clean install uninstall deps
+        demo bench bench-tools valgrind clean install uninstall deps test-deploy
 all: $(BIN)
 
 $(BUILD)/%.o: %.c
@@ -92,13 +92,18 @@ golden-update: $(BIN)
 integration: $(BIN) guests
 	@tests/integration/run.sh $(BIN)
 
+# Dashboards, Prometheus rules, systemd unit, install, Kubernetes manifests:
+# promtool, a real Prometheus scraping numalens with real guests, jq/yq.
+test-deploy: $(BIN) guests
+	@tests/deploy/run.sh $(BIN)
+
 # `make test` and `make demo` install missing Debian packages first, then
 # re-enter make so that pkg-config sees them.
 test:
 	@tests/lib/deps.sh test
 	@$(MAKE) --no-print-directory test-all
 
-test-all: test-reset unit golden integration
+test-all: test-reset unit golden integration test-deploy
 	@tests/unit/summary.sh
 
 test-reset:
@@ -124,13 +129,58 @@ valgrind: $(TEST_BIN)
 	@VALGRIND="valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99" \
 		tests/unit/run.sh $(TEST_BIN)
 
+# `make install` also installs the systemd unit (ExecStart pointing at
+# $(PREFIX)/bin), the sysusers.d entry for its user, /etc/default/numalens
+# (kept when it exists), and under $(DATADIR) the Grafana dashboards and
+# provisioning files and the Prometheus rules. DESTDIR prefixes every path.
+DATADIR     ?= $(PREFIX)/share/numalens
+SYSCONFDIR  ?= /etc
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+DASHBOARDS  := $(wildcard dashboards/*.json)
+PROM_FILES  := deploy/prometheus/prometheus.yml deploy/prometheus/numalens.rules.yml \
+               deploy/prometheus/numalens.alerts.yml
+GRAFANA_DS  := deploy/grafana/provisioning/datasources/numalens-prometheus.yaml
+ENVFILE     := $(DESTDIR)$(SYSCONFDIR)/default/numalens
+
 install: $(BIN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/numalens
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(DATADIR)/dashboards $(DESTDIR)$(DATADIR)/prometheus \
+		$(DESTDIR)$(DATADIR)/grafana/provisioning/dashboards \
+		$(DESTDIR)$(DATADIR)/grafana/provisioning/datasources
+	sed 's|/usr/local/bin/numalens|$(PREFIX)/bin/numalens|' deploy/systemd/numalens.service \
+		> $(DESTDIR)$(UNITDIR)/numalens.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/numalens.service
+	install -m 0644 deploy/systemd/numalens.sysusers $(DESTDIR)$(SYSUSERSDIR)/numalens.conf
+	install -m 0644 $(DASHBOARDS) $(DESTDIR)$(DATADIR)/dashboards/
+	install -m 0644 $(PROM_FILES) $(DESTDIR)$(DATADIR)/prometheus/
+	sed 's|/usr/local/share/numalens/dashboards|$(DATADIR)/dashboards|' \
+		deploy/grafana/provisioning/dashboards/numalens.yaml \
+		> $(DESTDIR)$(DATADIR)/grafana/provisioning/dashboards/numalens.yaml
+	chmod 0644 $(DESTDIR)$(DATADIR)/grafana/provisioning/dashboards/numalens.yaml
+	install -m 0644 $(GRAFANA_DS) $(DESTDIR)$(DATADIR)/grafana/provisioning/datasources/
+	@if [ -e $(ENVFILE) ]; then echo "keeping $(ENVFILE)"; \
+	else echo "install -D -m 0644 deploy/systemd/numalens.default $(ENVFILE)"; \
+		install -D -m 0644 deploy/systemd/numalens.default $(ENVFILE); fi
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/numalens
+	rm -f $(DESTDIR)$(UNITDIR)/numalens.service $(DESTDIR)$(SYSUSERSDIR)/numalens.conf \
+		$(addprefix $(DESTDIR)$(DATADIR)/dashboards/,$(notdir $(DASHBOARDS))) \
+		$(addprefix $(DESTDIR)$(DATADIR)/prometheus/,$(notdir $(PROM_FILES))) \
+		$(DESTDIR)$(DATADIR)/grafana/provisioning/dashboards/numalens.yaml \
+		$(DESTDIR)$(DATADIR)/grafana/provisioning/datasources/$(notdir $(GRAFANA_DS))
+	-rmdir $(DESTDIR)$(DATADIR)/dashboards $(DESTDIR)$(DATADIR)/prometheus \
+		$(DESTDIR)$(DATADIR)/grafana/provisioning/dashboards \
+		$(DESTDIR)$(DATADIR)/grafana/provisioning/datasources \
+		$(DESTDIR)$(DATADIR)/grafana/provisioning $(DESTDIR)$(DATADIR)/grafana \
+		$(DESTDIR)$(DATADIR) 2>/dev/null
+	@if cmp -s deploy/systemd/numalens.default $(ENVFILE); then \
+		echo "rm -f $(ENVFILE)"; rm -f $(ENVFILE); \
+	elif [ -e $(ENVFILE) ]; then echo "keeping $(ENVFILE) (changed since install)"; fi
 
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -path $(BUILD)/lab -prune -o -type f -name '*.d' -print 2>/dev/null)

@@ -202,5 +202,26 @@ dt=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN{printf "%.2f", a-b}')
 echo "    started VM on /metrics after ${dt}s"
 nl_check "started VM tracked within one sample interval" nl_float_within "$dt" 0 0 "$INTERVAL"
 
+# --- libvirtd goes away and comes back -----------------------------------------
+# numalens must say so (libvirt_up 0), keep the running VMs visible under
+# their libvirt names through the /proc scan, and reconnect with backoff.
+lv_up() { nl_scrape "$URL" "$OUT/m" 2>/dev/null && [ "$(nl_metric "$OUT/m" 'numalens_libvirt_up ')" = "$1" ]; }
+lvpid=$(pgrep -x libvirtd | head -n 1)
+if [ -n "$lvpid" ]; then
+	kill "$lvpid"
+	wait_until 20 sh -c "! kill -0 $lvpid 2>/dev/null"
+	nl_check "libvirtd stopped: libvirt_up drops to 0" wait_until 10 lv_up 0
+	nl_check "libvirtd stopped: running VMs still shown under their libvirt names" \
+		grep -q "^numalens_vm_info{vm=\"${PREFIX}mem\",.*backend=\"libvirt\"" "$OUT/m"
+	sleep 3
+	nl_libvirt_start >/dev/null
+	t0=$SECONDS
+	nl_check "libvirtd back: reconnected (libvirt_up 1)" wait_until 70 lv_up 1
+	echo "    reconnected $((SECONDS - t0))s after libvirtd came back"
+	nl_check "after reconnect: VMs listed by libvirt again" has_vm "${PREFIX}mem"
+else
+	nl_fail "libvirtd pid not found"
+fi
+
 nl_check "numalens still running" kill -0 "$NLPID"
 nl_summary integration
