@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,7 +158,8 @@ cleanup:
 	return rc;
 }
 
-int nl_read_u64(const char *path, uint64_t *out)
+/* First line of a file as a number, signed or not. */
+static int read_num(const char *path, bool is_signed, uint64_t *u, int64_t *i)
 {
 	char buf[64], *end;
 	ssize_t n = nl_read_file(path, buf, sizeof(buf));
@@ -165,24 +167,23 @@ int nl_read_u64(const char *path, uint64_t *out)
 	if (n < 0)
 		return (int)n;
 	errno = 0;
-	*out = strtoull(buf, &end, 10);
+	if (is_signed)
+		*i = strtoll(buf, &end, 10);
+	else
+		*u = strtoull(buf, &end, 10);
 	if (errno || end == buf)
 		return -EINVAL;
 	return 0;
 }
 
+int nl_read_u64(const char *path, uint64_t *out)
+{
+	return read_num(path, false, out, NULL);
+}
+
 int nl_read_s64(const char *path, int64_t *out)
 {
-	char buf[64], *end;
-	ssize_t n = nl_read_file(path, buf, sizeof(buf));
-
-	if (n < 0)
-		return (int)n;
-	errno = 0;
-	*out = strtoll(buf, &end, 10);
-	if (errno || end == buf)
-		return -EINVAL;
-	return 0;
+	return read_num(path, true, NULL, out);
 }
 
 DIR *nl_opendir(const char *path)

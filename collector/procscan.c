@@ -114,34 +114,33 @@ int nl_procscan_parse_stat(const char *stat, uint64_t *starttime, int *cpu)
 	return -EINVAL;
 }
 
+/* Append one element of size sz to a growable array. */
+static int push(void **arr, size_t *n, size_t *cap, size_t sz, const void *elem)
+{
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		void *na = realloc(*arr, ncap * sz);
+
+		if (!na)
+			return -ENOMEM;
+		*arr = na;
+		*cap = ncap;
+	}
+	memcpy((char *)*arr + *n * sz, elem, sz);
+	(*n)++;
+	return 0;
+}
+
 static int push_qproc(struct nl_state *st, const struct nl_qproc *q)
 {
-	if (st->nqprocs == st->cap_qprocs) {
-		size_t ncap = st->cap_qprocs ? st->cap_qprocs * 2 : 16;
-		struct nl_qproc *n = realloc(st->qprocs, ncap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		st->qprocs = n;
-		st->cap_qprocs = ncap;
-	}
-	st->qprocs[st->nqprocs++] = *q;
-	return 0;
+	return push((void **)&st->qprocs, &st->nqprocs, &st->cap_qprocs,
+		    sizeof(*q), q);
 }
 
 static int push_kworker(struct nl_state *st, const struct nl_kworker *k)
 {
-	if (st->nkworkers == st->cap_kworkers) {
-		size_t ncap = st->cap_kworkers ? st->cap_kworkers * 2 : 16;
-		struct nl_kworker *n = realloc(st->kworkers, ncap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		st->kworkers = n;
-		st->cap_kworkers = ncap;
-	}
-	st->kworkers[st->nkworkers++] = *k;
-	return 0;
+	return push((void **)&st->kworkers, &st->nkworkers, &st->cap_kworkers,
+		    sizeof(*k), k);
 }
 
 struct procscan_priv {
