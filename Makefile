@@ -14,9 +14,9 @@ WERROR   ?= 1
 SANITIZE ?=
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 
-PKGS     := libvirt libmicrohttpd
+PKGS     := libvirt libmicrohttpd libprotobuf-c libcjson
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lvirt -lmicrohttpd)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lvirt -lmicrohttpd -lprotobuf-c -lcjson)
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wwrite-strings -Wformat=2 -Wimplicit-fallthrough -Wvla \
@@ -39,6 +39,14 @@ endif
 COLLECTOR_SRC := $(wildcard collector/*.c)
 EXPORTER_SRC  := $(filter-out exporter/main.c,$(wildcard exporter/*.c))
 LIB_OBJ := $(COLLECTOR_SRC:%.c=$(BUILD)/%.o) $(EXPORTER_SRC:%.c=$(BUILD)/%.o)
+# The HTTP API's protobuf schema: protoc-c writes C under $(BUILD)/gen (not
+# committed); everything that includes the header waits for it.
+PROTO  := exporter/numalens.proto
+PB_C   := $(BUILD)/gen/numalens.pb-c.c
+PB_H   := $(BUILD)/gen/numalens.pb-c.h
+PB_OBJ := $(BUILD)/gen/numalens.pb-c.o
+LIB_OBJ += $(PB_OBJ)
+CFLAGS  += -I$(BUILD)/gen
 MAIN_OBJ := $(BUILD)/exporter/main.o
 BIN := $(BUILD)/numalens
 
@@ -46,7 +54,8 @@ TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all test test-all test-reset unit golden golden-update integration \
-        demo bench bench-tools valgrind clean install uninstall deps test-deploy
+        demo bench bench-tools valgrind clean install uninstall deps test-deploy \
+        perfstat
 all: $(BIN)
 
 $(BUILD)/%.o: %.c
@@ -61,6 +70,15 @@ $(BUILD)/exporter/version.o: exporter/version.c $(BUILD)/version.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DNL_VERSION='"$(VERSION)"' -c -o $@ $<
 FORCE:
+
+$(PB_C): $(PROTO)
+	@mkdir -p $(dir $@)
+	protoc-c --c_out=$(BUILD)/gen --proto_path=$(dir $(PROTO)) $(PROTO)
+$(PB_H): $(PB_C)
+$(PB_OBJ): $(PB_C) $(PB_H)
+	$(CC) $(CFLAGS) -c -o $@ $<
+$(filter-out $(PB_OBJ),$(LIB_OBJ)) $(MAIN_OBJ) \
+	$(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%.o): | $(PB_H)
 
 $(BUILD)/libnumalens.a: $(LIB_OBJ)
 	@rm -f $@
@@ -92,6 +110,23 @@ golden-update: $(BIN)
 integration: $(BIN) guests
 	@tests/integration/run.sh $(BIN)
 
+# The /api/v1 HTTP API end to end on a fixture host (protoc --decode, bad
+# requests, apply dry run), and `numalens apply` on real libvirt guests.
+.PHONY: api apply
+api: $(BIN)
+	@tests/api/run.sh $(BIN)
+apply: $(BIN) guests
+	@tests/apply/run.sh $(BIN)
+
+# The perf source's software counters against `perf stat -t` on a real
+# guest vCPU thread (a plain QEMU, no libvirt).
+PERFSTAT_PROBE := $(BUILD)/tests/perfstat_probe
+$(PERFSTAT_PROBE): tests/perfstat/probe.c $(BUILD)/libnumalens.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libnumalens.a $(LDLIBS)
+perfstat: $(PERFSTAT_PROBE) guests
+	@tests/perfstat/run.sh $(PERFSTAT_PROBE)
+
 # Dashboards, Prometheus rules, systemd unit, install, Kubernetes manifests:
 # promtool, a real Prometheus scraping numalens with real guests, jq/yq.
 test-deploy: $(BIN) guests
@@ -103,7 +138,7 @@ test:
 	@tests/lib/deps.sh test
 	@$(MAKE) --no-print-directory test-all
 
-test-all: test-reset unit golden integration test-deploy
+test-all: test-reset unit golden integration test-deploy perfstat api apply
 	@tests/unit/summary.sh
 
 test-reset:
@@ -118,6 +153,15 @@ bench:
 	@tests/lib/deps.sh test
 	@$(MAKE) --no-print-directory all guests bench-tools
 	@tests/bench/bench.sh $(BIN)
+
+# Multi-node NUMA lab: a 2-node and a 4-node QEMU guest (TCG) on Debian's
+# kernel, numalens inside it against real QEMU processes placed with
+# numactl, taskset and cpusets (tests/lab/lab.sh).
+.PHONY: lab
+lab:
+	@tests/lib/deps.sh lab
+	@$(MAKE) --no-print-directory all guests
+	@tests/lab/lab.sh $(BIN)
 
 BENCH_TOOLS := $(BUILD)/bench/bench_perf $(BUILD)/bench/bench_memplace
 bench-tools: $(BENCH_TOOLS)

@@ -1,4 +1,5 @@
 #include "config.h"
+#include "hints.h"
 
 #include <string.h>
 
@@ -15,4 +16,5 @@ void nl_config_defaults(struct nl_config *c)
 	c->path_sysfs = "/sys";
 	c->events = NULL;
 	c->max_vms = 4096;
+	nl_hint_config_defaults(&c->hints);
 }

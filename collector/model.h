@@ -15,6 +15,7 @@
 #define NL_MAX_NODES   64     /* NUMA nodes; node masks are uint64_t */
 #define NL_MAX_CPUS    1024   /* logical CPUs */
 #define NL_MAX_EVENTS  24     /* per-thread events in the catalog */
+#define NL_MAX_GROUPS  8      /* perf groups per thread (perf source) */
 #define NL_MAX_SOURCES 16
 #define NL_NAME_MAX    256    /* libvirt domain names are at most 255 */
 #define NL_UUID_LEN    37
@@ -91,11 +92,29 @@ int nl_topology_node_index(const struct nl_topology *t, int node_id);
 
 struct nl_event_desc {
 	char name[64];         /* semantic name: cycles, instructions, ... */
-	char pfm[160];         /* libpfm4 event string */
+	char pfm[256];         /* libpfm4 event string */
 	bool hardware;         /* needs a PMU (vs software event) */
 	int supported;         /* -1 not tried yet, 0 cannot open, 1 counts */
 	int err;               /* -errno of the failed open/encode, else 0 */
+	int group;             /* index in the perf group plan, -1 none */
+	bool user;             /* from the [thread] section of --perf.config */
 };
+
+/* One perf group of the per-thread plan: every tracked thread opens one
+ * perf group per entry (perf.c; hardware events split by counter budget). */
+struct nl_perf_group_desc {
+	bool hardware;
+	uint32_t events;       /* bit i: events[i] is a member */
+};
+
+/* Which locality scores a VM role has (nl_vm_snap.locality_sources). */
+#define NL_LOCALITY_SRC_PLACEMENT 1u   /* locality[] from placement */
+#define NL_LOCALITY_SRC_PMU       2u   /* pmu_locality[] from DRAM events */
+
+/* Which PMU scores of a VM role are defined (nl_vm_snap.pmu_scores). */
+#define NL_PMU_SCORE_LOCALITY 1u
+#define NL_PMU_SCORE_MPKI     2u
+#define NL_PMU_SCORE_CPI      4u
 
 /* ---- VMs and their threads ---- */
 
@@ -122,6 +141,13 @@ struct nl_thread {
 	double scaling_ratio;      /* last window time_running/time_enabled of
 				      the hardware group; 1 when only software
 				      events count; NaN when nothing counts */
+	/* perf source, last window only: event deltas (scaled), and each
+	 * group's time_running/time_enabled (0 never on the PMU while the
+	 * thread ran, NaN not read or did not run), by plan group index;
+	 * scaling_ratio above is the lowest hardware one */
+	uint64_t win_events[NL_MAX_EVENTS];
+	uint32_t win_valid;        /* bit i: win_events[i] was read */
+	double group_scaling[NL_MAX_GROUPS];
 };
 
 struct nl_vm {
@@ -147,6 +173,108 @@ struct nl_vm {
 	uint64_t mem_updated_ns;   /* monotonic time of the last update */
 	char mem_cgroup[NL_NAME_MAX * 2]; /* cgroup dir below the memory
 					     hierarchy root, "" unknown */
+
+	/* passthrough (VFIO) devices (devices source) */
+	uint64_t dev_nodes;        /* node indexes of the VM's devices */
+	int ndevices;
+};
+
+/* ---- uncore counters (uncore source) ---- */
+
+#define NL_MAX_SOCKETS        16  /* physical packages */
+#define NL_MAX_UNCORE_LINKS   8   /* inter-socket links per socket */
+#define NL_MAX_UNCORE_USER    16  /* [uncore] events of --perf.config */
+#define NL_MAX_UNCORE_STATS   32  /* (event, PMU) rows of nl_uncore.stats */
+
+/* Which memory-controller traffic a DRAM counter measures. */
+enum nl_uncore_dir {
+	NL_UNCORE_READ,
+	NL_UNCORE_WRITE,
+	NL_UNCORE_ALL,         /* reads + writes, where they cannot be told
+				  apart (AMD Zen 2/3 data fabric) */
+	NL_UNCORE_NDIR
+};
+
+const char *nl_uncore_dir_name(enum nl_uncore_dir d);
+
+/* Cumulative, multiplex-scaled totals of one socket, summed over the boxes
+ * (uncore_imc_0..N, ...) of the socket. */
+struct nl_uncore_socket {
+	int id;                                 /* physical_package_id */
+	uint32_t dram_valid;                    /* bit d: dram_bytes[d] counts */
+	uint64_t dram_bytes[NL_UNCORE_NDIR];
+	uint32_t link_valid;                    /* bit l: link_bytes[l] counts */
+	uint64_t link_bytes[NL_MAX_UNCORE_LINKS];
+	uint32_t user_valid;                    /* bit u: user[u] counts */
+	uint64_t user[NL_MAX_UNCORE_USER];      /* raw event counts */
+};
+
+/* How one event resolved and opened on one PMU family. */
+struct nl_uncore_stat {
+	char event[64];        /* dram_read, dram_write, dram_all, link_tx, or a
+				  [uncore] NAME of --perf.config */
+	char pmu[64];          /* PMU without box number: uncore_imc, amd_df */
+	char source[16];       /* libpfm4, sysfs, builtin; "" unresolved */
+	int supported;         /* 1 counts on at least one box, 0 not */
+	int err;               /* -errno of the first failure, else 0 */
+	double scale;          /* kernel .scale of the alias; 0 none */
+	char unit[16];         /* kernel .unit of the alias; "" none */
+};
+
+struct nl_uncore {
+	bool supported;        /* at least one uncore counter counts */
+	int nsockets;          /* sorted by id */
+	struct nl_uncore_socket sockets[NL_MAX_SOCKETS];
+	int nuser;
+	char user[NL_MAX_UNCORE_USER][64];      /* names of user[] */
+	int nstats;
+	struct nl_uncore_stat stats[NL_MAX_UNCORE_STATS];
+	uint64_t fds;          /* open uncore perf fds */
+};
+
+/* ---- resctrl monitoring (resctrl source) ---- */
+
+#define NL_MAX_L3_DOMAINS 64
+
+/* nl_resctrl_dom.valid bits */
+#define NL_RESCTRL_LLC   1u
+#define NL_RESCTRL_TOTAL 2u
+#define NL_RESCTRL_LOCAL 4u
+
+struct nl_resctrl_dom {
+	int id;                    /* L3 cache id of mon_data/mon_L3_<id> */
+	uint32_t valid;            /* NL_RESCTRL_* read this cycle */
+	uint64_t llc_occupancy;    /* bytes, gauge */
+	uint64_t mbm_total;        /* bytes, cumulative */
+	uint64_t mbm_local;        /* bytes, cumulative */
+};
+
+enum nl_resctrl_state {
+	NL_RESCTRL_MONITORED,      /* our group holds the VM's threads */
+	NL_RESCTRL_FOREIGN,        /* threads in another resctrl group: skipped */
+	NL_RESCTRL_NO_RMID,        /* no RMID free: retried with backoff */
+	NL_RESCTRL_ERROR,          /* group creation failed otherwise */
+	NL_RESCTRL_PENDING,        /* not created yet: resctrl is locked by
+				      someone else (libvirt) this cycle */
+};
+
+const char *nl_resctrl_state_name(enum nl_resctrl_state s);
+
+struct nl_resctrl_vm {
+	char name[NL_NAME_MAX];
+	char group[NL_NAME_MAX];   /* mon_groups/<group>, "" none */
+	enum nl_resctrl_state state;
+	int ndom;
+	struct nl_resctrl_dom dom[NL_MAX_L3_DOMAINS];
+};
+
+struct nl_resctrl {
+	bool active;               /* mounted with L3 monitoring */
+	uint32_t features;         /* NL_RESCTRL_* the kernel offers */
+	bool rmid_exhausted;       /* a group waits for a free RMID */
+	uint64_t groups;           /* our monitoring groups */
+	struct nl_resctrl_vm *vms; /* sorted by name */
+	size_t nvms;
 };
 
 /* ---- one aggregated series (what /metrics shows per role/thread) ---- */
@@ -163,6 +291,9 @@ struct nl_series {
 	double scaling_ratio;
 	struct nl_cpuset cpus_allowed;
 	uint64_t mems_allowed;
+	uint64_t win_events[NL_MAX_EVENTS];   /* summed last-window deltas */
+	uint32_t win_valid;
+	double group_scaling[NL_MAX_GROUPS];  /* mean over the threads */
 };
 
 struct nl_vm_snap {
@@ -181,6 +312,16 @@ struct nl_vm_snap {
 	 * for NL_ROLE_ALL; NaN where undefined (no CPU time, no memory) */
 	double locality[NL_ROLE_COUNT + 1];
 	double distance[NL_ROLE_COUNT + 1];
+	uint64_t dev_nodes;          /* passthrough devices: node indexes */
+	int ndevices;
+	/* PMU scores over the last window per role and NL_ROLE_ALL (score.h);
+	 * NaN where the events do not count or saw too little */
+	double pmu_locality[NL_ROLE_COUNT + 1];  /* dram_local share */
+	double llc_mpki[NL_ROLE_COUNT + 1];      /* LLC misses / 1000 instr */
+	double cpi[NL_ROLE_COUNT + 1];           /* cycles / instruction */
+	uint32_t locality_sources[NL_ROLE_COUNT + 1]; /* NL_LOCALITY_SRC_* */
+	uint32_t pmu_scores[NL_ROLE_COUNT + 1];       /* NL_PMU_SCORE_*: the
+							 defined ones */
 };
 
 struct nl_collector_stat {
@@ -189,6 +330,8 @@ struct nl_collector_stat {
 	bool success;
 	double duration_seconds;
 };
+
+struct nl_hint_report;           /* hints.h */
 
 struct nl_snapshot {
 	int refs;                     /* atomic; see snapshot.c */
@@ -212,6 +355,16 @@ struct nl_snapshot {
 	uint64_t samples_total;
 	char pmu_name[64];            /* "" when no hardware PMU */
 	char cpu_model[128];
+	char perf_catalog[16];        /* event catalog in use, "" perf off */
+	int perf_gp_counters;         /* general-purpose counters budgeted */
+	struct nl_perf_group_desc perf_groups[NL_MAX_GROUPS];
+	int nperf_groups;
+	/* the hint engine's report for this snapshot (hints.h): hints of
+	 * every policy and per-VM features; NULL when the engine did not run.
+	 * Freed with the snapshot. */
+	struct nl_hint_report *hints;
+	struct nl_uncore uncore;      /* uncore source */
+	struct nl_resctrl resctrl;    /* resctrl source; vms deep-copied */
 };
 
 #endif

@@ -1,26 +1,80 @@
 /* Per-thread perf counters (libpfm4 + perf_event_open).
  *
- * For every tracked thread the source keeps one group of hardware events
- * and one group of software events open, reads each group with one read()
- * per cycle and adds the deltas, scaled for multiplexing, to
- * nl_thread.events[]. Events the host cannot count are marked unsupported
- * once (st->events[i].supported = 0) and never retried. */
+ * The events come from the catalog of the host's CPU model (catalog.h),
+ * or --perf.events, plus the [thread] section of --perf.config. For every
+ * tracked thread the source opens one perf group per entry of the group
+ * plan: hardware events split into groups that fit the PMU's counters,
+ * software events in one more group. Each group is read with one read()
+ * per cycle; the deltas, scaled for multiplexing, are added to
+ * nl_thread.events[] (and win_events[] for the window). Events the host
+ * cannot count are marked unsupported once (st->events[i].supported = 0)
+ * and never retried; an event the kernel refuses to add to a group but
+ * opens alone moves to a group of its own (the plan is split). */
 #ifndef NL_PERF_H
 #define NL_PERF_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
+#include "catalog.h"
 #include "sampler.h"
 
 struct perf_event_attr;
 
-/* Encode a libpfm4 event string into *attr (counting user + kernel).
- * Hardware events (any perf type but PERF_TYPE_SOFTWARE) are encoded to
- * count guest mode too: attr->exclude_guest is always 0 for them.
- * *hardware (may be NULL) tells which. Return 0 or -errno (-ENOENT: no such
- * event on this host's PMUs). */
+/* Encode a libpfm4 event string into *attr (counting user + kernel) so
+ * that it counts guest mode too: attr->exclude_guest is always 0 (and
+ * exclude_host 0). *hardware (may be NULL) tells whether the event needs a
+ * PMU (any perf type but PERF_TYPE_SOFTWARE). Return 0 or -errno (-ENOENT:
+ * no such event on the PMUs libpfm4 may encode for). */
 int nl_perf_encode(const char *pfm, struct perf_event_attr *attr,
 		   bool *hardware);
+
+/* Detect the host's catalog and set libpfm4 up for it (see
+ * nl_catalog_pfm_prepare): call once before other threads start. The perf
+ * source calls it again at init; it is idempotent. */
+void nl_perf_prepare(void);
+
+/* How one event of a resolved catalog encodes and whether it opens. */
+struct nl_perf_event_info {
+	char name[64];
+	char pfm[256];
+	bool user;                 /* from --perf.config */
+	bool hardware;
+	int group;                 /* plan group, -1 none */
+	enum nl_fixed_slot fixed;
+	int encode_err;            /* 0 or -errno */
+	uint32_t type;
+	uint64_t config, config1;
+	bool exclude_user, exclude_kernel, exclude_hv;
+	bool exclude_guest, exclude_host;
+	int open_err;              /* 0 opens here, -errno, 1 not tried */
+};
+
+struct nl_perf_resolved {
+	struct nl_cpuid cpuid;
+	int cpuid_err;             /* 0 or -errno of reading cpuinfo */
+	char cpu_model[128];
+	const struct nl_catalog *catalog;
+	bool detected;             /* catalog chosen from cpuinfo */
+	bool native;               /* libpfm4 itself detected its PMU */
+	bool custom;               /* --perf.events replaced the catalog */
+	char pmu_detected[64];     /* core PMU libpfm4 + kernel have, "" */
+	struct nl_counter_budget budget;
+	int nevents;
+	struct nl_perf_event_info ev[NL_MAX_EVENTS];
+	int ngroups;
+	struct nl_perf_group_desc groups[NL_MAX_GROUPS];
+};
+
+/* Resolve what the perf source would count: the catalog named `catalog`
+ * (a catalog or libpfm4 PMU name) or, when NULL, the host's; cfg's
+ * --perf.events and --perf.config on top (cfg may be NULL). When try_open,
+ * each encoded event is opened alone on the calling thread to see whether
+ * it counts here. Return 0, or -errno with a message in err (unknown
+ * catalog, unreadable config). */
+int nl_perf_resolve(const struct nl_config *cfg, const char *catalog,
+		    bool try_open, struct nl_perf_resolved *out, char *err,
+		    size_t errlen);
 
 int nl_perf_source_init(struct nl_state *st, void **priv);
 int nl_perf_source_sample(struct nl_state *st, void *priv);

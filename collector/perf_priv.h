@@ -9,11 +9,11 @@
 
 #include <perfmon/perf_event.h>
 
+#include "catalog.h"
+#include "evconf.h"
 #include "log.h"
 #include "model.h"
 #include "sampler.h"
-
-enum nl_perf_kind { NL_PERF_HW, NL_PERF_SW, NL_PERF_NKINDS };
 
 /* One perf group of one thread: leader is fd[0]. */
 struct nl_perf_group {
@@ -28,7 +28,21 @@ struct nl_perf_group {
 struct nl_perf_thread {
 	pid_t tid;
 	uint64_t gen;                   /* last nl_perf_priv.gen it was seen */
-	struct nl_perf_group grp[NL_PERF_NKINDS];
+	uint64_t plan_gen;              /* plan its groups were opened with */
+	int ngroups;
+	struct nl_perf_group grp[];     /* one per plan group */
+};
+
+/* Which events go into which perf group, the same for every thread.
+ * Hardware groups come first, in catalog order, each holding at most the
+ * budget's general-purpose counters (plus the fixed counters it may use);
+ * all software events share the last group. */
+struct nl_perf_plan {
+	int ngroups;
+	bool hardware[NL_MAX_GROUPS];
+	int nev[NL_MAX_GROUPS];
+	int ev[NL_MAX_GROUPS][NL_MAX_EVENTS];
+	uint64_t gen;                   /* bumped on every change */
 };
 
 /* perf_event_open() stand-in: returns an fd or -1 with errno set. */
@@ -38,14 +52,20 @@ typedef int (*nl_perf_open_fn)(struct perf_event_attr *attr, pid_t tid,
 
 struct nl_perf_priv {
 	struct perf_event_attr attr[NL_MAX_EVENTS]; /* by catalog index */
+	enum nl_fixed_slot fixed[NL_MAX_EVENTS];
+	const struct nl_catalog *catalog;  /* the detected one */
+	bool native;                       /* libpfm4 detected its PMU */
+	struct nl_counter_budget budget;
+	struct nl_perf_plan plan;
 	struct nl_perf_thread **threads;   /* sorted by tid */
 	size_t nthreads, cap_threads;
 	uint64_t gen;
 	uint64_t nfds;                     /* open perf fds */
 	uint64_t open_attempts;            /* perf_event_open() calls */
 	uint64_t event_open_attempts[NL_MAX_EVENTS];
+	uint64_t group_reads;              /* group read()s, cumulative */
 	bool rlimit_raised;                /* RLIMIT_NOFILE bumped once */
-	struct nl_complaint c_emfile, c_open, c_read;
+	struct nl_complaint c_emfile, c_open, c_read, c_starved;
 	nl_perf_open_fn open_fn;           /* NULL: the real syscall */
 	void *open_arg;
 };
@@ -68,17 +88,43 @@ int nl_perf_parse_read(const uint64_t *buf, size_t len,
 		       struct nl_perf_read *out);
 
 /* Account one read of group g: add the window's scaled deltas to
- * events[ev] and set the members' bits in *valid. Returns the window's
- * running/enabled ratio, NaN when the group did not run in the window. */
+ * events[ev] and win[ev] and set the members' bits in *valid. Returns the
+ * window's time_running/time_enabled: NaN when the group was not enabled
+ * in the window (the thread did not run), 0 when it was but never got on
+ * the PMU (nothing is added then: no estimate, and no spike later). */
 double nl_perf_group_update(struct nl_perf_group *g,
 			    const struct nl_perf_read *r, uint64_t *events,
-			    uint32_t *valid);
+			    uint64_t *win, uint32_t *valid);
 
 /* Fill st->events[] from a --perf.events list ("name=pfm,...") or, when
- * spec is NULL, from the catalog for the libpfm4 core PMU `pmu` ("" for
- * the generic one). Return 0 or -EINVAL / -E2BIG. */
+ * spec is NULL, from catalog c (NULL: the generic one). Return 0 or
+ * -EINVAL / -E2BIG. */
 int nl_perf_catalog_load(struct nl_state *st, const char *spec,
-			 const char *pmu);
+			 const struct nl_catalog *c);
+
+/* Merge the [thread] entries of conf into st->events: a name already there
+ * gets the user's event, others are appended. Return 0 or -E2BIG. */
+int nl_perf_user_events(struct nl_state *st, const struct nl_evconf *conf);
+
+/* The fixed counter an encoded event may use under budget b, if any. */
+enum nl_fixed_slot nl_perf_fixed_slot(const struct perf_event_attr *a,
+				      const struct nl_counter_budget *b);
+
+/* Build the group plan for events[0..n) (fixed[i] their fixed slots):
+ * events with supported == 0 are left out; hardware events that fit in no
+ * group (NL_MAX_GROUPS reached) are marked unsupported with -E2BIG. Sets
+ * events[i].group. */
+void nl_perf_plan_build(struct nl_perf_plan *plan, struct nl_event_desc *events,
+			const enum nl_fixed_slot *fixed, int n,
+			const struct nl_counter_budget *b);
+
+/* Move the members of group g from position pos on into a new group right
+ * after it. Return 0, -EINVAL (nothing to split) or -E2BIG (no room). */
+int nl_perf_plan_split(struct nl_perf_plan *plan, struct nl_event_desc *events,
+		       int nevents, int g, int pos);
+
+/* Copy the plan into st->perf_groups. */
+void nl_perf_plan_publish(const struct nl_perf_plan *plan, struct nl_state *st);
 
 /* "vendor family/model" from <procfs>/cpuinfo into buf ("" unknown). */
 void nl_perf_cpu_model(char *buf, size_t len);

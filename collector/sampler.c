@@ -7,15 +7,19 @@
 #include <time.h>
 
 #include "cpuplace.h"
+#include "devices.h"
+#include "hints.h"
 #include "libvirt.h"
 #include "log.h"
 #include "memplace.h"
 #include "paths.h"
 #include "perf.h"
 #include "procscan.h"
+#include "resctrl.h"
 #include "snapshot.h"
 #include "threads.h"
 #include "topology.h"
+#include "uncore.h"
 #include "vms.h"
 
 /* Run order matters: topology before anything that maps CPUs to nodes, the
@@ -35,8 +39,13 @@ const struct nl_source nl_sources[] = {
 	  nl_memplace_numastat_source_sample, nl_memplace_numastat_source_free },
 	{ "numa_maps", true, false, nl_memplace_numamaps_source_init,
 	  nl_memplace_numamaps_source_sample, nl_memplace_numamaps_source_free },
+	{ "devices", true, false, NULL, nl_devices_source_sample, NULL },
 	{ "perf", true, false, nl_perf_source_init, nl_perf_source_sample,
 	  nl_perf_source_free },
+	{ "uncore", true, false, nl_uncore_source_init,
+	  nl_uncore_source_sample, nl_uncore_source_free },
+	{ "resctrl", false, false, nl_resctrl_source_init,
+	  nl_resctrl_source_sample, nl_resctrl_source_free },
 };
 const int nl_nsources = (int)(sizeof(nl_sources) / sizeof(nl_sources[0]));
 
@@ -62,6 +71,7 @@ struct nl_sampler {
 	bool wake, stop, running;
 	pthread_t thread;
 	struct nl_snapshot *current;
+	struct nl_hints *hints;      /* the hint engine (hints.h) */
 };
 
 uint64_t nl_now_ns(void)
@@ -103,6 +113,11 @@ struct nl_sampler *nl_sampler_new(const struct nl_config *cfg)
 	s->st.libvirt_up = -1;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
+	s->hints = nl_hints_new(&cfg->hints);
+	if (!s->hints) {
+		nl_sampler_free(s);
+		return NULL;
+	}
 	if (nl_paths_set(cfg->path_procfs, cfg->path_sysfs) < 0) {
 		nl_err("invalid --path.procfs or --path.sysfs");
 		nl_sampler_free(s);
@@ -156,6 +171,10 @@ int nl_sampler_cycle(struct nl_sampler *s)
 	if (!snap)
 		return -ENOMEM;
 	snap->sample_cpu_seconds_total = s->cpu_seconds_total;
+	/* hints are computed before publishing: the snapshot is immutable
+	 * once readers can see it */
+	if (nl_hints_update(s->hints, snap) < 0)
+		nl_warn("hint engine: out of memory, snapshot published without hints");
 	pthread_mutex_lock(&s->lock);
 	old = s->current;
 	s->current = snap;
@@ -263,6 +282,7 @@ void nl_sampler_free(struct nl_sampler *s)
 			nl_sources[i].free(&s->st, s->priv[i]);
 	free(s->st.domains);
 	nl_snapshot_put(s->current);
+	nl_hints_free(s->hints);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
 	free(s);

@@ -63,6 +63,15 @@ struct nl_state {
 	uint64_t perf_fds;
 	char pmu_name[64];
 	char cpu_model[128];
+	char perf_catalog[16];       /* catalog name, "" before perf init */
+	int perf_gp_counters;
+	struct nl_perf_group_desc perf_groups[NL_MAX_GROUPS];
+	int nperf_groups;
+
+	/* uncore source: per-socket totals, rebuilt every cycle */
+	struct nl_uncore uncore;
+	/* resctrl source: resctrl.vms is owned by the source */
+	struct nl_resctrl resctrl;
 
 	/* set by a source (e.g. a libvirt lifecycle event) to ask for an
 	 * immediate extra cycle; see nl_sampler_wake() */

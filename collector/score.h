@@ -23,4 +23,43 @@ int nl_score_placement(const uint64_t *cpu, const uint64_t *mem,
 		       const struct nl_topology *t, double *locality,
 		       double *distance);
 
+/* PMU-based scores of one role over one window, from the deltas of the
+ * catalog's semantic events (docs/events.md):
+ *
+ *   locality  dram_local / (dram_local + dram_remote)    1.0 all local
+ *   LLC MPKI  1000 * llc_misses / instructions
+ *   CPI       cycles / instructions
+ *
+ * Each is NaN when its inputs are missing or too small to mean anything:
+ * fewer than NL_PMU_MIN_DRAM DRAM accesses for the locality, fewer than
+ * NL_PMU_MIN_INSTRUCTIONS instructions for MPKI and CPI. Inputs are
+ * 64-bit counts; the arithmetic is done in long double, so no sum or
+ * product overflows. */
+#define NL_PMU_MIN_DRAM         100
+#define NL_PMU_MIN_INSTRUCTIONS 10000
+
+double nl_score_pmu_locality(uint64_t dram_local, uint64_t dram_remote);
+double nl_score_mpki(uint64_t llc_misses, uint64_t instructions);
+double nl_score_cpi(uint64_t cycles, uint64_t instructions);
+
+/* Indexes of the semantic events the PMU scores use in an event list, -1
+ * where absent or not counting (supported != 1). */
+struct nl_pmu_score_events {
+	int cycles, instructions, llc_misses, dram_local, dram_remote;
+};
+
+void nl_score_pmu_events(const struct nl_event_desc *events, int nevents,
+			 struct nl_pmu_score_events *out);
+
+/* Fill the three scores from one set of window deltas; valid bit i says
+ * win[i] was read. Outputs NaN where undefined. */
+void nl_score_pmu(const struct nl_pmu_score_events *ix, const uint64_t *win,
+		  uint32_t valid, double *locality, double *mpki, double *cpi);
+
+/* The locality a consumer should use for a VM role: the PMU one when it
+ * exists (it measures accesses), else the placement estimate. *source gets
+ * NL_LOCALITY_SRC_PMU, NL_LOCALITY_SRC_PLACEMENT, or 0 with NaN returned. */
+double nl_score_locality_best(const struct nl_vm_snap *v, int role,
+			      uint32_t *source);
+
 #endif

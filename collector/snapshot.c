@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hints.h"
 #include "score.h"
 
 static void snapshot_free(struct nl_snapshot *s)
@@ -17,6 +18,8 @@ static void snapshot_free(struct nl_snapshot *s)
 		free(s->vms[i].threads);
 	}
 	free(s->vms);
+	nl_hint_report_free(s->hints);
+	free(s->resctrl.vms);
 	free(s);
 }
 
@@ -49,6 +52,8 @@ static struct nl_series *series_add(struct nl_vm_snap *v, enum nl_role role,
 	s->role = role;
 	s->index = index;
 	s->scaling_ratio = NAN;
+	for (int g = 0; g < NL_MAX_GROUPS; g++)
+		s->group_scaling[g] = NAN;
 	return s;
 }
 
@@ -70,10 +75,12 @@ static int build_series(const struct nl_vm *vm, struct nl_vm_snap *v)
 	size_t max = vm->nthreads + 2;
 	double *ratio_sum = calloc(max, sizeof(*ratio_sum));
 	int *ratio_n = calloc(max, sizeof(*ratio_n));
+	double (*gsum)[NL_MAX_GROUPS] = calloc(max, sizeof(*gsum));
+	int (*gn)[NL_MAX_GROUPS] = calloc(max, sizeof(*gn));
 	int rc = -1;
 
 	v->series = calloc(max, sizeof(*v->series));
-	if (!v->series || !ratio_sum || !ratio_n)
+	if (!v->series || !ratio_sum || !ratio_n || !gsum || !gn)
 		goto cleanup;
 	for (size_t i = 0; i < vm->nthreads; i++) {
 		const struct nl_thread *t = &vm->threads[i];
@@ -101,11 +108,28 @@ static int build_series(const struct nl_vm *vm, struct nl_vm_snap *v)
 			ratio_sum[si] += t->scaling_ratio;
 			ratio_n[si]++;
 		}
+		for (int e = 0; e < NL_MAX_EVENTS; e++)
+			if (t->win_valid & (1u << e))
+				s->win_events[e] += t->win_events[e];
+		s->win_valid |= t->win_valid;
+		for (int g = 0; g < NL_MAX_GROUPS; g++) {
+			size_t si = (size_t)(s - v->series);
+
+			if (isnan(t->group_scaling[g]))
+				continue;
+			gsum[si][g] += t->group_scaling[g];
+			gn[si][g]++;
+		}
 	}
 	/* summed roles: the mean ratio of their threads */
-	for (size_t i = 0; i < v->nseries; i++)
+	for (size_t i = 0; i < v->nseries; i++) {
 		if (ratio_n[i])
 			v->series[i].scaling_ratio = ratio_sum[i] / ratio_n[i];
+		for (int g = 0; g < NL_MAX_GROUPS; g++)
+			if (gn[i][g])
+				v->series[i].group_scaling[g] =
+					gsum[i][g] / gn[i][g];
+	}
 
 	for (int r = 0; r < NL_ROLE_COUNT; r++) {
 		struct nl_series *s;
@@ -131,7 +155,43 @@ static int build_series(const struct nl_vm *vm, struct nl_vm_snap *v)
 cleanup:
 	free(ratio_sum);
 	free(ratio_n);
+	free(gsum);
+	free(gn);
 	return rc;
+}
+
+/* PMU scores per role and for all threads, from the last window's event
+ * deltas of the VM's current threads. */
+static void pmu_scores(const struct nl_vm *vm, const struct nl_state *st,
+		       struct nl_vm_snap *v)
+{
+	struct nl_pmu_score_events ix;
+
+	nl_score_pmu_events(st->events, st->nevents, &ix);
+	for (int r = 0; r <= NL_ROLE_ALL; r++) {
+		uint64_t win[NL_MAX_EVENTS] = { 0 };
+		uint32_t valid = 0;
+
+		for (size_t i = 0; i < vm->nthreads; i++) {
+			const struct nl_thread *t = &vm->threads[i];
+
+			if (r != NL_ROLE_ALL && (int)t->role != r)
+				continue;
+			for (int e = 0; e < NL_MAX_EVENTS; e++)
+				if (t->win_valid & (1u << e))
+					win[e] += t->win_events[e];
+			valid |= t->win_valid;
+		}
+		nl_score_pmu(&ix, win, valid, &v->pmu_locality[r],
+			     &v->llc_mpki[r], &v->cpi[r]);
+		v->locality_sources[r] =
+			(isnan(v->locality[r]) ? 0 : NL_LOCALITY_SRC_PLACEMENT) |
+			(isnan(v->pmu_locality[r]) ? 0 : NL_LOCALITY_SRC_PMU);
+		v->pmu_scores[r] =
+			(isnan(v->pmu_locality[r]) ? 0 : NL_PMU_SCORE_LOCALITY) |
+			(isnan(v->llc_mpki[r]) ? 0 : NL_PMU_SCORE_MPKI) |
+			(isnan(v->cpi[r]) ? 0 : NL_PMU_SCORE_CPI);
+	}
 }
 
 /* CPU-time shares of a role over the last window. A role that did not run
@@ -201,6 +261,20 @@ struct nl_snapshot *nl_snapshot_build(const struct nl_state *st,
 	s->samples_total = st->gen;
 	memcpy(s->pmu_name, st->pmu_name, sizeof(s->pmu_name));
 	memcpy(s->cpu_model, st->cpu_model, sizeof(s->cpu_model));
+	memcpy(s->perf_catalog, st->perf_catalog, sizeof(s->perf_catalog));
+	s->perf_gp_counters = st->perf_gp_counters;
+	memcpy(s->perf_groups, st->perf_groups, sizeof(s->perf_groups));
+	s->nperf_groups = st->nperf_groups;
+	s->uncore = st->uncore;
+	s->resctrl = st->resctrl;
+	s->resctrl.vms = NULL;
+	if (st->resctrl.nvms) {
+		s->resctrl.vms = malloc(st->resctrl.nvms * sizeof(*s->resctrl.vms));
+		if (!s->resctrl.vms)
+			goto fail;
+		memcpy(s->resctrl.vms, st->resctrl.vms,
+		       st->resctrl.nvms * sizeof(*s->resctrl.vms));
+	}
 
 	s->vms = calloc(st->nvms ? st->nvms : 1, sizeof(*s->vms));
 	if (!s->vms)
@@ -215,6 +289,8 @@ struct nl_snapshot *nl_snapshot_build(const struct nl_state *st,
 		v->backend = vm->backend;
 		v->mem_source = vm->mem_source;
 		memcpy(v->mem_bytes, vm->mem_bytes, sizeof(v->mem_bytes));
+		v->dev_nodes = vm->dev_nodes;
+		v->ndevices = vm->ndevices;
 		for (int n = 0; n < NL_MAX_NODES; n++)
 			v->mem_total_bytes += vm->mem_bytes[n];
 		v->threads = malloc((vm->nthreads ? vm->nthreads : 1) *
@@ -237,6 +313,7 @@ struct nl_snapshot *nl_snapshot_build(const struct nl_state *st,
 			nl_score_placement(cpu, vm->mem_bytes, &st->topo,
 					   &v->locality[r], &v->distance[r]);
 		}
+		pmu_scores(vm, st, v);
 	}
 	qsort(s->vms, s->nvms, sizeof(*s->vms), vm_cmp);
 	return s;

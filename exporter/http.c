@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "buf.h"
 #include "log.h"
 #include "prom.h"
@@ -64,13 +65,29 @@ struct reply {
 	unsigned status;
 	const char *content_type;
 	struct nl_buf body;
+	char ctype[96];                /* storage for content_type */
+	const char *allow;             /* Allow header of a handler's 405 */
 };
 
 struct request {
 	struct MHD_Connection *conn;   /* for query arguments, later */
 	const char *url;
 	unsigned method;
+	const char *method_name;
+	const char *body;              /* request body (API routes), or NULL */
+	size_t body_len;
+	bool body_too_large;           /* more than NL_API_MAX_BODY was sent */
 };
+
+/* The request body of an API route, collected across MHD calls (*con_cls);
+ * freed by on_completed(). */
+struct body {
+	struct nl_buf buf;
+	bool too_large;
+};
+
+/* *con_cls of a routed request that reads no body */
+static int request_seen;
 
 typedef int (*route_fn)(struct nl_http *h, const struct request *rq,
 			struct reply *rp);
@@ -88,12 +105,15 @@ static int h_landing(struct nl_http *h, const struct request *rq,
 		     struct reply *rp);
 static int h_healthz(struct nl_http *h, const struct request *rq,
 		     struct reply *rp);
+static int h_api(struct nl_http *h, const struct request *rq,
+		 struct reply *rp);
 
 /* First match wins, so the telemetry path shadows any fixed route. */
 static const struct route routes[] = {
 	{ NULL, false, M_GET | M_HEAD, h_metrics },
 	{ "/", false, M_GET | M_HEAD, h_landing },
 	{ "/healthz", false, M_GET | M_HEAD, h_healthz },
+	{ NL_API_PREFIX, true, M_GET | M_HEAD | M_POST, h_api },
 };
 
 static double wall_now(void)
@@ -324,17 +344,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				  const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
 {
-	static int request_seen;
 	struct nl_http *h = cls;
-	struct request rq = { conn, url, method_bit(method) };
-	struct reply rp = { MHD_HTTP_OK, TEXT_PLAIN, { NULL, 0, 0, 0 } };
+	struct request rq = { conn, url, method_bit(method), method, NULL, 0, false };
+	struct reply rp = { MHD_HTTP_OK, TEXT_PLAIN, { NULL, 0, 0, 0 }, "", NULL };
 	const struct route *route = find_route(h, url);
 	char allow[64] = "";
 	enum MHD_Result ok;
 	int ret;
 
 	(void)version;
-	(void)upload_data;
 	if (!route) {
 		reply_text(&rp, MHD_HTTP_NOT_FOUND, "not found\n");
 	} else if (!(route->methods & rq.method)) {
@@ -347,13 +365,48 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		}
 		reply_text(&rp, MHD_HTTP_METHOD_NOT_ALLOWED,
 			   "method not allowed\n");
-	} else if (!*con_cls) {
+	} else if (!*con_cls && route->handler != h_api) {
 		*con_cls = &request_seen;
 		return MHD_YES;
+	} else if (!*con_cls) {
+		/* an API request: keep its body, up to NL_API_MAX_BODY. A
+		 * Content-Length above that is answered at once (413), without
+		 * reading the body */
+		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		struct body *bd = calloc(1, sizeof(*bd));
+
+		if (!bd)
+			return MHD_NO;
+		*con_cls = bd;
+		if (!cl || strtoull(cl, NULL, 10) <= NL_API_MAX_BODY)
+			return MHD_YES;
+		bd->too_large = true;
+		rq.body_too_large = true;
+		ret = route->handler(h, &rq, &rp);
+		if (ret)
+			reply_text(&rp, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n");
 	} else if (*upload_data_size) {
-		*upload_data_size = 0;   /* no route reads a body (yet) */
+		if (*con_cls != &request_seen) {
+			struct body *bd = *con_cls;
+
+			if (!bd->too_large && bd->buf.len + *upload_data_size > NL_API_MAX_BODY) {
+				bd->too_large = true;
+				nl_buf_free(&bd->buf);
+			} else if (!bd->too_large) {
+				nl_buf_add(&bd->buf, upload_data, *upload_data_size);
+			}
+		}
+		*upload_data_size = 0;
 		return MHD_YES;
 	} else {
+		if (*con_cls != &request_seen) {
+			struct body *bd = *con_cls;
+
+			rq.body = bd->buf.data;
+			rq.body_len = bd->buf.len;
+			rq.body_too_large = bd->too_large || bd->buf.err;
+		}
 		ret = route->handler(h, &rq, &rp);
 		if (!ret && rp.body.err)
 			ret = rp.body.err;
@@ -363,9 +416,86 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				   "internal error\n");
 		}
 	}
-	ok = send_reply(conn, &rp, allow[0] ? allow : NULL);
+	ok = send_reply(conn, &rp, allow[0] ? allow : rp.allow);
 	nl_buf_free(&rp.body);
 	return ok;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (*con_cls && *con_cls != &request_seen) {
+		struct body *bd = *con_cls;
+
+		nl_buf_free(&bd->buf);
+		free(bd);
+	}
+	*con_cls = NULL;
+}
+
+struct api_args {
+	struct nl_api_arg v[16];
+	size_t n;
+	bool overflow;
+};
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind,
+				   const char *key, const char *value)
+{
+	struct api_args *a = cls;
+
+	(void)kind;
+	if (a->n == sizeof(a->v) / sizeof(a->v[0])) {
+		a->overflow = true;
+		return MHD_NO;
+	}
+	a->v[a->n++] = (struct nl_api_arg){ key, value };
+	return MHD_YES;
+}
+
+/* /api/v1/...: collect what the request says and let api.c answer. */
+static int h_api(struct nl_http *h, const struct request *rq, struct reply *rp)
+{
+	struct nl_snapshot *snap;
+	struct nl_api_request ar = { 0 };
+	struct nl_api_reply ap = { 0 };
+	struct api_args args = { 0 };
+	int ret;
+
+	MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &args);
+	if (args.overflow) {
+		reply_text(rp, MHD_HTTP_BAD_REQUEST, "too many query arguments\n");
+		return 0;
+	}
+	ar.method = rq->method_name;
+	ar.path = rq->url;
+	ar.accept = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
+						MHD_HTTP_HEADER_ACCEPT);
+	ar.content_type = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
+						      MHD_HTTP_HEADER_CONTENT_TYPE);
+	ar.args = args.v;
+	ar.nargs = args.n;
+	ar.body = rq->body;
+	ar.body_len = rq->body_len;
+	ar.body_too_large = rq->body_too_large;
+	snap = h->src.get(h->src.arg);
+	ret = nl_api_handle(snap, &ar, &ap);
+	if (snap)
+		h->src.put(h->src.arg, snap);
+	if (ret) {
+		nl_buf_free(&ap.body);
+		return ret;
+	}
+	nl_buf_free(&rp->body);
+	rp->body = ap.body;
+	rp->status = ap.status;
+	memcpy(rp->ctype, ap.content_type, sizeof(rp->ctype));
+	rp->content_type = rp->ctype;
+	rp->allow = ap.allow;
+	return 0;
 }
 
 __attribute__((format(printf, 2, 0)))
@@ -529,6 +659,7 @@ struct nl_http *nl_http_start(const char *listen, const char *telemetry_path,
 				     MHD_OPTION_THREAD_POOL_SIZE, HTTP_POOL_THREADS,
 				     MHD_OPTION_CONNECTION_LIMIT, HTTP_MAX_CONNECTIONS,
 				     MHD_OPTION_CONNECTION_TIMEOUT, HTTP_TIMEOUT_SECONDS,
+				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 				     MHD_OPTION_END);
 	if (!h->daemon) {
 		nl_err("http: cannot start the HTTP server on %s", listen);

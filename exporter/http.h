@@ -1,4 +1,5 @@
-/* The HTTP server (libmicrohttpd): /metrics, a landing page, /healthz.
+/* The HTTP server (libmicrohttpd): /metrics, a landing page, /healthz, and
+ * the /api/v1 API (api.c answers; this file collects the request).
  * It reads snapshots through a small source interface so tests can serve a
  * hand-made snapshot without a sampler. */
 #ifndef NL_HTTP_H

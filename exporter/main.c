@@ -10,9 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apply.h"
+#include "cmd_events.h"
 #include "config.h"
+#include "evconf.h"
+#include "hints.h"
 #include "http.h"
 #include "log.h"
+#include "paths.h"
+#include "perf.h"
 #include "sampler.h"
 
 
@@ -25,7 +31,8 @@ struct options {
 	enum nl_log_level log_level;
 };
 
-enum flag_kind { F_STRING, F_DURATION, F_DISCOVERY, F_LOGLEVEL };
+enum flag_kind { F_STRING, F_DURATION, F_DISCOVERY, F_LOGLEVEL, F_DOUBLE, F_UINT,
+		 F_BYTES, F_POLICY };
 
 struct flag {
 	const char *name;     /* without the leading "--" */
@@ -56,6 +63,32 @@ static const struct flag flags[] = {
 	  "sysfs mountpoint." },
 	{ "perf.events", F_STRING, CFG(events), "NAME=EVENT,...",
 	  "Per-thread perf events as comma-separated name=libpfm4-event pairs; none = the built-in catalog." },
+	{ "perf.config", F_STRING, CFG(perf_config), "FILE",
+	  "User-defined per-thread ([thread]) and uncore ([uncore]) events, NAME = EVENT per line (docs/events.md)." },
+	{ "hints.policy", F_POLICY, CFG(hints.policy), "POLICY",
+	  "Default hint policy (metrics, /api/v1/hints without ?policy=): locality, simple, dino or asymsched." },
+	{ "hints.enter-gain", F_DOUBLE, CFG(hints.enter_gain), "GAIN",
+	  "Expected gain (0..1) a recommendation needs to become a hint." },
+	{ "hints.exit-gain", F_DOUBLE, CFG(hints.exit_gain), "GAIN",
+	  "A published hint is withdrawn once its gain stays below this for --hints.confirm-windows windows." },
+	{ "hints.confirm-windows", F_UINT, CFG(hints.confirm_windows), "N",
+	  "Consecutive sample windows a recommendation must hold before it is published." },
+	{ "hints.cooldown", F_DURATION, CFG(hints.cooldown_seconds), "DURATION",
+	  "After a VM's hint is published or withdrawn, no hint with another target for this long." },
+	{ "hints.ttl", F_DURATION, CFG(hints.ttl_seconds), "DURATION",
+	  "A hint expires this long after the last window that confirmed it." },
+	{ "hints.mpki-threshold", F_DOUBLE, CFG(hints.mpki_threshold), "MPKI",
+	  "LLC misses per 1000 instructions from which a VM is memory-intensive (PMU)." },
+	{ "hints.bandwidth-threshold", F_BYTES, CFG(hints.bandwidth_threshold), "BYTES",
+	  "DRAM bandwidth per second from which a VM is memory-intensive, when no MPKI (PMU)." },
+	{ "hints.proxy-threshold", F_DOUBLE, CFG(hints.proxy_threshold), "CORE_GIB",
+	  "Without a PMU: busy vCPU cores x resident GiB from which a VM counts as memory-intensive." },
+	{ "hints.memory-reserve", F_BYTES, CFG(hints.memory_reserve), "BYTES",
+	  "Free memory no hint plans into on any node (\"512Mi\", \"1Gi\", bytes)." },
+	{ "hints.cpu-limit", F_DOUBLE, CFG(hints.cpu_limit), "FRACTION",
+	  "Share of a node's CPUs the VM threads planned onto it may use." },
+	{ "hints.min-move", F_BYTES, CFG(hints.min_move), "BYTES",
+	  "Memory moves smaller than this are not worth a hint." },
 	{ "log.level", F_LOGLEVEL, offsetof(struct options, log_level), "LEVEL",
 	  "Only log messages with the given severity or above: error, warn, info, debug." },
 };
@@ -111,7 +144,44 @@ static void format_default(const struct options *o, const struct flag *f,
 	case F_LOGLEVEL:
 		snprintf(buf, len, "%s", level_names[*(const enum nl_log_level *)p]);
 		break;
+	case F_DOUBLE:
+		snprintf(buf, len, "%g", *(const double *)p);
+		break;
+	case F_UINT:
+		snprintf(buf, len, "%u", *(const unsigned *)p);
+		break;
+	case F_BYTES:
+		snprintf(buf, len, "%.0f", *(const double *)p);
+		break;
+	case F_POLICY:
+		snprintf(buf, len, "%s", nl_policy_name((enum nl_policy)*(const int *)p));
+		break;
 	}
+}
+
+/* Bytes from "1024", "512Mi", "1Gi", "1.5G", "200M", "64k". Return 0 or
+ * -EINVAL. */
+static int parse_bytes(const char *s, double *out)
+{
+	static const struct { const char *suffix; double mult; } units[] = {
+		{ "", 1 }, { "k", 1e3 }, { "K", 1e3 }, { "M", 1e6 }, { "G", 1e9 }, { "T", 1e12 },
+		{ "Ki", 1024.0 }, { "Mi", 1048576.0 }, { "Gi", 1073741824.0 },
+		{ "Ti", 1099511627776.0 },
+	};
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || errno || !isfinite(v) || v < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].suffix) == 0) {
+			*out = v * units[i].mult;
+			return 0;
+		}
+	}
+	return -EINVAL;
 }
 
 static void usage(FILE *f, const struct options *defaults)
@@ -121,7 +191,9 @@ static void usage(FILE *f, const struct options *defaults)
 	fprintf(f, "usage: numalens [serve] [flags]\n\n"
 		   "NUMA locality exporter for KVM hosts (Prometheus metrics).\n\n"
 		   "Commands:\n"
-		   "  serve   run the exporter (the default)\n\n"
+		   "  serve   run the exporter (the default)\n"
+		   "  events  print the perf events for this host (numalens events --help)\n"
+		   "  apply   apply a hint of a running numalens through libvirt (numalens apply --help)\n\n"
 		   "Flags (--flag=value or --flag value):\n"
 		   "  -h, --help      show this help and exit\n"
 		   "      --version   show the version and exit\n");
@@ -158,6 +230,38 @@ static int set_flag(struct options *o, const struct flag *f, const char *v)
 		return -EINVAL;
 	case F_LOGLEVEL:
 		return nl_log_parse_level(v, (enum nl_log_level *)p) ? -EINVAL : 0;
+	case F_DOUBLE: {
+		char *end;
+		double d;
+
+		errno = 0;
+		d = strtod(v, &end);
+		if (end == v || *end || errno || !isfinite(d))
+			return -EINVAL;
+		*(double *)p = d;
+		return 0;
+	}
+	case F_UINT: {
+		char *end;
+		unsigned long u;
+
+		errno = 0;
+		u = strtoul(v, &end, 10);
+		if (end == v || *end || errno || u > 1000000 || v[0] == '-')
+			return -EINVAL;
+		*(unsigned *)p = (unsigned)u;
+		return 0;
+	}
+	case F_BYTES:
+		return parse_bytes(v, (double *)p);
+	case F_POLICY: {
+		enum nl_policy pol;
+
+		if (nl_policy_parse(v, &pol))
+			return -EINVAL;
+		*(int *)p = (int)pol;
+		return 0;
+	}
 	}
 	return -EINVAL;
 }
@@ -215,6 +319,24 @@ static int check_options(const struct options *o)
 	if (o->cfg.numa_maps_interval <= 0) {
 		fprintf(stderr, "numalens: --placement.numa-maps-interval must be positive\n");
 		return PARSE_BAD;
+	}
+	{
+		const char *bad = nl_hint_config_check(&o->cfg.hints);
+
+		if (bad) {
+			fprintf(stderr, "numalens: %s\n", bad);
+			return PARSE_BAD;
+		}
+	}
+	if (o->cfg.perf_config) {
+		struct nl_evconf c;
+		char err[512];
+
+		if (nl_evconf_load(o->cfg.perf_config, &c, err, sizeof(err)) < 0) {
+			fprintf(stderr, "numalens: --perf.config: %s\n", err);
+			return PARSE_BAD;
+		}
+		nl_evconf_free(&c);
 	}
 	return 0;
 }
@@ -318,6 +440,10 @@ static int cmd_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	nl_info("numalens %s starting", nl_version);
+	/* libpfm4 reads its environment once; set it up (catalog detection,
+	 * LIBPFM_ENCODE_INACTIVE) before any other thread exists */
+	if (nl_paths_set(o.cfg.path_procfs, o.cfg.path_sysfs) == 0)
+		nl_perf_prepare();
 	sampler = nl_sampler_new(&o.cfg);
 	if (!sampler) {
 		nl_err("cannot create the sampler");
@@ -350,6 +476,8 @@ static const struct {
 	int (*run)(int argc, char **argv);
 } commands[] = {
 	{ "serve", cmd_serve },
+	{ "events", nl_cmd_events },
+	{ "apply", nl_cmd_apply },
 };
 
 int main(int argc, char **argv)

@@ -5,6 +5,7 @@
  * left out entirely. */
 #include "prom.h"
 #include "version.h"
+#include "hints.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -53,16 +54,26 @@ FAMILY(f_thread_events, "thread_events_total", "counter",
        "Per-thread perf event counts, scaled for multiplexing.");
 FAMILY(f_thread_scaling, "thread_perf_scaling_ratio", "gauge",
        "Share of the last window the hardware counter group was scheduled on the PMU (1 = no multiplexing).");
+FAMILY(f_thread_group_scaling, "thread_perf_group_scaling_ratio", "gauge",
+       "Share of the last window each hardware counter group was scheduled on the PMU (0 = never, while the thread ran).");
 FAMILY(f_vm_affinity, "vm_role_affinity_info", "gauge",
        "Always 1; union of the CPUs and NUMA nodes the VM's threads of a role may run on and allocate from.");
 FAMILY(f_vm_locality, "vm_locality_ratio", "gauge",
        "Share of the role's memory accesses estimated to be node-local (0..1; 1 = all local).");
 FAMILY(f_vm_distance, "vm_access_distance", "gauge",
        "SLIT distance of the role's memory accesses, weighted by CPU time and memory placement (10 = all local).");
+FAMILY(f_vm_mpki, "vm_llc_misses_per_kilo_instruction", "gauge",
+       "Last-level cache misses per 1000 instructions of the role over the last window (PMU).");
+FAMILY(f_vm_cpi, "vm_cycles_per_instruction", "gauge",
+       "Core cycles per instruction of the role over the last window (PMU).");
 FAMILY(f_event_supported, "event_supported", "gauge",
        "1 when the perf event counts on this host, 0 when it cannot be opened.");
 FAMILY(f_pmu_info, "pmu_info", "gauge",
        "Always 1; the hardware PMU libpfm4 detected and the CPU model.");
+FAMILY(f_perf_catalog, "perf_catalog_info", "gauge",
+       "Always 1; the per-thread event catalog in use (custom: --perf.events).");
+FAMILY(f_perf_group, "perf_group_info", "gauge",
+       "Always 1 for each perf group every thread opens; its events in a label.");
 FAMILY(f_coll_success, "collector_success", "gauge",
        "1 when the collector's last run succeeded, else 0.");
 FAMILY(f_coll_duration, "collector_duration_seconds", "gauge",
@@ -81,6 +92,47 @@ FAMILY(f_perf_fds, "perf_fds", "gauge",
        "Number of open perf event file descriptors.");
 FAMILY(f_samples_total, "samples_total", "counter",
        "Number of sample cycles completed.");
+/* hint engine (collector/hints.c): the --hints.policy hints */
+FAMILY(f_hints, "hints", "gauge",
+       "Number of migration hints published under each policy.");
+FAMILY(f_hint_info, "hint_info", "gauge",
+       "Always 1 for each hint of the default policy; its id and target in labels.");
+FAMILY(f_hint_gain, "hint_expected_gain", "gauge",
+       "Expected gain of the hint (locality or contention share, 0..1).");
+FAMILY(f_hint_cost, "hint_cost_bytes", "gauge",
+       "Memory the hint moves, in bytes (0 for pins).");
+FAMILY(f_hint_confidence, "hint_confidence", "gauge",
+       "Confidence in the hint, 0..1.");
+FAMILY(f_hint_duration, "hint_engine_duration_seconds", "gauge",
+       "Duration of the hint engine's last run (all policies), in seconds.");
+/* uncore collector */
+FAMILY(f_uncore_supported, "uncore_supported", "gauge",
+       "1 when at least one uncore (memory controller / socket link) counter counts on this host.");
+FAMILY(f_uncore_dram, "uncore_dram_bytes_total", "counter",
+       "Memory-controller traffic of the socket, summed over its memory channels, in bytes (multiplex-scaled).");
+FAMILY(f_uncore_link, "uncore_link_bytes_total", "counter",
+       "Data the socket sent over each inter-socket link (UPI / xGMI), in bytes (multiplex-scaled).");
+FAMILY(f_uncore_events, "uncore_events_total", "counter",
+       "User-defined uncore events ([uncore] of --perf.config), raw counts summed over the socket's boxes (multiplex-scaled).");
+FAMILY(f_uncore_event_supported, "uncore_event_supported", "gauge",
+       "1 when the uncore event counts on at least one box of the PMU, 0 when it cannot be resolved or opened; source tells where its encoding came from.");
+FAMILY(f_uncore_event_scale, "uncore_event_scale", "gauge",
+       "The kernel's .scale of a user-defined uncore event alias: multiply uncore_events_total by it to get the unit.");
+/* resctrl collector */
+FAMILY(f_resctrl_active, "resctrl_active", "gauge",
+       "1 when resctrl is mounted with L3 monitoring and numalens monitors VMs with it.");
+FAMILY(f_resctrl_exhausted, "resctrl_rmid_exhausted", "gauge",
+       "1 while a VM waits for a free resctrl monitoring ID (RMID).");
+FAMILY(f_resctrl_groups, "resctrl_groups", "gauge",
+       "Number of resctrl monitoring groups numalens holds.");
+FAMILY(f_vm_resctrl_info, "vm_resctrl_info", "gauge",
+       "Always 1; whether the VM is monitored by resctrl, and in which group.");
+FAMILY(f_vm_llc, "vm_llc_occupancy_bytes", "gauge",
+       "Last-level cache the VM's threads occupy in each L3 domain (resctrl), in bytes.");
+FAMILY(f_vm_mbm_local, "vm_mbm_local_bytes_total", "counter",
+       "Memory traffic of the VM's threads to the local memory of each L3 domain (resctrl MBM), in bytes.");
+FAMILY(f_vm_mbm_total, "vm_mbm_total_bytes_total", "counter",
+       "Memory traffic of the VM's threads through each L3 domain, local and remote (resctrl MBM), in bytes.");
 
 struct label {
 	const char *key;
@@ -511,6 +563,29 @@ static void encode_vm_events(struct enc *e, const struct nl_snapshot *s,
 			sample_f64(e, &f_thread_scaling, l, 3, se->scaling_ratio);
 		}
 	}
+	for (size_t i = 0; i < nv; i++) {
+		l[0] = (struct label){ "vm", v[i].vm->name };
+		for (size_t j = 0; j < v[i].nser; j++) {
+			const struct nl_series *se = v[i].ser[j];
+			char group[16];
+
+			if (!(se->events_valid & hw_mask))
+				continue;
+			l[1] = (struct label){ "role", nl_role_name(se->role) };
+			l[2] = (struct label){ "thread", thread_label(se, thread, sizeof(thread)) };
+			for (int g = 0; g < s->nperf_groups && g < NL_MAX_GROUPS; g++) {
+				/* a group that never counted on this thread
+				 * has no ratio to show */
+				if (!s->perf_groups[g].hardware ||
+				    !(se->events_valid & s->perf_groups[g].events))
+					continue;
+				snprintf(group, sizeof(group), "%d", g);
+				l[3] = (struct label){ "group", group };
+				sample_f64(e, &f_thread_group_scaling, l, 4,
+					   se->group_scaling[g]);
+			}
+		}
+	}
 }
 
 static void encode_vm_placement(struct enc *e, const struct nl_snapshot *s,
@@ -550,6 +625,15 @@ static void encode_vm_placement(struct enc *e, const struct nl_snapshot *s,
 			l[1] = (struct label){ "role", nl_role_name((enum nl_role)r) };
 			sample_f64(e, &f_vm_locality, l, 3, v[i].vm->locality[r]);
 		}
+		l[2] = (struct label){ "source", "pmu" };
+		for (int r = 0; r <= NL_ROLE_ALL; r++) {
+			if (!(v[i].vm->pmu_scores[r] & NL_PMU_SCORE_LOCALITY) ||
+			    isnan(v[i].vm->pmu_locality[r]))
+				continue;
+			l[1] = (struct label){ "role", nl_role_name((enum nl_role)r) };
+			sample_f64(e, &f_vm_locality, l, 3, v[i].vm->pmu_locality[r]);
+		}
+		l[2] = (struct label){ "source", "placement" };
 	}
 	for (size_t i = 0; i < nv; i++) {
 		l[0] = (struct label){ "vm", v[i].vm->name };
@@ -558,6 +642,161 @@ static void encode_vm_placement(struct enc *e, const struct nl_snapshot *s,
 				continue;
 			l[1] = (struct label){ "role", nl_role_name((enum nl_role)r) };
 			sample_f64(e, &f_vm_distance, l, 2, v[i].vm->distance[r]);
+		}
+	}
+	for (size_t i = 0; i < nv; i++) {
+		l[0] = (struct label){ "vm", v[i].vm->name };
+		for (int r = 0; r <= NL_ROLE_ALL; r++) {
+			if (!(v[i].vm->pmu_scores[r] & NL_PMU_SCORE_MPKI) ||
+			    isnan(v[i].vm->llc_mpki[r]))
+				continue;
+			l[1] = (struct label){ "role", nl_role_name((enum nl_role)r) };
+			sample_f64(e, &f_vm_mpki, l, 2, v[i].vm->llc_mpki[r]);
+		}
+	}
+	for (size_t i = 0; i < nv; i++) {
+		l[0] = (struct label){ "vm", v[i].vm->name };
+		for (int r = 0; r <= NL_ROLE_ALL; r++) {
+			if (!(v[i].vm->pmu_scores[r] & NL_PMU_SCORE_CPI) ||
+			    isnan(v[i].vm->cpi[r]))
+				continue;
+			l[1] = (struct label){ "role", nl_role_name((enum nl_role)r) };
+			sample_f64(e, &f_vm_cpi, l, 2, v[i].vm->cpi[r]);
+		}
+	}
+}
+
+static bool collector_on(const struct nl_snapshot *s, const char *name)
+{
+	for (int c = 0; c < s->ncollectors && c < NL_MAX_SOURCES; c++)
+		if (s->collectors[c].name &&
+		    strcmp(s->collectors[c].name, name) == 0)
+			return s->collectors[c].enabled;
+	return false;
+}
+
+/* Per-socket uncore counters; nothing at all when the collector is off. */
+static void encode_uncore(struct enc *e, const struct nl_snapshot *s)
+{
+	const struct nl_uncore *u = &s->uncore;
+	struct label l[3];
+	char sock[16], sub[16];
+	int ns = u->nsockets < NL_MAX_SOCKETS ? u->nsockets : NL_MAX_SOCKETS;
+	int nst = u->nstats < NL_MAX_UNCORE_STATS ? u->nstats
+						    : NL_MAX_UNCORE_STATS;
+	int nu = u->nuser < NL_MAX_UNCORE_USER ? u->nuser : NL_MAX_UNCORE_USER;
+
+	if (!collector_on(s, "uncore"))
+		return;
+	sample_u64(e, &f_uncore_supported, NULL, 0, u->supported ? 1 : 0);
+	for (int i = 0; i < ns; i++) {
+		const struct nl_uncore_socket *so = &u->sockets[i];
+
+		snprintf(sock, sizeof(sock), "%d", so->id);
+		l[0] = (struct label){ "socket", sock };
+		for (int d = 0; d < NL_UNCORE_NDIR; d++) {
+			if (!(so->dram_valid & (1u << d)))
+				continue;
+			l[1] = (struct label){ "direction",
+					       nl_uncore_dir_name((enum nl_uncore_dir)d) };
+			sample_u64(e, &f_uncore_dram, l, 2, so->dram_bytes[d]);
+		}
+	}
+	for (int i = 0; i < ns; i++) {
+		const struct nl_uncore_socket *so = &u->sockets[i];
+
+		snprintf(sock, sizeof(sock), "%d", so->id);
+		l[0] = (struct label){ "socket", sock };
+		for (int k = 0; k < NL_MAX_UNCORE_LINKS; k++) {
+			if (!(so->link_valid & (1u << k)))
+				continue;
+			snprintf(sub, sizeof(sub), "%d", k);
+			l[1] = (struct label){ "link", sub };
+			sample_u64(e, &f_uncore_link, l, 2, so->link_bytes[k]);
+		}
+	}
+	for (int i = 0; i < ns; i++) {
+		const struct nl_uncore_socket *so = &u->sockets[i];
+
+		snprintf(sock, sizeof(sock), "%d", so->id);
+		l[0] = (struct label){ "socket", sock };
+		for (int k = 0; k < nu; k++) {
+			if (!(so->user_valid & (1u << k)))
+				continue;
+			l[1] = (struct label){ "event", u->user[k] };
+			sample_u64(e, &f_uncore_events, l, 2, so->user[k]);
+		}
+	}
+	for (int i = 0; i < nst; i++) {
+		l[0] = (struct label){ "event", u->stats[i].event };
+		l[1] = (struct label){ "pmu", u->stats[i].pmu };
+		l[2] = (struct label){ "source", u->stats[i].source[0] ?
+				       u->stats[i].source : "none" };
+		sample_u64(e, &f_uncore_event_supported, l, 3,
+			   u->stats[i].supported ? 1 : 0);
+	}
+	for (int k = 0; k < nu; k++) {
+		for (int i = 0; i < nst; i++) {
+			const struct nl_uncore_stat *st = &u->stats[i];
+
+			if (strcmp(st->event, u->user[k]) != 0 ||
+			    !(st->scale > 0))
+				continue;
+			l[0] = (struct label){ "event", st->event };
+			l[1] = (struct label){ "unit", st->unit };
+			sample_f64(e, &f_uncore_event_scale, l, 2, st->scale);
+			break;
+		}
+	}
+}
+
+/* resctrl monitoring per VM; nothing at all when the collector is off. */
+static void encode_resctrl(struct enc *e, const struct nl_snapshot *s)
+{
+	const struct nl_resctrl *r = &s->resctrl;
+	struct label l[3];
+	char dom[16];
+
+	if (!collector_on(s, "resctrl"))
+		return;
+	sample_u64(e, &f_resctrl_active, NULL, 0, r->active ? 1 : 0);
+	if (!r->active)
+		return;
+	sample_u64(e, &f_resctrl_exhausted, NULL, 0, r->rmid_exhausted ? 1 : 0);
+	sample_u64(e, &f_resctrl_groups, NULL, 0, r->groups);
+	for (size_t i = 0; i < r->nvms; i++) {
+		l[0] = (struct label){ "vm", r->vms[i].name };
+		l[1] = (struct label){ "group", r->vms[i].group };
+		l[2] = (struct label){ "state",
+				       nl_resctrl_state_name(r->vms[i].state) };
+		sample_u64(e, &f_vm_resctrl_info, l, 3, 1);
+	}
+	static const struct {
+		const struct family *f;
+		uint32_t bit;
+	} fams[] = {
+		{ &f_vm_llc, NL_RESCTRL_LLC },
+		{ &f_vm_mbm_local, NL_RESCTRL_LOCAL },
+		{ &f_vm_mbm_total, NL_RESCTRL_TOTAL },
+	};
+	for (size_t k = 0; k < sizeof(fams) / sizeof(fams[0]); k++) {
+		for (size_t i = 0; i < r->nvms; i++) {
+			const struct nl_resctrl_vm *v = &r->vms[i];
+
+			l[0] = (struct label){ "vm", v->name };
+			for (int d = 0; d < v->ndom && d < NL_MAX_L3_DOMAINS; d++) {
+				const struct nl_resctrl_dom *dm = &v->dom[d];
+
+				if (!(dm->valid & fams[k].bit))
+					continue;
+				snprintf(dom, sizeof(dom), "%d", dm->id);
+				l[1] = (struct label){ "domain", dom };
+				sample_u64(e, fams[k].f, l, 2,
+					   fams[k].bit == NL_RESCTRL_LLC ?
+					   dm->llc_occupancy :
+					   fams[k].bit == NL_RESCTRL_LOCAL ?
+					   dm->mbm_local : dm->mbm_total);
+			}
 		}
 	}
 }
@@ -580,6 +819,37 @@ static void encode_self(struct enc *e, const struct nl_snapshot *s, double now)
 	l[0] = (struct label){ "pmu", s->pmu_name[0] ? s->pmu_name : "none" };
 	l[1] = (struct label){ "model", s->cpu_model };
 	sample_u64(e, &f_pmu_info, l, 2, 1);
+	if (s->perf_catalog[0]) {
+		l[0] = (struct label){ "catalog", s->perf_catalog };
+		sample_u64(e, &f_perf_catalog, l, 1, 1);
+	}
+	for (int g = 0; g < s->nperf_groups && g < NL_MAX_GROUPS; g++) {
+		struct label gl[3];
+		char group[16], names[NL_MAX_EVENTS * 64];
+		size_t off = 0;
+
+		names[0] = '\0';
+		for (int k = 0; k < nev; k++) {
+			int n;
+
+			if (!(s->perf_groups[g].events & (1u << k)) ||
+			    s->events[k].supported == 0)
+				continue;
+			n = snprintf(names + off, sizeof(names) - off, "%s%s",
+				     off ? "," : "", s->events[k].name);
+			if (n < 0 || (size_t)n >= sizeof(names) - off)
+				break;
+			off += (size_t)n;
+		}
+		if (off == 0)
+			continue;   /* none of its events counts here */
+		snprintf(group, sizeof(group), "%d", g);
+		gl[0] = (struct label){ "group", group };
+		gl[1] = (struct label){ "kind", s->perf_groups[g].hardware ?
+					"hardware" : "software" };
+		gl[2] = (struct label){ "events", names };
+		sample_u64(e, &f_perf_group, gl, 3, 1);
+	}
 	for (int c = 0; c < ncoll; c++) {
 		if (!s->collectors[c].enabled || !s->collectors[c].name)
 			continue;
@@ -604,6 +874,62 @@ static void encode_self(struct enc *e, const struct nl_snapshot *s, double now)
 	sample_u64(e, &f_samples_total, NULL, 0, s->samples_total);
 }
 
+/* Hints of the default policy, one series per (vm, kind, target): a VM
+ * has at most one hint per kind and target, so the labels are bounded by
+ * VMs x 4 kinds. The id is on numalens_hint_info only. */
+static void encode_hints(struct enc *e, const struct nl_snapshot *s)
+{
+	const struct nl_hint_report *r = s->hints;
+	const struct family *fams[] = { &f_hint_gain, &f_hint_cost, &f_hint_confidence };
+	struct label l[5];
+	char target[16];
+	int p;
+
+	if (!r)
+		return;
+	p = r->default_policy;
+	for (int q = 0; q < NL_POLICY_COUNT; q++) {
+		l[0] = (struct label){ "policy", nl_policy_name((enum nl_policy)q) };
+		sample_u64(e, &f_hints, l, 1, r->nhints[q]);
+	}
+	for (size_t i = 0; i < r->nhints[p]; i++) {
+		const struct nl_hint *h = &r->hints[p][i];
+
+		if (h->target_node >= 0)
+			snprintf(target, sizeof(target), "%d", h->target_node);
+		else
+			snprintf(target, sizeof(target), "other_host");
+		l[0] = (struct label){ "id", h->id };
+		l[1] = (struct label){ "vm", h->vm };
+		l[2] = (struct label){ "kind", nl_hint_kind_name(h->kind) };
+		l[3] = (struct label){ "policy", nl_policy_name(h->policy) };
+		l[4] = (struct label){ "target", target };
+		sample_u64(e, &f_hint_info, l, 5, 1);
+	}
+	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+		for (size_t i = 0; i < r->nhints[p]; i++) {
+			const struct nl_hint *h = &r->hints[p][i];
+			double v = f == 0 ? h->expected_gain :
+				   f == 1 ? (double)h->cost_bytes : h->confidence;
+
+			if (isnan(v))
+				continue;
+			if (h->target_node >= 0)
+				snprintf(target, sizeof(target), "%d", h->target_node);
+			else
+				snprintf(target, sizeof(target), "other_host");
+			l[0] = (struct label){ "vm", h->vm };
+			l[1] = (struct label){ "kind", nl_hint_kind_name(h->kind) };
+			l[2] = (struct label){ "target", target };
+			if (f == 1)
+				sample_u64(e, fams[f], l, 3, h->cost_bytes);
+			else
+				sample_f64(e, fams[f], l, 3, v);
+		}
+	}
+	sample_f64(e, &f_hint_duration, NULL, 0, r->duration_seconds);
+}
+
 int nl_prom_encode(const struct nl_snapshot *s, double now, struct nl_buf *out)
 {
 	struct enc e = { .out = out, .fam = NULL };
@@ -615,10 +941,13 @@ int nl_prom_encode(const struct nl_snapshot *s, double now, struct nl_buf *out)
 	if (ret)
 		goto cleanup;
 	encode_host(&e, s);
+	encode_uncore(&e, s);
 	encode_vm_identity(&e, s, views, s->nvms);
 	encode_vm_cpu(&e, s, views, s->nvms);
 	encode_vm_events(&e, s, views, s->nvms);
 	encode_vm_placement(&e, s, views, s->nvms);
+	encode_resctrl(&e, s);
+	encode_hints(&e, s);
 	encode_self(&e, s, now);
 	ret = out->err;
 

@@ -16,7 +16,7 @@ OUT=build/golden
 mkdir -p "$OUT"
 
 # Timing-dependent families: values differ run to run.
-volatile='^numalens_(collector_duration_seconds|sample_duration_seconds|sample_cpu_seconds_total|snapshot_age_seconds|samples_total|build_info)[{ ]'
+volatile='^numalens_(collector_duration_seconds|sample_duration_seconds|sample_cpu_seconds_total|snapshot_age_seconds|samples_total|build_info|hint_engine_duration_seconds)[{ ]'
 
 run_case() {
 	local dir=$1 name pid got

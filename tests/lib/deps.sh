@@ -2,20 +2,24 @@
 # Install the Debian packages numalens needs to build, test or demo, when
 # they are missing. `make test` and `make demo` call this first, so that on
 # a fresh Debian 12 machine they are the only set-up steps.
-#   deps.sh build|test|demo
+#   deps.sh build|test|demo|lab
 set -euo pipefail
 what=${1:-build}
 
 build_pkgs="gcc make pkg-config libc6-dev libpfm4-dev libmicrohttpd-dev libvirt-dev
-	libprotobuf-c-dev protobuf-c-compiler"
+	libprotobuf-c-dev protobuf-c-compiler libcjson-dev"
 run_pkgs="libvirt-daemon-system libvirt-clients qemu-system-x86 curl"
-test_pkgs="prometheus valgrind protobuf-compiler"
+test_pkgs="prometheus valgrind protobuf-compiler jq yq strace"
+# `make lab`: initramfs tools, and numactl on this root (the lab guest
+# shares it: numactl places its QEMU processes, jq reads the hint API)
+lab_pkgs="cpio numactl kmod xz-utils jq"
 
 case "$what" in
 build) pkgs=$build_pkgs ;;
 demo)  pkgs="$build_pkgs $run_pkgs" ;;
 test)  pkgs="$build_pkgs $run_pkgs $test_pkgs" ;;
-*) echo "usage: $0 build|test|demo" >&2; exit 2 ;;
+lab)   pkgs="$build_pkgs $run_pkgs $lab_pkgs" ;;
+*) echo "usage: $0 build|test|demo|lab" >&2; exit 2 ;;
 esac
 
 missing=()

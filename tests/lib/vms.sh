@@ -85,13 +85,16 @@ nl_need_pkgs() {
 # running, then wait (up to 30 s) until libvirt answers.
 nl_libvirt_start() {
 	local i
+	# The daemons outlive the caller: they must not inherit fd 9, the
+	# libvirt test lock (tests hold it on fd 9), or they hold it forever
+	# and every later test suite waits for it.
 	if ! pgrep -x virtlogd >/dev/null; then
-		virtlogd -d || { nl__err "cannot start virtlogd"; return 1; }
+		virtlogd -d 9>&- || { nl__err "cannot start virtlogd"; return 1; }
 	fi
 	if ! pgrep -x libvirtd >/dev/null; then
 		mkdir -p /var/log/libvirt
 		# No syslog/journal here: send libvirtd's errors to a file.
-		LIBVIRT_LOG_OUTPUTS="3:file:/var/log/libvirt/libvirtd.log" libvirtd -d ||
+		LIBVIRT_LOG_OUTPUTS="3:file:/var/log/libvirt/libvirtd.log" libvirtd -d 9>&- ||
 			{ nl__err "cannot start libvirtd"; return 1; }
 	fi
 	for ((i = 0; i < 60; i++)); do

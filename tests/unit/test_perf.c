@@ -22,7 +22,9 @@
 
 #include <perfmon/pfmlib_perf_event.h>
 
+#include "catalog.h"
 #include "config.h"
+#include "evconf.h"
 #include "log.h"
 #include "paths.h"
 #include "perf.h"
@@ -119,6 +121,7 @@ static void test_encode_default_catalog(void)
 		{ "cycles", true, PERF_TYPE_HARDWARE, PERF_COUNT_HW_CPU_CYCLES },
 		{ "instructions", true, PERF_TYPE_HARDWARE, PERF_COUNT_HW_INSTRUCTIONS },
 		{ "llc_misses", true, PERF_TYPE_HARDWARE, PERF_COUNT_HW_CACHE_MISSES },
+		{ "llc_references", true, PERF_TYPE_HARDWARE, PERF_COUNT_HW_CACHE_REFERENCES },
 		{ "task_clock", false, PERF_TYPE_SOFTWARE, PERF_COUNT_SW_TASK_CLOCK },
 		{ "context_switches", false, PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CONTEXT_SWITCHES },
 		{ "cpu_migrations", false, PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_MIGRATIONS },
@@ -128,7 +131,7 @@ static void test_encode_default_catalog(void)
 	size_t nwant = sizeof(want) / sizeof(want[0]);
 
 	memset(&st, 0, sizeof(st));
-	CHECK_EQ_INT(nl_perf_catalog_load(&st, NULL, ""), 0);
+	CHECK_EQ_INT(nl_perf_catalog_load(&st, NULL, NULL), 0);
 	CHECK_EQ_INT(st.nevents, (int)nwant);
 	for (size_t i = 0; i < nwant && (int)i < st.nevents; i++) {
 		struct perf_event_attr a;
@@ -136,16 +139,16 @@ static void test_encode_default_catalog(void)
 
 		CHECK_STR(st.events[i].name, want[i].name);
 		CHECK_EQ_INT(st.events[i].supported, -1);
+		CHECK_EQ_INT(st.events[i].group, -1);
+		CHECK(!st.events[i].user);
 		CHECK_EQ_INT(nl_perf_encode(st.events[i].pfm, &a, &hw), 0);
 		CHECK_EQ_INT(hw, want[i].hw);
 		CHECK_EQ_INT(a.type, want[i].type);
 		CHECK_EQ_U64(a.config, want[i].config);
 		CHECK_EQ_INT(a.exclude_user, 0);
 		CHECK_EQ_INT(a.exclude_kernel, 0);
-		if (hw) {
-			CHECK_EQ_INT(a.exclude_guest, 0);
-			CHECK_EQ_INT(a.exclude_host, 0);
-		}
+		CHECK_EQ_INT(a.exclude_guest, 0);
+		CHECK_EQ_INT(a.exclude_host, 0);
 	}
 }
 
@@ -155,12 +158,21 @@ static void test_source_attrs_count_guest(void)
 {
 	struct fake f;
 	struct nl_perf_priv *p;
-	int nhw = 0;
+	struct nl_cpuid id;
+	const struct nl_catalog *c;
+	int nhw = 0, want_hw = 0;
 
+	c = nl_catalog_for_cpu(nl_catalog_cpuid(&id) == 0 ? &id : NULL);
+	for (size_t i = 0; i < c->nevents; i++)
+		want_hw += strncmp(c->events[i].pfm, "perf::PERF_COUNT_SW_", 20) != 0;
 	fake_init(&f, NULL);
 	CHECK_EQ_INT(nl_perf_source_init(&f.st, &f.priv), 0);
 	p = f.priv;
 	CHECK(p != NULL);
+	/* the host's catalog */
+	CHECK(p == NULL || p->catalog == c);
+	CHECK_STR(f.st.perf_catalog, c->name);
+	CHECK(f.st.nperf_groups >= 2);
 	for (int i = 0; p && i < f.st.nevents; i++) {
 		const struct perf_event_attr *a = &p->attr[i];
 
@@ -170,12 +182,23 @@ static void test_source_attrs_count_guest(void)
 		CHECK_EQ_INT(a->inherit, 0);
 		CHECK_EQ_INT(a->disabled, 0);
 		CHECK_EQ_INT(f.st.events[i].hardware, a->type != PERF_TYPE_SOFTWARE);
-		if (f.st.events[i].hardware) {
-			nhw++;
-			CHECK_EQ_INT(a->exclude_guest, 0);
+		CHECK_EQ_INT(a->exclude_guest, 0);
+		nhw += f.st.events[i].hardware;
+		/* every event is in exactly one published group */
+		{
+			int in = 0;
+
+			for (int g = 0; g < f.st.nperf_groups; g++)
+				if (f.st.perf_groups[g].events & (1u << i)) {
+					in++;
+					CHECK_EQ_INT(f.st.events[i].group, g);
+					CHECK_EQ_INT(f.st.perf_groups[g].hardware,
+						     f.st.events[i].hardware);
+				}
+			CHECK_EQ_INT(in, 1);
 		}
 	}
-	CHECK_EQ_INT(nhw, 3);
+	CHECK_EQ_INT(nhw, want_hw);
 	nl_perf_source_free(&f.st, f.priv);
 }
 
@@ -210,9 +233,14 @@ static void test_encode_guest_fallback(void)
 	CHECK_EQ_INT(nl_perf_encode("perf::PERF_COUNT_HW_CPU_CYCLES:mh=0", &a, &hw), 0);
 	CHECK(hw);
 	CHECK_EQ_INT(a.exclude_guest, 0);
-	/* a software event is left as libpfm4 encodes it */
+	/* a software event: libpfm4 sets exclude_guest, which the kernel
+	 * ignores for it; cleared all the same */
+	CHECK_EQ_INT(raw_encode("perf::PERF_COUNT_SW_PAGE_FAULTS", &a), PFM_SUCCESS);
+	CHECK_EQ_INT(a.exclude_guest, 1);
 	CHECK_EQ_INT(nl_perf_encode("perf::PERF_COUNT_SW_PAGE_FAULTS", &a, &hw), 0);
 	CHECK(!hw);
+	CHECK_EQ_INT(a.exclude_guest, 0);
+	CHECK_EQ_INT(a.type, PERF_TYPE_SOFTWARE);
 }
 
 static void test_encode_errors(void)
@@ -371,7 +399,7 @@ static void test_group_update(void)
 {
 	struct nl_perf_group g;
 	struct nl_perf_read r;
-	uint64_t events[NL_MAX_EVENTS] = { 0 };
+	uint64_t events[NL_MAX_EVENTS] = { 0 }, win[NL_MAX_EVENTS] = { 0 };
 	uint32_t valid = 0;
 	double ratio;
 
@@ -382,38 +410,67 @@ static void test_group_update(void)
 
 	/* first read: baseline is 0 at open, everything since counts */
 	set_read(&r, 100, 100, 40, 7);
-	ratio = nl_perf_group_update(&g, &r, events, &valid);
+	ratio = nl_perf_group_update(&g, &r, events, win, &valid);
 	CHECK_EQ_U64(events[3], 40);
 	CHECK_EQ_U64(events[5], 7);
+	CHECK_EQ_U64(win[3], 40);
 	CHECK_EQ_U64(valid, (1u << 3) | (1u << 5));
 	CHECK_NEAR(ratio, 1.0, 1e-12);
 
 	/* multiplexed: ran 50 of 200 ns -> deltas x4 */
+	memset(win, 0, sizeof(win));
 	set_read(&r, 300, 150, 140, 17);
-	ratio = nl_perf_group_update(&g, &r, events, &valid);
+	ratio = nl_perf_group_update(&g, &r, events, win, &valid);
 	CHECK_EQ_U64(events[3], 40 + 400);
 	CHECK_EQ_U64(events[5], 7 + 40);
+	CHECK_EQ_U64(win[3], 400);
+	CHECK_EQ_U64(win[5], 40);
 	CHECK_NEAR(ratio, 0.25, 1e-12);
 
-	/* enabled but never scheduled on the PMU: nothing added, NaN (and
-	 * whatever the raw values say is not carried into a later window) */
+	/* enabled (the thread ran) but never scheduled on the PMU: nothing
+	 * added, ratio 0 (and whatever the raw values say is not carried
+	 * into a later window) */
+	memset(win, 0, sizeof(win));
 	set_read(&r, 400, 150, 145, 18);
-	ratio = nl_perf_group_update(&g, &r, events, &valid);
+	ratio = nl_perf_group_update(&g, &r, events, win, &valid);
 	CHECK_EQ_U64(events[3], 440);
 	CHECK_EQ_U64(events[5], 47);
-	CHECK(isnan(ratio));
+	CHECK_EQ_U64(win[3], 0);
+	CHECK_NEAR(ratio, 0.0, 0);
 
 	/* thread asleep the whole window: nothing added, NaN */
-	ratio = nl_perf_group_update(&g, &r, events, &valid);
+	ratio = nl_perf_group_update(&g, &r, events, win, &valid);
 	CHECK_EQ_U64(events[3], 440);
 	CHECK(isnan(ratio));
 
 	/* back to full time: no spike from the empty windows */
 	set_read(&r, 500, 250, 150, 20);
-	ratio = nl_perf_group_update(&g, &r, events, &valid);
+	ratio = nl_perf_group_update(&g, &r, events, win, &valid);
 	CHECK_EQ_U64(events[3], 445);
 	CHECK_EQ_U64(events[5], 49);
+	CHECK_EQ_U64(win[3], 5);
 	CHECK_NEAR(ratio, 1.0, 1e-12);
+
+	/* counters going backwards (a reset): no negative, no wrap-around */
+	memset(win, 0, sizeof(win));
+	set_read(&r, 600, 350, 10, 2);
+	ratio = nl_perf_group_update(&g, &r, events, win, &valid);
+	CHECK_EQ_U64(events[3], 445);
+	CHECK_EQ_U64(win[3], 0);
+	CHECK_NEAR(ratio, 1.0, 1e-12);
+
+	/* huge multiplexed deltas saturate the window sum, not wrap */
+	memset(&g, 0, sizeof(g));
+	g.nfds = 2;
+	g.ev[0] = 3; g.id[0] = 701;
+	g.ev[1] = 5; g.id[1] = 702;
+	memset(events, 0, sizeof(events));
+	win[3] = UINT64_MAX - 10;
+	set_read(&r, 4, 1, 1ULL << 62, 0);
+	ratio = nl_perf_group_update(&g, &r, events, win, &valid);
+	CHECK_EQ_U64(events[3], UINT64_MAX);
+	CHECK_EQ_U64(win[3], UINT64_MAX);
+	CHECK_NEAR(ratio, 0.25, 1e-12);
 }
 
 /* ---- catalog ---- */
@@ -427,7 +484,7 @@ static void test_catalog_spec(void)
 	memset(&st, 0, sizeof(st));
 	CHECK_EQ_INT(nl_perf_catalog_load(&st,
 		" a = perf::PERF_COUNT_SW_TASK_CLOCK ,b=skx::MEM_LOAD_L3_MISS_RETIRED:LOCAL_DRAM",
-		""), 0);
+		NULL), 0);
 	CHECK_EQ_INT(st.nevents, 2);
 	CHECK_STR(st.events[0].name, "a");
 	CHECK_STR(st.events[0].pfm, "perf::PERF_COUNT_SW_TASK_CLOCK");
@@ -435,23 +492,73 @@ static void test_catalog_spec(void)
 	CHECK_STR(st.events[1].pfm, "skx::MEM_LOAD_L3_MISS_RETIRED:LOCAL_DRAM");
 	CHECK_EQ_INT(st.events[1].supported, -1);
 
-	CHECK_EQ_INT(nl_perf_catalog_load(&st, "a", ""), -EINVAL);
+	CHECK_EQ_INT(nl_perf_catalog_load(&st, "a", NULL), -EINVAL);
 	CHECK_EQ_INT(st.nevents, 0);
-	CHECK_EQ_INT(nl_perf_catalog_load(&st, "=perf::X", ""), -EINVAL);
-	CHECK_EQ_INT(nl_perf_catalog_load(&st, "a=", ""), -EINVAL);
-	CHECK_EQ_INT(nl_perf_catalog_load(&st, "a=x,,b=y", ""), -EINVAL);
-	CHECK_EQ_INT(nl_perf_catalog_load(&st, "a=x,a=y", ""), -EINVAL);
+	CHECK_EQ_INT(nl_perf_catalog_load(&st, "=perf::X", NULL), -EINVAL);
+	CHECK_EQ_INT(nl_perf_catalog_load(&st, "a=", NULL), -EINVAL);
+	CHECK_EQ_INT(nl_perf_catalog_load(&st, "a=x,,b=y", NULL), -EINVAL);
+	CHECK_EQ_INT(nl_perf_catalog_load(&st, "a=x,a=y", NULL), -EINVAL);
 	CHECK_EQ_INT(nl_perf_catalog_load(&st,
 		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa=x",
-		""), -EINVAL);
+		NULL), -EINVAL);
 	for (int i = 0; i <= NL_MAX_EVENTS; i++)
 		off += (size_t)snprintf(many + off, sizeof(many) - off, "%se%d=x",
 					i ? "," : "", i);
-	CHECK_EQ_INT(nl_perf_catalog_load(&st, many, ""), -E2BIG);
-	/* an unknown PMU falls back to the generic table */
-	CHECK_EQ_INT(nl_perf_catalog_load(&st, NULL, "nosuchpmu"), 0);
-	CHECK_EQ_INT(st.nevents, 7);
+	CHECK_EQ_INT(nl_perf_catalog_load(&st, many, NULL), -E2BIG);
+	/* no catalog: the generic table */
+	CHECK_EQ_INT(nl_perf_catalog_load(&st, NULL, NULL), 0);
+	CHECK_EQ_INT(st.nevents, 8);
 	CHECK_STR(st.events[0].name, "cycles");
+	/* a model's catalog */
+	CHECK_EQ_INT(nl_perf_catalog_load(&st, NULL, nl_catalog_find("zen3")), 0);
+	CHECK_EQ_INT(st.nevents, (int)nl_catalog_find("zen3")->nevents);
+	CHECK_STR(st.events[2].name, "dram_local");
+	CHECK_STR(st.events[2].pfm,
+		  "amd64_fam19h_zen3::ANY_DATA_CACHE_FILLS_FROM_SYSTEM:MEM_IO_LCL");
+}
+
+/* [thread] entries of --perf.config: replace catalog events by name,
+ * append the rest, never beyond NL_MAX_EVENTS. */
+static void test_user_events(void)
+{
+	static const char text[] =
+		"dram_local = icx::OCR:READS_TO_CORE_LOCAL_DRAM\n"
+		"[uncore]\n"
+		"imc_reads = uncore_imc/cas_count_read/\n"
+		"[thread]\n"
+		"faults_min = perf::PERF_COUNT_SW_PAGE_FAULTS_MIN\n";
+	struct nl_state st;
+	struct nl_evconf conf;
+	char err[256], many[8192];
+	size_t off = 0;
+	int n;
+
+	memset(&st, 0, sizeof(st));
+	CHECK_EQ_INT(nl_evconf_parse(text, "t.conf", &conf, err, sizeof(err)), 0);
+	CHECK_EQ_INT(nl_perf_catalog_load(&st, NULL, nl_catalog_find("icx")), 0);
+	n = st.nevents;
+	CHECK_EQ_INT(nl_perf_user_events(&st, &conf), 0);
+	CHECK_EQ_INT(st.nevents, n + 1);
+	CHECK_STR(st.events[2].name, "dram_local");
+	CHECK_STR(st.events[2].pfm, "icx::OCR:READS_TO_CORE_LOCAL_DRAM");
+	CHECK(st.events[2].user);
+	CHECK(!st.events[3].user);
+	CHECK_STR(st.events[n].name, "faults_min");
+	CHECK(st.events[n].user);
+	CHECK_EQ_INT(st.events[n].supported, -1);
+	/* the [uncore] entry is not ours */
+	for (int i = 0; i < st.nevents; i++)
+		CHECK(strcmp(st.events[i].name, "imc_reads") != 0);
+	nl_evconf_free(&conf);
+
+	/* too many in all */
+	for (int i = 0; i < NL_MAX_EVENTS; i++)
+		off += (size_t)snprintf(many + off, sizeof(many) - off,
+					"u%d = perf::PERF_COUNT_SW_PAGE_FAULTS\n", i);
+	CHECK_EQ_INT(nl_evconf_parse(many, "t.conf", &conf, err, sizeof(err)), 0);
+	CHECK_EQ_INT(nl_perf_catalog_load(&st, NULL, NULL), 0);
+	CHECK_EQ_INT(nl_perf_user_events(&st, &conf), -E2BIG);
+	nl_evconf_free(&conf);
 }
 
 /* A source with a bad --perf.events does not start. */
@@ -722,7 +829,10 @@ static void test_measure_threads(void)
 		if (f.st.events[i].hardware)
 			hw_attempts[i] = p->event_open_attempts[i];
 
-	sleep_ms(200);
+	/* until the busy thread has run 100 ms (a loaded machine gives it
+	 * less than the wall time), at most 5 s */
+	for (int i = 0; i < 500 && cputime_ns(cid) - c1b < 100000000; i++)
+		sleep_ms(10);
 	/* page faults of this thread: touch fresh pages (after a context
 	 * switch: siblings of a group opened on the calling thread itself
 	 * start counting when it is next scheduled in) */
@@ -830,6 +940,7 @@ cleanup:
 		CHECK_EQ_INT(count_lines(log, "event cycles ("), 1);
 		CHECK_EQ_INT(count_lines(log, "event instructions ("), 1);
 		CHECK_EQ_INT(count_lines(log, "event llc_misses ("), 1);
+		CHECK_EQ_INT(count_lines(log, "event llc_references ("), 1);
 		CHECK_EQ_INT(count_lines(log, "event task_clock ("), 0);
 	}
 	if (log)
@@ -944,7 +1055,7 @@ static void test_group_member_unsupported(void)
 	CHECK_EQ_INT(f.st.events[0].supported, 1);
 	CHECK_EQ_INT(f.st.events[2].supported, 1);
 	CHECK_EQ_U64(f.st.perf_fds, 2);
-	CHECK_EQ_INT(p->threads[0]->grp[NL_PERF_SW].nfds, 2);
+	CHECK_EQ_INT(p->threads[0]->grp[0].nfds, 2);
 	CHECK_EQ_INT(f.threads[0].events_valid, (1 << 0) | (1 << 2));
 	CHECK_NEAR(f.threads[0].scaling_ratio, 1.0, 0);
 	/* a new thread does not try b again */
@@ -978,28 +1089,284 @@ static void test_group_leader_unsupported(void)
 	CHECK_EQ_INT(f.st.events[0].supported, 0);
 	CHECK_EQ_INT(f.st.events[0].err, -ENOENT);
 	CHECK_EQ_U64(p->event_open_attempts[0], 1);
-	CHECK_EQ_INT(p->threads[0]->grp[NL_PERF_SW].ev[0], 1);
+	CHECK_EQ_INT(p->threads[0]->grp[0].ev[0], 1);
 	CHECK_EQ_INT(f.threads[0].events_valid, (1 << 1) | (1 << 2));
 	nl_perf_source_free(&f.st, f.priv);
 }
 
+/* An event the kernel will not add to a group but opens alone (a group
+ * too large for the PMU, events of different PMUs) gets a group of its
+ * own: the plan is split, the thread reopened, and later threads do not
+ * try the failing join again. */
 static void test_group_member_cannot_join(void)
 {
 	struct mock m = { PERF_COUNT_SW_CONTEXT_SWITCHES, EINVAL, true, -1, 0, 0, 0 };
 	struct nl_perf_priv *p;
 	struct fake f;
+	uint64_t gen0;
 
 	/* the same TID twice in the VM list: opened and read once */
 	run_mock(&m, 2, &f);
 	p = f.priv;
 	if (!p)
 		return;
-	CHECK_EQ_INT(f.st.events[2].supported, 0);
-	CHECK_EQ_INT(f.st.events[2].err, -EINVAL);
-	CHECK_EQ_U64(p->event_open_attempts[2], 2);
+	gen0 = p->plan.gen;
+	CHECK_EQ_INT(f.st.events[2].supported, 1);
+	CHECK_EQ_INT(f.st.events[2].err, 0);
+	CHECK_EQ_INT(f.st.events[2].group, 1);
+	/* join (fails), alone (works), then as the new group's leader */
+	CHECK_EQ_U64(p->event_open_attempts[2], 3);
+	CHECK_EQ_U64(p->event_open_attempts[0], 2);
 	CHECK_EQ_U64(p->nthreads, 1);
-	CHECK_EQ_U64(f.st.perf_fds, 2);
+	CHECK_EQ_U64(f.st.perf_fds, 3);
+	CHECK_EQ_INT(f.st.nperf_groups, 2);
+	CHECK_EQ_U64(f.st.perf_groups[0].events, 3);
+	CHECK_EQ_U64(f.st.perf_groups[1].events, 4);
+	CHECK_EQ_INT(p->threads[0]->ngroups, 2);
+	CHECK_EQ_U64(p->threads[0]->plan_gen, p->plan.gen);
+	CHECK_EQ_INT(f.threads[0].events_valid, 7);
+	CHECK_EQ_INT(f.threads[0].win_valid, 7);
+	CHECK_NEAR(f.threads[0].group_scaling[1], 1.0, 0);
+	/* a second thread: no failed join any more */
+	{
+		struct busy b;
+		pthread_t th;
+		pid_t tid = sleeper_start(&b, &th);
+
+		CHECK(tid > 0);
+		fake_add(&f, tid);
+		CHECK_EQ_INT(nl_perf_source_sample(&f.st, f.priv), 0);
+		CHECK_EQ_U64(p->event_open_attempts[2], 4);
+		CHECK_EQ_U64(p->plan.gen, gen0);
+		CHECK_EQ_U64(f.st.perf_fds, 6);
+		sleeper_stop(&b, th);
+	}
 	nl_perf_source_free(&f.st, f.priv);
+}
+
+/* ---- group plans and a PMU with few counters ---- */
+
+static void plan_events(struct nl_event_desc *ev, int n, const bool *hw)
+{
+	memset(ev, 0, sizeof(*ev) * (size_t)n);
+	for (int i = 0; i < n; i++) {
+		snprintf(ev[i].name, sizeof(ev[i].name), "e%d", i);
+		ev[i].hardware = hw[i];
+		ev[i].supported = -1;
+	}
+}
+
+static void test_plan_build(void)
+{
+	static const bool hw[9] = { true, true, true, true, true, true, true,
+				    false, false };
+	static const enum nl_fixed_slot fx[9] = {
+		NL_FIXED_CYCLES, NL_FIXED_INSTRUCTIONS, NL_FIXED_NONE,
+		NL_FIXED_NONE, NL_FIXED_NONE, NL_FIXED_NONE, NL_FIXED_CYCLES,
+	};
+	struct nl_counter_budget b = { 4, true, true, false, true };
+	struct nl_event_desc ev[NL_MAX_EVENTS];
+	struct nl_perf_plan plan;
+	struct nl_state st;
+	uint64_t gen;
+
+	memset(&plan, 0, sizeof(plan));
+	/* fixed counters beside 4 general-purpose ones: the second cycles
+	 * event (e6) needs a general-purpose counter */
+	plan_events(ev, 9, hw);
+	nl_perf_plan_build(&plan, ev, fx, 9, &b);
+	CHECK_EQ_INT(plan.ngroups, 3);
+	CHECK_EQ_INT(plan.nev[0], 6);
+	CHECK_EQ_INT(plan.nev[1], 1);
+	CHECK_EQ_INT(plan.ev[1][0], 6);
+	CHECK(plan.hardware[0] && plan.hardware[1] && !plan.hardware[2]);
+	CHECK_EQ_INT(plan.nev[2], 2);
+	CHECK_EQ_INT(ev[5].group, 0);
+	CHECK_EQ_INT(ev[6].group, 1);
+	CHECK_EQ_INT(ev[8].group, 2);
+	gen = plan.gen;
+
+	/* no fixed counters (watchdog, AMD): 4 per group */
+	b.fixed_cycles = b.fixed_instructions = false;
+	nl_perf_plan_build(&plan, ev, fx, 9, &b);
+	CHECK(plan.gen > gen);
+	CHECK_EQ_INT(plan.ngroups, 3);
+	CHECK_EQ_INT(plan.nev[0], 4);
+	CHECK_EQ_INT(plan.nev[1], 3);
+	CHECK_EQ_INT(ev[4].group, 1);
+
+	/* unsupported events are left out; software alone is one group */
+	ev[0].supported = 0;
+	ev[1].supported = 0;
+	nl_perf_plan_build(&plan, ev, NULL, 9, &b);
+	CHECK_EQ_INT(ev[0].group, -1);
+	CHECK_EQ_INT(plan.nev[0], 4);
+	CHECK_EQ_INT(plan.ev[0][0], 2);
+	CHECK_EQ_INT(plan.nev[1], 1);
+	for (int i = 0; i < 7; i++)
+		ev[i].supported = 0;
+	nl_perf_plan_build(&plan, ev, NULL, 9, &b);
+	CHECK_EQ_INT(plan.ngroups, 1);
+	CHECK(!plan.hardware[0]);
+
+	/* one counter, 9 hardware events: 7 hardware groups and the
+	 * software one fill NL_MAX_GROUPS; the rest cannot be counted */
+	{
+		bool allhw[10] = { true, true, true, true, true, true, true,
+				   true, true, false };
+
+		plan_events(ev, 10, allhw);
+		b.gp = 1;
+		nl_perf_plan_build(&plan, ev, NULL, 10, &b);
+		CHECK_EQ_INT(plan.ngroups, NL_MAX_GROUPS);
+		CHECK_EQ_INT(ev[6].group, 6);
+		CHECK_EQ_INT(ev[7].supported, 0);
+		CHECK_EQ_INT(ev[7].err, -E2BIG);
+		CHECK_EQ_INT(ev[8].err, -E2BIG);
+		CHECK_EQ_INT(ev[9].group, NL_MAX_GROUPS - 1);
+		/* and a full plan cannot be split */
+		CHECK_EQ_INT(nl_perf_plan_split(&plan, ev, 10, 0, 1), -EINVAL);
+		CHECK_EQ_INT(nl_perf_plan_split(&plan, ev, 10, 7, 0), -EINVAL);
+	}
+
+	/* splitting: the tail moves to a new group right after */
+	plan_events(ev, 9, hw);
+	b.gp = 8;
+	nl_perf_plan_build(&plan, ev, NULL, 9, &b);
+	CHECK_EQ_INT(plan.ngroups, 2);
+	gen = plan.gen;
+	CHECK_EQ_INT(nl_perf_plan_split(&plan, ev, 9, 0, 5), 0);
+	CHECK(plan.gen > gen);
+	CHECK_EQ_INT(plan.ngroups, 3);
+	CHECK_EQ_INT(plan.nev[0], 5);
+	CHECK_EQ_INT(plan.nev[1], 2);
+	CHECK_EQ_INT(plan.ev[1][0], 5);
+	CHECK(plan.hardware[1]);
+	CHECK(!plan.hardware[2]);
+	CHECK_EQ_INT(ev[6].group, 1);
+	CHECK_EQ_INT(ev[7].group, 2);
+	CHECK_EQ_INT(nl_perf_plan_split(&plan, ev, 9, 0, 0), -EINVAL);
+	CHECK_EQ_INT(nl_perf_plan_split(&plan, ev, 9, 0, 5), -EINVAL);
+	CHECK_EQ_INT(nl_perf_plan_split(&plan, ev, 9, 3, 1), -EINVAL);
+	memset(&st, 0, sizeof(st));
+	nl_perf_plan_publish(&plan, &st);
+	CHECK_EQ_INT(st.nperf_groups, 3);
+	CHECK_EQ_U64(st.perf_groups[0].events, 0x1f);
+	CHECK_EQ_U64(st.perf_groups[1].events, 0x60);
+	CHECK_EQ_U64(st.perf_groups[2].events, 0x180);
+}
+
+/* A stand-in PMU with `counters` counters: "hardware" events are opened as
+ * software task-clock events (this machine has no PMU), and a group that
+ * would hold more than `counters` of them is refused with EINVAL, as the
+ * kernel's group validation does. */
+struct simpmu {
+	int counters;
+	int members[4096];          /* hardware members, by leader fd */
+	int join_failures;
+};
+
+static int simpmu_open(struct perf_event_attr *attr, pid_t tid, int cpu,
+		       int group_fd, unsigned long flags, void *arg)
+{
+	struct simpmu *s = arg;
+	struct perf_event_attr a = *attr;
+	bool hw = attr->type != PERF_TYPE_SOFTWARE;
+	int fd;
+
+	if (hw) {
+		a.type = PERF_TYPE_SOFTWARE;
+		a.config = PERF_COUNT_SW_TASK_CLOCK;
+		if (group_fd >= 0 && group_fd < 4096 &&
+		    s->members[group_fd] >= s->counters) {
+			s->join_failures++;
+			errno = EINVAL;
+			return -1;
+		}
+	}
+	fd = (int)syscall(__NR_perf_event_open, &a, tid, cpu, group_fd, flags);
+	if (fd >= 0 && fd < 4096) {
+		if (group_fd < 0)
+			s->members[fd] = hw;
+		else if (hw && group_fd < 4096)
+			s->members[group_fd]++;
+	}
+	return fd;
+}
+
+#define HW6 "c=perf::PERF_COUNT_HW_CPU_CYCLES,i=perf::PERF_COUNT_HW_INSTRUCTIONS," \
+	    "r=perf::PERF_COUNT_HW_CACHE_REFERENCES,m=perf::PERF_COUNT_HW_CACHE_MISSES," \
+	    "b=perf::PERF_COUNT_HW_BRANCH_INSTRUCTIONS,x=perf::PERF_COUNT_HW_BRANCH_MISSES," \
+	    "t=perf::PERF_COUNT_SW_TASK_CLOCK"
+
+static void test_simulated_pmu_split(void)
+{
+	static struct simpmu s;
+	struct nl_perf_priv *p;
+	struct fake f;
+	struct busy b = { 0, 0 };
+	pthread_t th;
+	pid_t tid;
+
+	memset(&s, 0, sizeof(s));
+	s.counters = 2;
+	CHECK_EQ_INT(pthread_create(&th, NULL, busy_main, &b), 0);
+	while (!atomic_load(&b.tid))
+		sleep_ms(1);
+	tid = atomic_load(&b.tid);
+	fake_init(&f, HW6);
+	fake_add(&f, tid);
+	CHECK_EQ_INT(nl_perf_source_init(&f.st, &f.priv), 0);
+	p = f.priv;
+	if (!p)
+		goto cleanup;
+	for (int i = 0; i < 6; i++)
+		CHECK(f.st.events[i].hardware);
+	/* the plan believes in 4 counters, the PMU has 2 */
+	p->budget.gp = 4;
+	p->budget.fixed_cycles = p->budget.fixed_instructions = false;
+	nl_perf_plan_build(&p->plan, f.st.events, p->fixed, f.st.nevents,
+			   &p->budget);
+	nl_perf_plan_publish(&p->plan, &f.st);
+	CHECK_EQ_INT(p->plan.ngroups, 3);
+	p->open_fn = simpmu_open;
+	p->open_arg = &s;
+
+	CHECK_EQ_INT(nl_perf_source_sample(&f.st, f.priv), 0);
+	/* {c,i,r,m} was refused at r: split into {c,i} {r,m}; {b,x} fits */
+	CHECK_EQ_INT(s.join_failures, 1);
+	CHECK_EQ_INT(f.st.nperf_groups, 4);
+	CHECK_EQ_U64(f.st.perf_groups[0].events, 0x03);
+	CHECK_EQ_U64(f.st.perf_groups[1].events, 0x0c);
+	CHECK_EQ_U64(f.st.perf_groups[2].events, 0x30);
+	CHECK_EQ_U64(f.st.perf_groups[3].events, 0x40);
+	CHECK(f.st.perf_groups[2].hardware && !f.st.perf_groups[3].hardware);
+	for (int i = 0; i < f.st.nevents; i++)
+		CHECK_EQ_INT(f.st.events[i].supported, 1);
+	CHECK_EQ_U64(f.st.perf_fds, 7);
+	CHECK_EQ_INT(f.threads[0].events_valid, 0x7f);
+
+	sleep_ms(100);
+	CHECK_EQ_INT(nl_perf_source_sample(&f.st, f.priv), 0);
+	/* every group counted the busy thread for the whole window */
+	for (int g = 0; g < 4; g++)
+		CHECK_NEAR(f.threads[0].group_scaling[g], 1.0, 1e-9);
+	CHECK_NEAR(f.threads[0].scaling_ratio, 1.0, 1e-9);
+	CHECK_EQ_INT(f.threads[0].win_valid, 0x7f);
+	/* every group measured the same thing (the thread's task clock),
+	 * read microseconds apart: the split groups agree */
+	CHECK(f.threads[0].win_events[6] > 0);
+	for (int i = 0; i < 6; i++) {
+		double a = (double)f.threads[0].win_events[i];
+		double w = (double)f.threads[0].win_events[6];
+
+		CHECK(fabs(a - w) <= 0.05 * w + 1e6);
+	}
+	CHECK_EQ_INT(s.join_failures, 1);
+	nl_perf_source_free(&f.st, f.priv);
+cleanup:
+	atomic_store(&b.stop, 1);
+	pthread_join(th, NULL);
 }
 
 static void test_emfile_stops_opening(void)
@@ -1063,6 +1430,7 @@ NL_TEST_MAIN(NL_T(test_encode_default_catalog),
 	     NL_T(test_parse_read),
 	     NL_T(test_group_update),
 	     NL_T(test_catalog_spec),
+	     NL_T(test_user_events),
 	     NL_T(test_init_bad_spec),
 	     NL_T(test_cpu_model),
 	     NL_T(test_pmu_name),
@@ -1071,4 +1439,6 @@ NL_TEST_MAIN(NL_T(test_encode_default_catalog),
 	     NL_T(test_group_member_unsupported),
 	     NL_T(test_group_leader_unsupported),
 	     NL_T(test_group_member_cannot_join),
+	     NL_T(test_plan_build),
+	     NL_T(test_simulated_pmu_split),
 	     NL_T(test_emfile_stops_opening))

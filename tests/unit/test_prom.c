@@ -40,8 +40,10 @@ static void set_event(int i, const char *name, bool hw, int supported)
 
 static void set_scores_nan(struct nl_vm_snap *vm)
 {
-	for (int r = 0; r <= NL_ROLE_ALL; r++)
+	for (int r = 0; r <= NL_ROLE_ALL; r++) {
 		vm->locality[r] = vm->distance[r] = NAN;
+		vm->pmu_locality[r] = vm->llc_mpki[r] = vm->cpi[r] = NAN;
+	}
 }
 
 /* Two nodes with sparse kernel ids 0 and 2 (so an index leaking into a
@@ -536,9 +538,76 @@ static void test_promtool(void)
 	CHECK(promtool_check("# HELP x_count c\n# TYPE x_count counter\nx_count 1\n", true) != 0);
 }
 
+/* PMU scores, per-group scaling ratios and the perf catalog/group info:
+ * source="pmu" beside source="placement", a group that never got on the
+ * PMU shows 0, software groups and groups without counting events none. */
+static void test_pmu_families(void)
+{
+	struct nl_vm_snap *zeta = &vms[0];
+	char *out;
+
+	build_snapshot();
+	zeta->pmu_locality[NL_ROLE_VCPU] = 0.875;
+	zeta->pmu_scores[NL_ROLE_VCPU] = NL_PMU_SCORE_LOCALITY |
+					 NL_PMU_SCORE_MPKI | NL_PMU_SCORE_CPI;
+	zeta->llc_mpki[NL_ROLE_VCPU] = 12.5;
+	zeta->cpi[NL_ROLE_VCPU] = 1.25;
+	zeta->pmu_locality[NL_ROLE_EMULATOR] = 0.25;
+	zeta->pmu_scores[NL_ROLE_EMULATOR] = NL_PMU_SCORE_LOCALITY;
+	/* defined-bit clear: not shown even if a value sits there */
+	zeta->llc_mpki[NL_ROLE_ALL] = 3;
+	snprintf(snap.perf_catalog, sizeof(snap.perf_catalog), "skx");
+	snap.nperf_groups = 3;
+	snap.perf_groups[0] = (struct nl_perf_group_desc){ true, 1u << EV_CYCLES };
+	snap.perf_groups[1] = (struct nl_perf_group_desc){ true,
+		1u << EV_DRAM_REMOTE | 1u << EV_UNTRIED };
+	snap.perf_groups[2] = (struct nl_perf_group_desc){ false, 1u << EV_TASK_CLOCK };
+	for (int g = 0; g < NL_MAX_GROUPS; g++)
+		zeta_series[1].group_scaling[g] = NAN;
+	zeta_series[1].group_scaling[0] = 0;
+	out = encode(1002.5);
+	if (!out)
+		return;
+	CHECK_LINE(out, "numalens_vm_locality_ratio{vm=\"zeta\",role=\"vcpu\",source=\"placement\"} 0.75");
+	CHECK_LINE(out, "numalens_vm_locality_ratio{vm=\"zeta\",role=\"vcpu\",source=\"pmu\"} 0.875");
+	CHECK_LINE(out, "numalens_vm_locality_ratio{vm=\"zeta\",role=\"emulator\",source=\"pmu\"} 0.25");
+	CHECK(strstr(out, "role=\"all\",source=\"pmu\"") == NULL);
+	CHECK_LINE(out, "numalens_vm_llc_misses_per_kilo_instruction{vm=\"zeta\",role=\"vcpu\"} 12.5");
+	CHECK_LINE(out, "numalens_vm_cycles_per_instruction{vm=\"zeta\",role=\"vcpu\"} 1.25");
+	CHECK(strstr(out, "numalens_vm_llc_misses_per_kilo_instruction{vm=\"zeta\",role=\"all\"}") == NULL);
+	CHECK(strstr(out, "numalens_vm_cycles_per_instruction{vm=\"zeta\",role=\"emulator\"}") == NULL);
+	/* the family stays one block: pmu lines follow the placement ones */
+	CHECK(strstr(out, "# TYPE numalens_vm_locality_ratio gauge") ==
+	      strstr(out, "# TYPE numalens_vm_locality_ratio"));
+	/* vcpu 0 counts cycles (group 0): ratio 0 = never on the PMU; group
+	 * 1 has no counting event on it, group 2 is software */
+	CHECK_LINE(out, "numalens_thread_perf_group_scaling_ratio{vm=\"zeta\",role=\"vcpu\",thread=\"0\",group=\"0\"} 0");
+	CHECK(strstr(out, "group=\"1\"} ") == NULL);
+	CHECK(strstr(out, "group=\"2\"} ") == NULL);
+	CHECK_LINE(out, "numalens_perf_catalog_info{catalog=\"skx\"} 1");
+	CHECK_LINE(out, "numalens_perf_group_info{group=\"0\",kind=\"hardware\",events=\"cycles\"} 1");
+	/* dram_remote cannot open: only the untried event is listed */
+	CHECK_LINE(out, "numalens_perf_group_info{group=\"1\",kind=\"hardware\",events=\"untried\"} 1");
+	CHECK_LINE(out, "numalens_perf_group_info{group=\"2\",kind=\"software\",events=\"task_clock\"} 1");
+	if (system("command -v promtool >/dev/null 2>&1") == 0)
+		CHECK_EQ_INT(promtool_check(out, false), 0);
+	free(out);
+	/* perf off: no catalog, no groups */
+	build_snapshot();
+	out = encode(1002.5);
+	if (!out)
+		return;
+	CHECK(strstr(out, "numalens_perf_catalog_info") == NULL);
+	CHECK(strstr(out, "numalens_perf_group_info") == NULL);
+	CHECK(strstr(out, "source=\"pmu\"") == NULL);
+	CHECK(strstr(out, "group_scaling_ratio") == NULL);
+	free(out);
+}
+
 NL_TEST_MAIN(NL_T(test_host_families), NL_T(test_vm_families),
 	     NL_T(test_events_and_scaling), NL_T(test_scores_skip_nan),
 	     NL_T(test_self_families), NL_T(test_escaping_and_order),
 	     NL_T(test_grouping), NL_T(test_deterministic),
 	     NL_T(test_format_double), NL_T(test_escape_label),
-	     NL_T(test_empty_snapshot), NL_T(test_promtool))
+	     NL_T(test_empty_snapshot), NL_T(test_pmu_families),
+	     NL_T(test_promtool))

@@ -4,7 +4,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "sampler.h"
 #include "score.h"
+#include "snapshot.h"
 
 static void two_nodes(struct nl_topology *t)
 {
@@ -98,6 +100,201 @@ static void test_huge_values_do_not_overflow(void)
 	CHECK_NEAR(l, 0.5, 1e-9);
 }
 
+/* ---- PMU scores ---- */
+
+static void test_pmu_arithmetic(void)
+{
+	/* locality: local share of DRAM accesses */
+	CHECK_NEAR(nl_score_pmu_locality(750, 250), 0.75, 1e-15);
+	CHECK_NEAR(nl_score_pmu_locality(1000, 0), 1.0, 0);
+	CHECK_NEAR(nl_score_pmu_locality(0, 1000), 0.0, 0);
+	/* zero and too few accesses: undefined, not 0 or 1 */
+	CHECK(isnan(nl_score_pmu_locality(0, 0)));
+	CHECK(isnan(nl_score_pmu_locality(NL_PMU_MIN_DRAM - 1, 0)));
+	CHECK(!isnan(nl_score_pmu_locality(NL_PMU_MIN_DRAM, 0)));
+	/* local + remote beyond 2^64 does not wrap */
+	CHECK_NEAR(nl_score_pmu_locality(UINT64_MAX, UINT64_MAX), 0.5, 1e-15);
+	CHECK_NEAR(nl_score_pmu_locality(UINT64_MAX, 1), 1.0, 1e-15);
+	CHECK_NEAR(nl_score_pmu_locality(1ULL << 63, 3ULL << 62), 0.4, 1e-15);
+
+	/* MPKI and CPI */
+	CHECK_NEAR(nl_score_mpki(5000, 1000000), 5.0, 1e-12);
+	CHECK_NEAR(nl_score_mpki(0, 1000000), 0.0, 0);
+	CHECK_NEAR(nl_score_cpi(3000000, 2000000), 1.5, 1e-15);
+	CHECK(isnan(nl_score_mpki(10, 0)));
+	CHECK(isnan(nl_score_cpi(10, 0)));
+	CHECK(isnan(nl_score_cpi(10, NL_PMU_MIN_INSTRUCTIONS - 1)));
+	/* 1000 * misses beyond 2^64 */
+	CHECK_NEAR(nl_score_mpki(UINT64_MAX, UINT64_MAX), 1000.0, 1e-9);
+	CHECK_NEAR(nl_score_mpki(UINT64_MAX / 2, UINT64_MAX), 500.0, 1e-9);
+	CHECK_NEAR(nl_score_cpi(UINT64_MAX, 1ULL << 62), 4.0, 1e-12);
+}
+
+static void add_event(struct nl_state *st, const char *name, int supported)
+{
+	struct nl_event_desc *e = &st->events[st->nevents++];
+
+	memset(e, 0, sizeof(*e));
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	e->supported = supported;
+	e->hardware = true;
+}
+
+/* Which inputs the scores need, and what a missing one does. */
+static void test_pmu_event_lookup(void)
+{
+	struct nl_state st;
+	struct nl_pmu_score_events ix;
+	uint64_t win[NL_MAX_EVENTS] = { 0 };
+	double l, m, c;
+
+	memset(&st, 0, sizeof(st));
+	add_event(&st, "cycles", 1);
+	add_event(&st, "instructions", 1);
+	add_event(&st, "dram_local", 1);
+	add_event(&st, "dram_remote", 0);     /* cannot open here */
+	add_event(&st, "llc_misses", -1);     /* not tried yet */
+	nl_score_pmu_events(st.events, st.nevents, &ix);
+	CHECK_EQ_INT(ix.cycles, 0);
+	CHECK_EQ_INT(ix.instructions, 1);
+	CHECK_EQ_INT(ix.dram_local, 2);
+	CHECK_EQ_INT(ix.dram_remote, -1);
+	CHECK_EQ_INT(ix.llc_misses, -1);
+	win[0] = 2000000; win[1] = 1000000; win[2] = 5000;
+	nl_score_pmu(&ix, win, 0x1f, &l, &m, &c);
+	CHECK(isnan(l));          /* no remote count: no locality */
+	CHECK(isnan(m));
+	CHECK_NEAR(c, 2.0, 1e-15);
+	/* read but not in this window's valid set: undefined */
+	nl_score_pmu(&ix, win, 0x1, &l, &m, &c);
+	CHECK(isnan(c));
+}
+
+/* The snapshot's per-role PMU scores, the locality sources and the group
+ * scaling ratios of summed roles. */
+static void test_pmu_snapshot(void)
+{
+	static struct nl_state st;
+	static struct nl_vm vm;
+	static struct nl_thread th[3];
+	struct nl_vm *vms[1] = { &vm };
+	struct nl_collector_stat stats[1] = { { "perf", true, true, 0 } };
+	struct nl_snapshot *snap;
+	const struct nl_vm_snap *v;
+	uint32_t src;
+
+	memset(&st, 0, sizeof(st));
+	memset(&vm, 0, sizeof(vm));
+	memset(th, 0, sizeof(th));
+	add_event(&st, "cycles", 1);
+	add_event(&st, "instructions", 1);
+	add_event(&st, "dram_local", 1);
+	add_event(&st, "dram_remote", 1);
+	add_event(&st, "llc_misses", 1);
+	st.nperf_groups = 1;
+	st.perf_groups[0].hardware = true;
+	st.perf_groups[0].events = 0x1f;
+	snprintf(st.perf_catalog, sizeof(st.perf_catalog), "skx");
+	snprintf(vm.name, sizeof(vm.name), "vm1");
+	vm.threads = th;
+	vm.nthreads = 3;
+	vm.mem_source = NL_MEM_NONE;   /* no placement score */
+	/* vCPU 0: 900 local, 100 remote DRAM loads */
+	th[0].role = NL_ROLE_VCPU;
+	th[0].index = 0;
+	th[1].role = NL_ROLE_EMULATOR;
+	th[1].index = -1;
+	th[2].role = NL_ROLE_EMULATOR;
+	th[2].index = -1;
+	for (int i = 0; i < 3; i++) {
+		th[i].win_valid = 0x1f;
+		th[i].events_valid = 0x1f;
+		for (int g = 0; g < NL_MAX_GROUPS; g++)
+			th[i].group_scaling[g] = NAN;
+	}
+	th[0].win_events[0] = 3000000; th[0].win_events[1] = 1000000;
+	th[0].win_events[2] = 900; th[0].win_events[3] = 100;
+	th[0].win_events[4] = 20000;
+	th[0].group_scaling[0] = 0.5;
+	/* emulator threads: 200 local + 0 remote, 100 local + 200 remote */
+	th[1].win_events[1] = 500000; th[1].win_events[2] = 200;
+	th[1].win_events[0] = 500000;
+	th[1].group_scaling[0] = 1.0;
+	th[2].win_events[2] = 100; th[2].win_events[3] = 200;
+	th[2].group_scaling[0] = 0.0;      /* never on the PMU */
+	vm.threads[2].win_valid = 0x0c;    /* only the DRAM events read */
+	st.vms = vms;
+	st.nvms = 1;
+
+	snap = nl_snapshot_build(&st, stats, 0, 0);
+	CHECK(snap != NULL);
+	if (!snap)
+		return;
+	CHECK_STR(snap->perf_catalog, "skx");
+	CHECK_EQ_INT(snap->nperf_groups, 1);
+	v = &snap->vms[0];
+	CHECK_NEAR(v->pmu_locality[NL_ROLE_VCPU], 0.9, 1e-12);
+	CHECK_NEAR(v->pmu_locality[NL_ROLE_EMULATOR], 0.6, 1e-12);
+	CHECK_NEAR(v->pmu_locality[NL_ROLE_ALL], 1200.0 / 1500.0, 1e-12);
+	CHECK(isnan(v->pmu_locality[NL_ROLE_IOTHREAD]));
+	CHECK_NEAR(v->llc_mpki[NL_ROLE_VCPU], 20.0, 1e-12);
+	CHECK_NEAR(v->cpi[NL_ROLE_VCPU], 3.0, 1e-12);
+	CHECK_NEAR(v->cpi[NL_ROLE_EMULATOR], 1.0, 1e-12);
+	CHECK_NEAR(v->cpi[NL_ROLE_ALL], 3500000.0 / 1500000.0, 1e-12);
+	CHECK_NEAR(v->llc_mpki[NL_ROLE_ALL], 20000.0 / 1500.0, 1e-9);
+	CHECK_EQ_INT(v->locality_sources[NL_ROLE_VCPU], NL_LOCALITY_SRC_PMU);
+	CHECK_EQ_INT(v->locality_sources[NL_ROLE_IOTHREAD], 0);
+	CHECK_NEAR(nl_score_locality_best(v, NL_ROLE_VCPU, &src), 0.9, 1e-12);
+	CHECK_EQ_INT(src, NL_LOCALITY_SRC_PMU);
+	CHECK(isnan(nl_score_locality_best(v, NL_ROLE_IOTHREAD, &src)));
+	CHECK_EQ_INT(src, 0);
+	CHECK(isnan(nl_score_locality_best(v, NL_ROLE_ALL + 1, &src)));
+	/* series: vCPU 0 its own ratio; emulators the mean of 1 and 0 */
+	for (size_t i = 0; i < v->nseries; i++) {
+		const struct nl_series *se = &v->series[i];
+
+		if (se->role == NL_ROLE_VCPU) {
+			CHECK_NEAR(se->group_scaling[0], 0.5, 0);
+			CHECK_EQ_U64(se->win_events[2], 900);
+		} else if (se->role == NL_ROLE_EMULATOR) {
+			CHECK_NEAR(se->group_scaling[0], 0.5, 0);
+			CHECK_EQ_U64(se->win_events[2], 300);
+			CHECK_EQ_U64(se->win_events[3], 200);
+			CHECK(isnan(se->group_scaling[1]));
+		}
+	}
+	nl_snapshot_put(snap);
+
+	/* both sources: placement where memory and CPU time are known */
+	{
+		st.topo_valid = true;
+		st.topo.nnodes = 2;
+		st.topo.nodes[0].id = 0;
+		st.topo.nodes[1].id = 1;
+		st.topo.distance[0][0] = st.topo.distance[1][1] = 10;
+		st.topo.distance[0][1] = st.topo.distance[1][0] = 21;
+		vm.mem_source = NL_MEM_CGROUP_V2;
+		vm.mem_bytes[0] = 3 << 20;
+		vm.mem_bytes[1] = 1 << 20;
+		th[0].win_node_ns[0] = 1000;
+		snap = nl_snapshot_build(&st, stats, 0, 0);
+		CHECK(snap != NULL);
+		if (!snap)
+			return;
+		v = &snap->vms[0];
+		CHECK_NEAR(v->locality[NL_ROLE_VCPU], 0.75, 1e-12);
+		CHECK_EQ_INT(v->locality_sources[NL_ROLE_VCPU],
+			     NL_LOCALITY_SRC_PMU | NL_LOCALITY_SRC_PLACEMENT);
+		/* the PMU one wins */
+		CHECK_NEAR(nl_score_locality_best(v, NL_ROLE_VCPU, &src), 0.9, 1e-12);
+		/* iothreads: no threads, neither */
+		CHECK_EQ_INT(v->locality_sources[NL_ROLE_IOTHREAD], 0);
+		nl_snapshot_put(snap);
+	}
+}
+
 NL_TEST_MAIN(NL_T(test_all_local), NL_T(test_all_remote),
 	     NL_T(test_even_spread), NL_T(test_asymmetric_four_nodes),
-	     NL_T(test_no_data_is_nan), NL_T(test_huge_values_do_not_overflow))
+	     NL_T(test_no_data_is_nan), NL_T(test_huge_values_do_not_overflow),
+	     NL_T(test_pmu_arithmetic), NL_T(test_pmu_event_lookup),
+	     NL_T(test_pmu_snapshot))

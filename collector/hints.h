@@ -1,0 +1,265 @@
+/* The migration-hint engine.
+ *
+ * Runs in the sampler thread after each snapshot is built and before it is
+ * published: nl_hints_update() reads the snapshot, keeps what it needs from
+ * earlier cycles in its own state (counter totals for rates, smoothed
+ * intensities, the stability state of every VM under every policy) and
+ * attaches a `struct nl_hint_report` to the snapshot. Encoders read the
+ * report like the rest of the snapshot, without locks. No HTTP in here.
+ *
+ * Four policies run every cycle, each with its own stability state, so an
+ * API request can ask for any of them; --hints.policy picks the default one
+ * (metrics, and GET /api/v1/hints without ?policy=). docs/api.md describes
+ * the model, the policies and every threshold. */
+#ifndef NL_HINTS_H
+#define NL_HINTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "model.h"
+
+enum nl_policy {
+	NL_POLICY_LOCALITY,    /* maximise locality weighted by memory intensity */
+	NL_POLICY_SIMPLE,      /* highest LLC miss rate gets the best layout first */
+	NL_POLICY_DINO,        /* spread memory-intensive VMs over nodes */
+	NL_POLICY_ASYMSCHED,   /* cut remote traffic of the top bandwidth VMs,
+				  least memory moved within 10% of the best */
+	NL_POLICY_COUNT
+};
+
+enum nl_hint_kind {
+	NL_HINT_PIN_VCPUS,
+	NL_HINT_MIGRATE_MEMORY,
+	NL_HINT_PIN_VMM_THREADS,
+	NL_HINT_EVICT,
+	NL_HINT_KIND_COUNT
+};
+
+/* What a hint's policy measured memory intensity and locality with. */
+enum nl_hint_inputs { NL_INPUTS_PMU, NL_INPUTS_PLACEMENT };
+
+/* One concrete step of a hint, in order. */
+enum nl_action_op {
+	NL_ACT_PIN_VCPU,       /* virDomainPinVcpuFlags; index = vCPU */
+	NL_ACT_PIN_EMULATOR,   /* virDomainPinEmulator */
+	NL_ACT_PIN_IOTHREAD,   /* virDomainPinIOThread; index = iothread id */
+	NL_ACT_PIN_THREAD,     /* sched_setaffinity; index = TID (vhost) */
+	NL_ACT_NUMATUNE,       /* virDomainSetNumaParameters nodeset, live */
+	NL_ACT_MIGRATE_PAGES,  /* migrate_pages(2) of the QEMU process */
+	NL_ACT_MOVE_PAGES,     /* move_pages(2) of up to `bytes` */
+	NL_ACT_MIGRATE_VM,     /* live-migrate to another host */
+	NL_ACT_COUNT
+};
+
+struct nl_hint_action {
+	enum nl_action_op op;
+	int index;             /* vCPU index, iothread id or TID; else -1 */
+	bool fallback;         /* only when the action before it failed */
+	char *libvirt;         /* the exact libvirt call, "" when none */
+	char *command;         /* equivalent command line (virsh, ...) */
+};
+
+/* The numbers a hint was decided on. Node arrays are by node index (the
+ * snapshot's topology); NaN where not measured. */
+struct nl_hint_evidence {
+	enum nl_hint_inputs inputs;
+	const char *intensity_metric;
+	double intensity;
+	double llc_mpki, llc_misses_per_second, dram_bytes_per_second;
+	double pmu_locality, proxy;
+	double locality, locality_after, access_distance;
+	double cpu_cores, vmm_cpu_cores;
+	uint64_t mem_bytes[NL_MAX_NODES];
+	double cpu_share[NL_MAX_NODES];
+	uint64_t target_free_bytes;
+	double target_spare_cpus;
+	double contention_before, contention_after;
+	unsigned windows;      /* consecutive windows the plan held */
+};
+
+#define NL_HINT_ID_LEN 17
+
+struct nl_hint {
+	char id[NL_HINT_ID_LEN];   /* 16 hex digits, stable over cycles */
+	char vm[NL_NAME_MAX];
+	char uuid[NL_UUID_LEN];
+	pid_t pid;
+	enum nl_backend backend;
+	enum nl_hint_kind kind;
+	enum nl_policy policy;
+	int target_node;           /* kernel node id; -1 for evict */
+	struct nl_cpuset target_cpus;  /* the target node's CPUs (pins) */
+	int from_nodes[NL_MAX_NODES];  /* kernel node ids (migrate_memory) */
+	int nfrom;
+	uint64_t bytes;            /* memory to move (migrate_memory, evict) */
+	uint32_t roles;            /* pin_vmm_threads: 1 << enum nl_role */
+	char reason_code[32];
+	char reason[256];
+	struct nl_hint_evidence ev;
+	double expected_gain;
+	const char *gain_metric;   /* "locality" or "contention" */
+	uint64_t cost_bytes;
+	double cost_seconds;
+	double confidence;         /* 0..1 */
+	double created, expires;   /* wall clock, seconds */
+	int step;                  /* order to apply in; lower first */
+	char beneficiary[NL_NAME_MAX]; /* VM a room-making move is for, or "" */
+	struct nl_hint_action *actions;
+	size_t nactions;
+};
+
+#define NL_HINT_HISTORY 8
+
+/* What the engine derived for one VM this cycle (parallel to
+ * snapshot->vms). Rates are over the last window; NaN when their inputs are
+ * missing. */
+struct nl_vm_features {
+	bool measured;             /* had a window with CPU time and memory */
+	int nvcpus, niothreads;
+	double cpu_cores;          /* all roles, smoothed */
+	double vcpu_cores, vmm_cpu_cores;
+	double cpu_node_cores[NL_MAX_NODES];  /* all roles, by node index */
+	double vcpu_share[NL_MAX_NODES];      /* vCPU time share by node */
+	double instructions_per_second, llc_misses_per_second, llc_mpki;
+	double dram_bytes_per_second, pmu_locality, page_faults_per_second;
+	double proxy;              /* busy vCPU cores x resident GiB + GiB/s faulted */
+	enum nl_hint_inputs inputs;
+	const char *intensity_metric;  /* unit of `intensity` */
+	double intensity;          /* the policies' weight, smoothed */
+	bool intensive;            /* memory-intensive (with hysteresis) */
+	double locality;           /* guest (vCPU) locality the engine uses */
+	double vmm_locality;       /* emulator + iothread + vhost */
+	int mem_home;              /* node index holding most memory, -1 */
+	uint64_t vcpu_nodes;       /* node indexes the vCPUs may run on; 0 unknown */
+	struct {
+		double t, cpu_cores, intensity;
+	} history[NL_HINT_HISTORY];  /* oldest first */
+	int nhistory;
+};
+
+struct nl_node_summary {
+	int id;
+	int ncpus;
+	uint64_t mem_total_bytes, mem_free_bytes;
+	double cpu_cores_used;     /* by tracked VM threads */
+	double spare_cpus;         /* ncpus x cpu-limit - used */
+	double intensity_sum;      /* of memory-intensive VMs running there */
+	int nintensive;
+};
+
+struct nl_hint_report {
+	struct nl_hint_config cfg;
+	enum nl_policy default_policy;
+	enum nl_hint_inputs inputs;  /* PMU when the host's events count */
+	struct nl_vm_features *vmf;  /* snapshot->nvms entries */
+	size_t nvmf;
+	struct nl_node_summary nodes[NL_MAX_NODES];
+	int nnodes;
+	struct nl_hint *hints[NL_POLICY_COUNT];
+	size_t nhints[NL_POLICY_COUNT];
+	double duration_seconds;     /* engine time this cycle */
+};
+
+const char *nl_policy_name(enum nl_policy p);
+int nl_policy_parse(const char *s, enum nl_policy *out);     /* 0 / -EINVAL */
+const char *nl_hint_kind_name(enum nl_hint_kind k);
+int nl_hint_kind_parse(const char *s, enum nl_hint_kind *out);
+const char *nl_hint_inputs_name(enum nl_hint_inputs i);
+const char *nl_action_op_name(enum nl_action_op op);
+
+void nl_hint_config_defaults(struct nl_hint_config *c);
+/* Check ranges; return NULL or a message naming the bad setting. */
+const char *nl_hint_config_check(const struct nl_hint_config *c);
+
+struct nl_hints;
+
+struct nl_hints *nl_hints_new(const struct nl_hint_config *cfg);
+void nl_hints_free(struct nl_hints *e);
+/* Run one engine cycle over `snap` (built, not yet published) and attach
+ * the report as snap->hints. Return 0 or -ENOMEM (snap->hints stays NULL,
+ * the engine state is kept for the next cycle). */
+int nl_hints_update(struct nl_hints *e, struct nl_snapshot *snap);
+void nl_hint_report_free(struct nl_hint_report *r);
+void nl_hint_free_contents(struct nl_hint *h);
+
+/* The features of a snapshot VM, or NULL (no report). */
+const struct nl_vm_features *nl_hints_vm_features(const struct nl_snapshot *s,
+						  const struct nl_vm_snap *vm);
+
+/* ---- profile transfer for live migration (hintplace.c) ---- */
+
+#define NL_PROFILE_HISTORY 16
+
+/* A VM's recent counters and placement summary, as the source host sends
+ * it to the destination. Doubles are NaN when unknown. */
+struct nl_profile {
+	char vm[NL_NAME_MAX];
+	char uuid[NL_UUID_LEN];
+	char source_host[256];
+	uint32_t vcpus;
+	uint64_t memory_bytes;
+	double cpu_cores, vmm_cpu_cores;
+	enum nl_hint_inputs inputs;
+	char intensity_metric[32];
+	double intensity;
+	bool memory_intensive;
+	bool has_memory_intensive;
+	double llc_mpki, llc_misses_per_second, dram_bytes_per_second;
+	double instructions_per_second, page_faults_per_second, proxy;
+	double locality, window_seconds, timestamp;
+	int nnodes;                          /* source layout */
+	int node_ids[NL_MAX_NODES];
+	uint64_t node_bytes[NL_MAX_NODES];
+	int nhistory;
+	struct {
+		double t, cpu_cores, intensity;
+	} history[NL_PROFILE_HISTORY];
+};
+
+#define NL_PLACE_MAX_MOVES 8
+
+struct nl_place_move {
+	size_t vm;                 /* index into snapshot->vms */
+	int from_node, to_node;    /* kernel node ids */
+	uint64_t bytes;
+};
+
+struct nl_node_rank {
+	int node;                  /* kernel node id */
+	double score;              /* 0..1; 0 when not feasible */
+	bool feasible;
+	const char *reason_code;
+	char reason[200];
+	uint64_t free_bytes;
+	double spare_cpus;
+	uint64_t bytes_to_free;    /* room the moves below make */
+	struct nl_place_move moves[NL_PLACE_MAX_MOVES];
+	int nmoves;
+};
+
+struct nl_placement {
+	char vm[NL_NAME_MAX];
+	bool fits;
+	int recommended_node;      /* kernel node id, -1 when nothing fits */
+	struct nl_node_rank nodes[NL_MAX_NODES];   /* best first */
+	int nnodes;
+	struct nl_hint *hints;     /* the recommended node's moves as hints */
+	size_t nhints;
+};
+
+/* Fill *out with the profile of snapshot VM `vm`. Return 0 or -ENODATA
+ * (the engine has no report in this snapshot). */
+int nl_hints_profile(const struct nl_snapshot *s, const struct nl_vm_snap *vm,
+		     struct nl_profile *out);
+/* Rank this host's nodes for an incoming VM. *out is heap-allocated; free
+ * with nl_placement_free(). Return 0, -ENODATA (no topology or report),
+ * -EINVAL (profile unusable) or -ENOMEM. */
+int nl_hints_place(const struct nl_snapshot *s, const struct nl_profile *p,
+		   struct nl_placement **out);
+void nl_placement_free(struct nl_placement *p);
+
+#endif

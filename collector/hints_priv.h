@@ -1,0 +1,32 @@
+/* Internals of the hint engine, for tests/unit/test_hints.c. */
+#ifndef NL_HINTS_PRIV_H
+#define NL_HINTS_PRIV_H
+
+#include "hints.h"
+
+/* Bytes moved per second by page migration and by a live migration, for
+ * the cost estimate of a hint (docs/api.md). */
+#define NL_HINT_MOVE_RATE (1024.0 * 1024 * 1024)
+/* Bytes per counted DRAM access / LLC miss (one cache line). */
+#define NL_HINT_LINE_BYTES 64.0
+/* Leaving the memory-intensive class takes falling below this share of the
+ * entering threshold (hysteresis). */
+#define NL_HINT_INTENSITY_EXIT 0.7
+/* VMM threads using less CPU than this (cores) get no hint of their own. */
+#define NL_HINT_VMM_MIN_CORES 0.01
+/* Smoothing of CPU time and intensity: x = a * new + (1 - a) * old. */
+#define NL_HINT_EWMA 0.5
+/* At most this many resident VMs give up memory for one plan. */
+#define NL_HINT_MAX_DONORS 4
+
+/* FNV-1a over (VM key, kind, target), as 16 hex digits. */
+void nl_hints_make_id(const char *vm_key, enum nl_hint_kind kind,
+		      int target_node, char out[NL_HINT_ID_LEN]);
+/* Append the libvirt calls and equivalent commands for hint h about
+ * snapshot VM vm. Return 0 or -ENOMEM. */
+int nl_hints_build_actions(struct nl_hint *h, const struct nl_vm_snap *vm,
+			   const struct nl_topology *topo);
+/* Quote a word for a POSIX shell when it needs quoting. */
+void nl_hints_shell_quote(const char *s, char *out, size_t len);
+
+#endif

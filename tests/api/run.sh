@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# End-to-end test of the /api/v1 HTTP API: the real daemon on a fixture host
+# (tests/fixtures/two-socket, copied) whose vCPU counters advance (a
+# replayed trace: both vCPUs busy, one on each node, 75% of the memory on
+# node 0), so that the hint engine makes a real decision. Checks the JSON
+# answers, decodes the protobuf answers of every endpoint with
+# `protoc --decode` against exporter/numalens.proto, posts profiles in both
+# encodings (one built by `protoc --encode`), sends every kind of bad
+# request, reads the hint metrics (and promtool), and runs
+# `numalens apply` in dry-run mode over IPv4 and IPv6.
+# No fixed port (port 0) and no libvirt: no lock needed.
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 1
+BIN=${1:-build/numalens}
+# shellcheck source=tests/lib/check.sh
+. tests/lib/check.sh
+OUT=build/api
+PROTO=exporter/numalens.proto
+rm -rf "$OUT"
+mkdir -p "$OUT"
+cp -a tests/fixtures/two-socket "$OUT/host"
+NLPID= RPID=
+
+cleanup() {
+	[ -n "$RPID" ] && kill "$RPID" 2>/dev/null && wait "$RPID" 2>/dev/null
+	[ -n "$NLPID" ] && kill "$NLPID" 2>/dev/null && wait "$NLPID" 2>/dev/null
+}
+trap cleanup EXIT
+
+for tool in curl jq protoc; do
+	command -v "$tool" >/dev/null || { nl_fail "$tool is installed (tests/lib/deps.sh test)"; nl_summary api; exit 1; }
+done
+
+# The trace: every 0.1 s each vCPU thread runs 0.1 s more (one busy core
+# each). vCPU 0 sits on CPU 1 (node 0), vCPU 1 on CPU 5 (node 1).
+replay() {
+	local f a b c
+	while :; do
+		for tid in 4248 4249; do
+			f=$OUT/host/proc/4242/task/$tid/schedstat
+			read -r a b c < "$f"
+			printf '%s %s %s\n' $((a + 100000000)) "$b" $((c + 1)) > "$f.tmp" && mv "$f.tmp" "$f"
+		done
+		sleep 0.1
+	done
+}
+replay &
+RPID=$!
+
+"$BIN" --discovery=proc --no-collector.perf \
+	--path.procfs="$OUT/host/proc" --path.sysfs="$OUT/host/sys" \
+	--web.listen-address=":0" --sample.interval=0.2s --log.level=info \
+	> "$OUT/numalens.log" 2>&1 &
+NLPID=$!
+PORT=
+for _ in $(seq 1 100); do
+	PORT=$(sed -n 's/.*http: listening on .*(port \([0-9]*\).*/\1/p' "$OUT/numalens.log" | head -n 1)
+	[ -n "$PORT" ] && break
+	sleep 0.05
+done
+[ -n "$PORT" ] || { nl_fail "daemon listens"; cat "$OUT/numalens.log"; nl_summary api; exit 1; }
+URL=http://127.0.0.1:$PORT
+echo "api: daemon on port $PORT, fixture two-socket with a replayed trace"
+
+# code METHOD PATH [curl args...]: prints the HTTP status, body to $OUT/body
+code() {
+	local m=$1 p=$2; shift 2
+	curl -sS -o "$OUT/body" -w '%{http_code}' -X "$m" "$@" "$URL$p"
+}
+jqe() {   # EXPR FILE: jq -e, quiet
+	jq -e "$1" "$2" >/dev/null
+}
+decode() {   # TYPE FILE
+	protoc --decode="numalens.v1.$1" --proto_path=exporter "$PROTO" < "$2"
+}
+
+t0=$(date +%s.%N)
+for _ in $(seq 1 200); do
+	n=$(curl -fsS "$URL/api/v1/hints" 2>/dev/null | jq '.hints | length' 2>/dev/null)
+	[ "${n:-0}" -gt 0 ] && break
+	sleep 0.05
+done
+dt=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN{printf "%.2f", a-b}')
+echo "    first hints after ${dt}s (1 window for rates + 3 to confirm, 0.2 s each)"
+nl_check "the engine publishes hints for the remote VM" test "${n:-0}" -gt 0
+
+# --- JSON -------------------------------------------------------------------
+curl -fsS "$URL/api/v1/hints" -o "$OUT/hints.json"
+H=$OUT/hints.json
+nl_check "default policy is locality" test "$(jq -r .policy "$H")" = locality
+nl_check "inputs are placement (no PMU in the fixture)" test "$(jq -r .inputs "$H")" = placement
+nl_check "pin_vcpus of alpha to node 0" \
+	test "$(jq -r '.hints[] | select(.kind=="pin_vcpus" and .vm=="alpha") | .target.node' "$H")" = 0
+nl_check "pin_vcpus targets node 0's CPUs" \
+	test "$(jq -r '.hints[] | select(.kind=="pin_vcpus") | .target.cpus' "$H")" = 0-3
+mem1=$(curl -fsS "$URL/api/v1/vms/alpha" | jq '.memory[] | select(.node==1) | .bytes')
+nl_check "migrate_memory moves node 1's memory ($mem1 bytes) to node 0" \
+	test "$(jq -r '.hints[] | select(.kind=="migrate_memory") | "\(.target.node) \(.target.from_nodes[0]) \(.target.bytes)"' "$H")" = "0 1 $mem1"
+nl_check "every hint has id, reason, evidence, gain, cost, confidence, times, actions" \
+	test "$(jq '[.hints[] | select(.id and .reason_code and .reason and .evidence and .expected_gain
+		and (.cost_bytes != null) and .cost_seconds and .confidence and .created and .expires
+		and (.actions | length > 0))] | length' "$H")" = "$(jq '.hints | length' "$H")"
+nl_check "a /proc-discovered VM is pinned per thread (taskset)" \
+	jqe '.hints[] | select(.kind=="pin_vcpus") | .actions[] | select(.command == "taskset -pc 0-3 4249")' "$H"
+nl_check "the memory move names migratepages" \
+	jqe '.hints[] | select(.kind=="migrate_memory") | .actions[] | select(.command == "migratepages 4242 1 0")' "$H"
+nl_check "evidence: proxy intensity, placement locality about 0.5" \
+	jqe '.hints[0].evidence | .intensity_metric == "proxy" and .locality > 0.4 and .locality < 0.6' "$H"
+id=$(jq -r '.hints[] | select(.kind=="pin_vcpus") | .id' "$H")
+sleep 1
+nl_check "the hint keeps its id over cycles" \
+	test "$(curl -fsS "$URL/api/v1/hints?kind=pin_vcpus" | jq -r '.hints[0].id')" = "$id"
+for p in locality simple dino asymsched; do
+	nl_check "?policy=$p answers" test "$(code GET "/api/v1/hints?policy=$p")" = 200
+done
+
+# --- protobuf, decoded by protoc ----------------------------------------------
+pb() {   # PATH TYPE
+	curl -fsS -H 'Accept: application/x-protobuf' "$URL$1" -o "$OUT/pb.bin" &&
+		decode "$2" "$OUT/pb.bin" > "$OUT/pb.txt"
+}
+nl_check "protoc --decode HintList" pb /api/v1/hints HintList
+nl_check "  ... has the pin_vcpus hint" grep -q 'kind: PIN_VCPUS' "$OUT/pb.txt"
+nl_check "  ... with the id" grep -q "id: \"$id\"" "$OUT/pb.txt"
+nl_check "protoc --decode VmList" pb /api/v1/vms VmList
+nl_check "  ... lists alpha" grep -q 'name: "alpha"' "$OUT/pb.txt"
+nl_check "protoc --decode Vm" pb /api/v1/vms/alpha Vm
+nl_check "  ... with per-role detail" grep -q 'role: "vcpu"' "$OUT/pb.txt"
+nl_check "protoc --decode Profile" pb /api/v1/vms/alpha/profile Profile
+cp "$OUT/pb.bin" "$OUT/profile.pb"
+nl_check "  ... with memory and history" sh -c "grep -q 'memory_bytes: 2153775104' '$OUT/pb.txt' && grep -q 'history {' '$OUT/pb.txt'"
+nl_check "protoc --decode Error (404)" sh -c \
+	"curl -sS -H 'Accept: application/x-protobuf' '$URL/api/v1/vms/nope' -o '$OUT/err.bin' &&
+	 protoc --decode=numalens.v1.Error --proto_path=exporter '$PROTO' < '$OUT/err.bin' | grep -q 'code: 404'"
+nl_check "Content-Type names the message" sh -c \
+	"curl -sSI -X GET -H 'Accept: application/x-protobuf' '$URL/api/v1/hints' | grep -qi '^Content-Type: application/x-protobuf; proto=numalens.v1.HintList'"
+
+# --- placement ------------------------------------------------------------------
+curl -fsS "$URL/api/v1/vms/alpha/profile" -o "$OUT/profile.json"
+nl_check "POST the JSON profile: 200" test "$(code POST /api/v1/placement -H 'Content-Type: application/json' --data-binary @"$OUT/profile.json")" = 200
+nl_check "  ... both nodes ranked, best first" jqe '.fits and (.nodes | length == 2) and .nodes[0].score >= .nodes[1].score and .recommended_node == .nodes[0].node' "$OUT/body"
+nl_check "POST the protobuf profile: 200" test "$(code POST /api/v1/placement -H 'Content-Type: application/x-protobuf' -H 'Accept: application/x-protobuf' --data-binary @"$OUT/profile.pb")" = 200
+nl_check "  ... protoc --decode Placement" sh -c "protoc --decode=numalens.v1.Placement --proto_path=exporter '$PROTO' < '$OUT/body' | grep -q 'fits: true'"
+printf 'vm: "incoming" memory_bytes: 1073741824 cpu_cores: 1.5 memory_intensive: true\n' |
+	protoc --encode=numalens.v1.Profile --proto_path=exporter "$PROTO" > "$OUT/enc.pb"
+nl_check "POST a Profile built by protoc --encode: 200" test "$(code POST /api/v1/placement -H 'Content-Type: application/x-protobuf' --data-binary @"$OUT/enc.pb")" = 200
+nl_check "  ... for the incoming VM" test "$(jq -r .vm "$OUT/body")" = incoming
+printf 'vm: "huge" memory_bytes: 1099511627776\n' |
+	protoc --encode=numalens.v1.Profile --proto_path=exporter "$PROTO" > "$OUT/huge.pb"
+code POST /api/v1/placement -H 'Content-Type: application/x-protobuf' --data-binary @"$OUT/huge.pb" >/dev/null
+nl_check "a 1 TiB VM fits nowhere" jqe '(.fits | not) and .recommended_node == -1 and .nodes[0].reason_code == "memory"' "$OUT/body"
+
+# --- bad requests -----------------------------------------------------------------
+bad() {   # WANT MESSAGE METHOD PATH [curl args]
+	local want=$1 msg=$2 got; shift 2
+	got=$(code "$@")
+	if [ "$got" = "$want" ] && grep -q -- "$msg" "$OUT/body"; then
+		nl_pass "$want $msg"
+	else
+		nl_fail "$want $msg (got $got: $(head -c 300 "$OUT/body"))"
+	fi
+}
+J=(-H 'Content-Type: application/json')
+P=(-H 'Content-Type: application/x-protobuf')
+bad 400 "malformed JSON" POST /api/v1/placement "${J[@]}" --data-binary '{"vm": "x",'
+bad 400 'unknown field \\"mem\\"' POST /api/v1/placement "${J[@]}" --data-binary '{"vm":"x","mem":1}'
+bad 400 "want an integer" POST /api/v1/placement "${J[@]}" --data-binary '{"vm":"x","memory_bytes":"1G"}'
+head -c 20 "$OUT/profile.pb" > "$OUT/trunc.pb"
+bad 400 "malformed protobuf" POST /api/v1/placement "${P[@]}" --data-binary @"$OUT/trunc.pb"
+printf '\377\377\377\377\377\377\377\377\377\377\377' > "$OUT/invalid.pb"
+bad 400 "malformed protobuf" POST /api/v1/placement "${P[@]}" --data-binary @"$OUT/invalid.pb"
+{ cat "$OUT/enc.pb"; printf '\230\006\001'; } > "$OUT/unknown.pb"
+bad 400 "unknown field number 99" POST /api/v1/placement "${P[@]}" --data-binary @"$OUT/unknown.pb"
+head -c $((300 * 1024)) /dev/zero | tr '\000' ' ' > "$OUT/big.json"
+bad 413 "larger than" POST /api/v1/placement "${J[@]}" --data-binary @"$OUT/big.json"
+bad 413 "larger than" POST /api/v1/placement "${J[@]}" -H 'Transfer-Encoding: chunked' --data-binary @"$OUT/big.json"
+bad 415 "not supported" POST /api/v1/placement --data-binary '{"vm":"x"}'
+bad 404 'no VM named \\"ghost\\"' GET "/api/v1/hints?vm=ghost"
+bad 404 'no VM named \\"ghost\\"' GET /api/v1/vms/ghost/profile
+bad 400 "unknown policy" GET "/api/v1/hints?policy=numad"
+bad 400 "unknown query argument" GET "/api/v1/vms?limit=3"
+bad 405 "not allowed" GET /api/v1/placement
+bad 404 "no API endpoint" GET /api/v1/bogus
+bad 406 "lists neither" GET /api/v1/hints -H 'Accept: text/html'
+curl -fsS "$URL/api/v1/hints" >/dev/null
+nl_check "the daemon survived all of it" kill -0 "$NLPID"
+nl_check "/healthz still ok" curl -fsS "$URL/healthz" -o /dev/null
+
+# --- metrics ------------------------------------------------------------------------
+curl -fsS "$URL/metrics" -o "$OUT/metrics.txt"
+nl_check "numalens_hint_info for alpha's pin_vcpus" \
+	grep -q "^numalens_hint_info{id=\"$id\",vm=\"alpha\",kind=\"pin_vcpus\",policy=\"locality\",target=\"0\"} 1" "$OUT/metrics.txt"
+nl_check "numalens_hints per policy" grep -q '^numalens_hints{policy="dino"} ' "$OUT/metrics.txt"
+nl_check "numalens_hint_cost_bytes of the move" \
+	grep -q "^numalens_hint_cost_bytes{vm=\"alpha\",kind=\"migrate_memory\",target=\"0\"} $mem1\$" "$OUT/metrics.txt"
+if command -v promtool >/dev/null; then
+	nl_check "promtool check metrics" sh -c "promtool check metrics < '$OUT/metrics.txt' >/dev/null 2>&1"
+fi
+
+# --- latency --------------------------------------------------------------------------
+lat() {   # PATH ACCEPT -> mean seconds over 50 requests
+	local p=$1 a=$2
+	for _ in $(seq 1 50); do
+		curl -fsS -o /dev/null -w '%{time_total}\n' -H "Accept: $a" "$URL$p"
+	done | awk '{s += $1} END {printf "%.4f", s / NR}'
+}
+echo "    latency (mean of 50, curl incl. connect): hints JSON $(lat /api/v1/hints application/json)s," \
+     "protobuf $(lat /api/v1/hints application/x-protobuf)s, vms $(lat /api/v1/vms application/json)s"
+
+# --- numalens apply, dry run --------------------------------------------------------
+"$BIN" apply --url="$URL" --vm=alpha --path.procfs="$OUT/host/proc" > "$OUT/apply.txt" 2>&1
+rc=$?
+nl_check "apply dry run exits 0" test "$rc" = 0
+nl_check "  ... says it is a dry run and changes nothing" grep -q '^dry run: nothing is changed' "$OUT/apply.txt"
+nl_check "  ... shows the per-thread pins and the page move" \
+	sh -c "grep -q 'would: pin thread 4249 -> CPUs 0-3' '$OUT/apply.txt' && grep -q 'would: migrate_pages' '$OUT/apply.txt'"
+nl_check "  ... and no line says changed" sh -c "! grep -q 'changed:' '$OUT/apply.txt'"
+"$BIN" apply --url="http://[::1]:$PORT" --id="$id" --path.procfs="$OUT/host/proc" > "$OUT/apply6.txt" 2>&1
+nl_check "apply --id over IPv6 ([::1]) finds the hint" sh -c "grep -q 'hint $id: pin_vcpus' '$OUT/apply6.txt'"
+"$BIN" apply --url="$URL" --id=0000000000000000 > "$OUT/apply3.txt" 2>&1
+nl_check "apply of an unknown id exits 3" test $? = 3
+"$BIN" apply --url="$URL" --vm=ghost > "$OUT/apply4.txt" 2>&1
+nl_check "apply for an unknown VM exits 3 with the server's message" \
+	sh -c "grep -q 'no VM named' '$OUT/apply4.txt'"
+"$BIN" apply --url="https://127.0.0.1:$PORT" --vm=alpha > /dev/null 2>&1
+nl_check "apply refuses https (exit 2)" test $? = 2
+"$BIN" apply --url="$URL" --vm=alpha --yes --path.procfs="$OUT/host/proc" > "$OUT/apply5.txt" 2>&1
+nl_check "apply --yes refuses a fixture procfs (its PIDs are not real)" test $? = 2
+
+nl_summary api

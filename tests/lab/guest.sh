@@ -1,0 +1,768 @@
+#!/usr/bin/env bash
+# NUMA lab scenarios, run INSIDE the lab guest (tests/lab/init chroots into
+# the build machine's root and starts this):
+#   guest.sh REPO TOPO OUT
+# TOPO is 2node or 4node (see tests/lab/lab.sh). The "VMs" are real QEMU
+# processes (TCG) running build/guest/memburn.elf, each alone in its own
+# cgroup v2 (so memory.numa_stat is per VM), found by numalens' /proc scan.
+# Their layout is set with numactl, taskset and cgroup cpusets; what the
+# kernel then reports (the cgroup's numa_stat, each thread's CPU) is
+# checked first, so that a wrong setup is told apart from a wrong numalens.
+# The hint, `numalens apply` and placement scenarios run when the numalens
+# under test has the hint engine and /api/v1 (else a note says so).
+# Writes OUT/results ("scenario|expected|measured|pass|seconds" lines) and
+# OUT/notes (measurements and what is not tested yet), logs on the console.
+set -uo pipefail
+REPO=$1 TOPO=$2 OUT=$3
+cd "$REPO" || exit 1
+LAB=build/lab
+NL=$LAB/bin/numalens
+PORT=9808
+URL="http://127.0.0.1:$PORT"
+CG=/sys/fs/cgroup
+RESULTS=$OUT/results
+NOTES=$OUT/notes
+: > "$RESULTS"; : > "$NOTES"
+# times: integer microseconds (bash's clock, no fork)
+now() { echo "${EPOCHREALTIME/./}"; }
+T_START=$(now)
+
+log() { echo "nllab: $*"; }
+since() {   # T0 -> seconds since, one decimal
+	local d=$(( ($(now) - $1) / 100000 ))
+	echo "$((d / 10)).$((d % 10))"
+}
+note() { echo "$*" >> "$NOTES"; log "$*"; }
+# result NAME EXPECTED MEASURED OK(0|1) T0
+result() {
+	local pass=FAIL
+	[ "$4" = 0 ] && pass=pass
+	echo "$1|$2|$3|$pass|$(since "$5")" >> "$RESULTS"
+	log "$pass: $1: expected $2, measured $3"
+}
+# within A B TOL: |A-B| <= TOL
+within() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= t + 1e-9) }'; }
+le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && a + 0 <= b + 0) }'; }
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && a + 0 >= b + 0) }'; }
+
+# --- the guest's own NUMA layout --------------------------------------------
+NODES=$(cat /sys/devices/system/node/online)
+node_cpus() { cat "/sys/devices/system/node/node$1/cpulist"; }
+log "topology $TOPO: nodes $NODES; $(for n in /sys/devices/system/node/node[0-9]*; do
+	printf '%s cpus %s, ' "${n##*/}" "$(cat "$n/cpulist")"; done)clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+
+mount -t cgroup2 none "$CG" || { log "cannot mount cgroup2"; exit 1; }
+echo "+memory +cpuset" > "$CG/cgroup.subtree_control" ||
+	{ log "cannot enable the memory controller"; exit 1; }
+
+# --- numalens ----------------------------------------------------------------
+# Default settings except discovery, the port and, when the hint engine is
+# built in, --hints.proxy-threshold: without a PMU a VM counts as
+# memory-intensive from (busy vCPU cores x resident GiB) >= 1 by default,
+# and the lab's VMs are small (0.2 GiB, one busy vCPU), so the lab sets 0.1.
+# Every timing setting (interval, confirmation windows, cooldown, TTL) is
+# the default.
+help_default() {   # FLAG: the "(default: X)" of numalens --help
+	"$NL" --help 2>/dev/null | awk -v f="--$1=" 'index($0, f) { getline; if (match($0, /\(default: [^)]*\)/)) print substr($0, RSTART + 10, RLENGTH - 11) }'
+}
+INTERVAL=$(help_default sample.interval); INTERVAL=${INTERVAL%s}
+[ -n "$INTERVAL" ] || INTERVAL=2
+NLFLAGS=(--discovery=proc --web.listen-address="127.0.0.1:$PORT" --log.level=info)
+HINTS=0
+if "$NL" --help 2>/dev/null | grep -q -- '--hints.proxy-threshold=' &&
+   "$NL" apply --help >/dev/null 2>&1; then
+	HINTS=1
+	CONFIRM=$(help_default hints.confirm-windows)
+	NLFLAGS+=(--hints.proxy-threshold=0.1)
+fi
+"$NL" "${NLFLAGS[@]}" > "$OUT/numalens.log" 2>&1 &
+NLPID=$!
+VMS=()
+cleanup() {
+	local v
+	for v in "${VMS[@]}"; do vm_stop "$v"; done
+	kill "$NLPID" 2>/dev/null && wait "$NLPID" 2>/dev/null
+}
+trap cleanup EXIT
+
+# Forks are slow in a TCG guest (~50 ms for awk, ~200 ms for curl), so the
+# hot paths below use bash builtins only: /dev/tcp and read.
+# http METHOD PATH OUT [BODY-FILE]: one HTTP/1.0 request; the body of the
+# answer goes to OUT, its status to $HTTP_STATUS. Returns 0 on a 2xx.
+HTTP_STATUS=
+http() {
+	local line status= fd body= len=0
+	HTTP_STATUS=
+	if [ -n "${4:-}" ]; then
+		body=$(< "$4")
+		len=$(LC_ALL=C; echo "${#body}")
+	fi
+	{ exec {fd}<>"/dev/tcp/127.0.0.1/$PORT"; } 2>/dev/null || return 1
+	if [ -n "${4:-}" ]; then
+		printf '%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' \
+			"$1" "$2" "$len" "$body" >&"$fd"
+	else
+		printf '%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$1" "$2" >&"$fd"
+	fi
+	IFS= read -r -t 10 status <&"$fd" || { exec {fd}<&-; return 1; }
+	while IFS= read -r -t 10 line <&"$fd"; do
+		[ "${line%$'\r'}" = "" ] && break
+	done
+	{
+		while IFS= read -r -t 10 line || [ -n "$line" ]; do
+			printf '%s\n' "$line"
+		done <&"$fd"
+	} > "$3"
+	exec {fd}<&-
+	status=${status#HTTP/1.? }
+	HTTP_STATUS=${status%% *}
+	[ "${HTTP_STATUS:0:1}" = 2 ]
+}
+http_get() { http GET "$1" "$2"; }
+# scrape FILE: /metrics into FILE; slow or failed scrapes are logged
+scrape() {
+	local t=$(now) rc
+	http_get /metrics "$1"; rc=$?
+	if [ $rc != 0 ] || [ $(( $(now) - t )) -gt 2000000 ]; then
+		log "scrape: HTTP ${HTTP_STATUS:-none} after $(since "$t")s"
+	fi
+	return $rc
+}
+# metric FILE SELECTOR: the values of the samples whose line starts with
+# SELECTOR, one a line
+metric() {
+	local line
+	while IFS= read -r line; do
+		case "$line" in
+		"$2"*) printf '%s\n' "${line##* }" ;;
+		esac
+	done < "$1"
+}
+fmt3() {
+	local v
+	while read -r v; do printf '%.3f\n' "$v"; done
+}
+samples() { scrape "$1" && metric "$1" 'numalens_samples_total '; }
+# wait_samples N: until numalens has published N more snapshots; leaves the
+# last scrape in $M.
+M=/tmp/metrics
+wait_samples() {
+	local want=$1 start cur end=$((SECONDS + 10 + 3 * ${INTERVAL%.*} * $1))
+	start=$(samples "$M") || start=0
+	while [ $SECONDS -le $end ]; do
+		cur=$(samples "$M") && [ "$((cur - start))" -ge "$want" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+for _ in $(seq 1 100); do scrape "$M" && break; sleep 0.2; done
+scrape "$M" || { log "numalens did not come up"; tail -n 20 "$OUT/numalens.log"; exit 1; }
+log "numalens up (sample interval ${INTERVAL}s${CONFIRM:+, hints confirmed over $CONFIRM windows})"
+# The hint engine and its API, when this tree has them (issue 4)
+if [ "$HINTS" = 1 ] && ! http_get /api/v1/hints /tmp/h; then
+	log "numalens has hint flags but GET /api/v1/hints answers ${HTTP_STATUS:-nothing}"
+	HINTS=0
+fi
+[ "$HINTS" = 1 ] || note "no hint engine / API / apply in this build: hint, apply and placement scenarios not run"
+
+# --- VMs ----------------------------------------------------------------------
+# vm_start NAME VCPUS CMDLINE NUMACTL-ARGS...: a QEMU TCG guest running
+# memburn, alone in cgroup lab-NAME, started under numactl. Sets VM_PID.
+vm_start() {
+	local name=$1 vcpus=$2 cmdline=$3; shift 3
+	rm -f "/tmp/$name.serial" "/tmp/$name.qemu.log"
+	mkdir -p "$CG/lab-$name"
+	# a cpuset for the VM's cgroup when VM_CPUSET="CPUS MEMS" is set
+	if [ -n "${VM_CPUSET:-}" ]; then
+		echo "${VM_CPUSET% *}" > "$CG/lab-$name/cpuset.cpus" &&
+		echo "${VM_CPUSET#* }" > "$CG/lab-$name/cpuset.mems" ||
+			{ log "$name: cannot set cpuset $VM_CPUSET"; return 1; }
+	fi
+	(
+		echo "$BASHPID" > "$CG/lab-$name/cgroup.procs" || exit 1
+		exec numactl "$@" -- qemu-system-x86_64 \
+			-accel tcg,thread=multi,tb-size=32 -machine pc -cpu qemu64 \
+			-name "guest=$name,debug-threads=on" -m "${VM_MEM:-256}" -smp "$vcpus" \
+			-kernel "$LAB/bin/memburn.elf" -append "$cmdline" \
+			-nodefaults -no-user-config -display none -monitor none \
+			-serial "file:/tmp/$name.serial"
+	) > "/tmp/$name.qemu.log" 2>&1 &
+	VM_PID=$!
+	VMS+=("$name")
+	echo "$VM_PID" > "/tmp/$name.pid"
+}
+# vm_stop NAME: SIGTERM, then SIGKILL; never waits for a process that does
+# not die (a wait on it would hang the whole lab)
+vm_stop() {
+	local name=$1 pid i
+	[ -f "/tmp/$name.pid" ] || return 0
+	read -r pid < "/tmp/$name.pid"
+	rm -f "/tmp/$name.pid"
+	kill "$pid" 2>/dev/null
+	for i in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		[ "$i" = 50 ] && kill -9 "$pid" 2>/dev/null
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		log "$name: QEMU pid $pid does not exit; left behind"
+		return 1
+	fi
+	wait "$pid" 2>/dev/null
+	for i in $(seq 1 20); do
+		rmdir "$CG/lab-$name" 2>/dev/null && break
+		sleep 0.1
+	done
+}
+# vm_wait_resident NAME SECONDS [MARK]: memburn finished its first pass
+# (its buffer is resident; MARK is the serial line that says so) and
+# numalens has a vCPU locality for the VM.
+vm_wait_resident() {
+	local name=$1 end=$((SECONDS + $2)) mark=${3:-"memburn: alive pass="}
+	while [ $SECONDS -le $end ]; do
+		[[ "$(< "/tmp/$name.serial")" == *"$mark"* ]] 2>/dev/null && break
+		kill -0 "$VM_PID" 2>/dev/null || { log "$name: QEMU exited: $(cat "/tmp/$name.qemu.log")"; return 1; }
+		sleep 0.2
+	done
+	[[ "$(< "/tmp/$name.serial")" == *"$mark"* ]] 2>/dev/null ||
+		{ log "$name: memburn did not start"; return 1; }
+	while [ $SECONDS -le $end ]; do
+		scrape "$M" && [ -n "$(vcpu_locality "$M" "$name")" ] && return 0
+		sleep 0.2
+	done
+	log "$name: numalens has no vCPU locality for it"
+	return 1
+}
+vcpu_locality() { metric "$1" "numalens_vm_locality_ratio{vm=\"$2\",role=\"vcpu\",source=\"placement\"}" | fmt3; }
+role_locality() { metric "$1" "numalens_vm_locality_ratio{vm=\"$2\",role=\"$3\",source=\"placement\"}" | fmt3; }
+# wait_locality VM TEST THRESHOLD T_REF SECONDS: poll /metrics until the
+# VM's vCPU locality passes `TEST value THRESHOLD` (le, ge). LOC is the last
+# value seen, LOC_DT the seconds from T_REF (microseconds) to the snapshot
+# that passed: the scrape's time less numalens_snapshot_age_seconds, so that
+# slow polling here does not count. Returns 1 (LOC_DT: now) on timeout.
+wait_locality() {
+	local vm=$1 test=$2 thr=$3 t0=$4 end ts age
+	end=$(( t0 + $(us "$5") ))
+	LOC= LOC_DT=
+	while [ "$(now)" -le "$end" ]; do
+		if scrape "$M"; then
+			ts=$(now)
+			LOC=$(vcpu_locality "$M" "$vm")
+			if "$test" "${LOC:-x}" "$thr"; then
+				age=$(awk -v a="$(metric "$M" 'numalens_snapshot_age_seconds ')" 'BEGIN { printf "%d", a * 1e6 }')
+				LOC_DT=$(secs_between "$t0" $(( ts - age )))
+				return 0
+			fi
+		fi
+		sleep 0.1
+	done
+	LOC_DT=$(since "$t0")
+	return 1
+}
+
+# Kernel ground truth.
+# mem_share NAME NODE: the cgroup's anon+shmem on NODE / total (numa_stat)
+mem_share() {
+	awk -v n="N$2" '$1 == "anon" || $1 == "shmem" {
+		for (i = 2; i <= NF; i++) { split($i, kv, "="); t += kv[2]; if (kv[1] == n) s += kv[2] } }
+		END { if (t > 0) printf "%.3f\n", s / t }' "$CG/lab-$1/memory.numa_stat"
+}
+mem_mib() {
+	awk '$1 == "anon" || $1 == "shmem" { for (i = 2; i <= NF; i++) { split($i, kv, "="); t += kv[2] } }
+		END { printf "%.0f\n", t / 1048576 }' "$CG/lab-$1/memory.numa_stat"
+}
+# tids PID vcpu|other: thread ids of the vCPU threads ("CPU n/TCG") or of
+# all the others (QEMU's emulator threads)
+tids() {
+	local t comm
+	for t in /proc/"$1"/task/*; do
+		IFS= read -r comm < "$t/comm" 2>/dev/null || continue
+		case "$comm" in
+		"CPU "*/TCG|"CPU "*/KVM) [ "$2" = vcpu ] && echo "${t##*/}" ;;
+		*) [ "$2" = other ] && echo "${t##*/}" ;;
+		esac
+	done
+}
+vcpu_tid() {   # PID INDEX
+	local t comm
+	for t in /proc/"$1"/task/*; do
+		IFS= read -r comm < "$t/comm" 2>/dev/null || continue
+		case "$comm" in "CPU $2/"*) echo "${t##*/}"; return ;; esac
+	done
+}
+# thread_cpu PID TID: the CPU the thread last ran on (stat field 39,
+# counted after the ")" that ends the command name)
+thread_cpu() {
+	local line
+	IFS= read -r line < "/proc/$1/task/$2/stat" 2>/dev/null || return 1
+	set -- ${line##*) }
+	echo "${37}"
+}
+# cpu_node CPU: the node a CPU belongs to
+cpu_node() {
+	local n
+	for n in /sys/devices/system/node/node[0-9]*; do
+		[ -e "$n/cpu$1" ] && { echo "${n##*node}"; return; }
+	done
+}
+# threads_on_node PID vcpu|other NODE: every such thread last ran on NODE
+threads_on_node() {
+	local t cpu
+	for t in $(tids "$1" "$2"); do
+		cpu=$(thread_cpu "$1" "$t") || continue
+		[ "$(cpu_node "$cpu")" = "$3" ] || return 1
+	done
+}
+# pin_others PID CPUS: every non-vCPU thread to CPUS, until no new one shows
+# up unpinned
+pin_others() {
+	local t want=$2 round
+	for round in 1 2 3; do
+		for t in $(tids "$1" other); do
+			taskset -p -c "$want" "$t" >/dev/null 2>&1
+		done
+		sleep 0.3
+	done
+}
+
+mem_on() {   # NAME NODE MIN-SHARE: setup check, logged
+	local s
+	s=$(mem_share "$1" "$2")
+	log "$1: kernel numa_stat: $(mem_mib "$1") MiB, share on node $2 = ${s:-?}"
+	ge "${s:-0}" "$3"
+}
+
+# kernel_locality PID NAME: the placement locality the kernel's own numbers
+# give for a VM with one vCPU: the memory share on the node of the CPU the
+# vCPU thread is on
+kernel_locality() {
+	local t cpu
+	t=$(vcpu_tid "$1" 0)
+	cpu=$(thread_cpu "$1" "$t")
+	[ -n "$cpu" ] && mem_share "$2" "$(cpu_node "$cpu")"
+}
+# judge ROW NAME EXPECTED-TEXT TEST ARG...: numalens' vCPU locality of VM
+# NAME, after two fresh snapshots, must pass `TEST value ARG...` and agree
+# with kernel_locality to 0.02.
+judge() {
+	local row=$1 name=$2 exp=$3 test=$4 v k ok=1; shift 4
+	wait_samples 2
+	v=$(vcpu_locality "$M" "$name")
+	k=$(kernel_locality "$VM_PID" "$name")
+	"$test" "${v:-x}" "$@" && within "$v" "${k:-x}" 0.02 && ok=0
+	result "$row" "$exp" "${v:-absent} (kernel ${k:-?})" $ok "$T0"
+}
+
+# --- hints (GET /api/v1/hints, docs/api.md) -----------------------------------
+GUEST_KINDS='^(pin_vcpus|migrate_memory)$'
+# hints_of VM: the hints about VM under the default policy (not the moves
+# of other VMs made for it), one "ID KIND NODE CREATED" line each (CREATED:
+# publication, Unix seconds)
+hints_of() {
+	http_get "/api/v1/hints?vm=$1" /tmp/hints.json || return 1
+	jq -r --arg vm "$1" '.hints[] | select(.vm == $vm) | "\(.id) \(.kind) \(.target.node) \(.created)"' /tmp/hints.json
+}
+# us SECONDS: decimal seconds ("5", "5.25", not negative) in microseconds
+us() {
+	local i=${1%.*} f=0
+	[ "$i" != "$1" ] && f=${1#*.}
+	f=${f}000000
+	echo $(( ${i:-0} * 1000000 + 10#${f:0:6} ))
+}
+# wait_hint VM KIND-REGEX SECONDS: poll (at least once) until a hint of a
+# matching kind shows. HINT is its "ID KIND NODE", HINT_CREATED the time
+# numalens published it (epoch microseconds, the clock of now()).
+wait_hint() {
+	local vm=$1 re=$2 end id kind node created
+	end=$(( $(now) + $(us "$3") ))
+	HINT= HINT_CREATED=
+	while :; do
+		while read -r id kind node created; do
+			if [[ $kind =~ $re ]]; then
+				HINT="$id $kind $node"
+				HINT_CREATED=$(us "$created")
+				return 0
+			fi
+		done < <(hints_of "$vm")
+		[ "$(now)" -le "$end" ] || break
+		sleep 0.5
+	done
+	log "no $re hint for $vm; last answer ${HTTP_STATUS:-none}: $(head -c 300 /tmp/hints.json 2>/dev/null)"
+	return 1
+}
+# secs_between T0 T1 (microseconds): T1 - T0 in seconds, one decimal
+secs_between() {
+	local d=$(( ($2 - $1) / 100000 )) sign=
+	[ "$d" -lt 0 ] && { sign=-; d=$(( -d )); }
+	echo "$sign$((d / 10)).$((d % 10))"
+}
+# hint_window: seconds a hint may take once the layout is measurable: the
+# confirmation windows plus two intervals (the first window, scheduling)
+hint_window() { awk -v c="${CONFIRM:-3}" -v i="$INTERVAL" 'BEGIN { print (c + 2) * i }'; }
+# until_since T0 SECONDS: sleep until SECONDS after T0
+until_since() {
+	local left=$(( $1 + ${2%.*} * 1000000 - $(now) ))
+	[ "$left" -gt 0 ] && sleep "$((left / 1000000)).$(printf '%06d' $((left % 1000000)))"
+	return 0
+}
+
+# --- scenarios ---------------------------------------------------------------
+N0=0 N1=1
+MEMBURN="stride=4096 size=192"   # -m 256: guest RAM well above QEMU's own
+
+# scenario ROW SETUP-TEXT VCPUS NUMACTL-ARGS...: start VM $VM and wait until
+# its memory is resident; on failure, records a failed row and returns 1.
+scenario() {
+	local row=$1 setup=$2 vcpus=$3; shift 3
+	T0=$(now)
+	ROW=$row
+	vm_start "$VM" "$vcpus" "$MEMBURN" "$@"
+	if vm_wait_resident "$VM" 90; then
+		T_MEAS=$(now)
+		log "$VM: resident and measured by numalens after $(since "$T0")s"
+		return 0
+	fi
+	result "$row" "setup: $setup" "VM did not start (see console)" 1 "$T0"
+	vm_stop "$VM"
+	return 1
+}
+setup_failed() {   # SETUP-TEXT
+	result "$ROW" "setup: $1" "not as set up (see console)" 1 "$T0"
+	vm_stop "$VM"
+}
+
+sc_local() {   # all memory and vCPUs on node 0 -> 1.0
+	scenario "memory+vCPUs on node 0: vCPU locality" "VM running" 1 \
+		--membind=$N0 --cpunodebind=$N0 || return
+	mem_on "$VM" $N0 0.99 && threads_on_node "$VM_PID" vcpu $N0 ||
+		{ setup_failed "memory and vCPUs on node 0"; return; }
+	judge "$ROW" "$VM" "1.00 +-0.05" within 1 0.05
+	local v
+	v=$(role_locality "$M" "$VM" all)
+	within "${v:-x}" 1 0.05
+	result "memory+vCPUs on node 0: all-thread locality" "1.00 +-0.05" "${v:-absent}" $? "$T0"
+	if [ "$HINTS" = 1 ]; then
+		# long enough for any hint to be confirmed and published
+		until_since "$T_MEAS" "$(hint_window)"
+		v=$(hints_of "$VM" | awk '{ print $2 "->" $3 }' | paste -sd,)
+		[ -z "$v" ]
+		result "memory+vCPUs on node 0: no hint" "none after $(hint_window)s" "${v:-none}" $? "$T0"
+	fi
+	vm_stop "$VM"
+}
+
+sc_remote() {   # memory on node 1, vCPUs on node 0 -> ~0
+	scenario "memory node 1, vCPUs node 0: vCPU locality" "VM running" 1 \
+		--membind=$N1 --cpunodebind=$N0 || return
+	mem_on "$VM" $N1 0.99 && threads_on_node "$VM_PID" vcpu $N0 ||
+		{ setup_failed "memory on node 1, vCPUs on node 0"; return; }
+	judge "$ROW" "$VM" "<= 0.05" le 0.05
+	if [ "$HINTS" = 1 ]; then
+		local lim ok=1 h
+		lim=$(hint_window)
+		wait_hint "$VM" "$GUEST_KINDS" "$(awk -v l="$lim" -v e="$(since "$T_MEAS")" 'BEGIN { r = l - e + 1; print (r > 0 ? r : 0) }')"
+		h=$( [ -n "$HINT" ] && secs_between "$T_MEAS" "$HINT_CREATED" || since "$T_MEAS")
+		# pin_vcpus to where the memory is, or memory to where the vCPUs run
+		case "${HINT#* }" in
+		"pin_vcpus $N1"|"migrate_memory $N0") le "$h" "$lim" && ok=0 ;;
+		esac
+		result "memory node 1, vCPUs node 0: hint" "pin_vcpus->$N1 or migrate_memory->$N0 within ${lim}s" \
+			"$( [ -n "$HINT" ] && echo "${HINT#* }" | sed 's/ /->/' || echo none) after ${h}s" $ok "$T0"
+	fi
+	vm_stop "$VM"
+}
+
+sc_vmm() {   # emulator threads on node 1, memory and vCPUs on node 0
+	local v a want
+	want=$(node_cpus $N1)
+	scenario "emulator node 1, memory+vCPUs node 0: vCPU locality" "VM running" 1 \
+		--membind=$N0 --cpunodebind=$N0 || return
+	pin_others "$VM_PID" "$want"
+	T_PIN=$(now)
+	mem_on "$VM" $N0 0.99 && threads_on_node "$VM_PID" vcpu $N0 ||
+		{ setup_failed "memory and vCPUs on node 0"; return; }
+	judge "$ROW" "$VM" "1.00 +-0.05" within 1 0.05
+	a=$(grep -F "numalens_vm_role_affinity_info{vm=\"$VM\",role=\"emulator\"," "$M" |
+		sed -n 's/.*cpus="\([^"]*\)".*/\1/p')
+	[ "$a" = "$want" ]
+	result "emulator node 1: emulator thread CPUs" "cpus=$want (taskset per TID)" "cpus=${a:-absent}" $? "$T0"
+	v=$(role_locality "$M" "$VM" emulator)
+	note "vmm: emulator-thread locality ${v:-absent (no emulator CPU time in the window)}"
+	if [ "$HINTS" = 1 ]; then
+		local lim ok=1 h g
+		lim=$(hint_window)
+		wait_hint "$VM" '^pin_vmm_threads$' "$(awk -v l="$lim" -v e="$(since "$T_PIN")" 'BEGIN { r = l - e + 1; print (r > 0 ? r : 0) }')"
+		h=$( [ -n "$HINT" ] && secs_between "$T_PIN" "$HINT_CREATED" || since "$T_PIN")
+		[ "${HINT#* }" = "pin_vmm_threads $N0" ] && le "$h" "$lim" && ok=0
+		result "emulator node 1, memory node 0: hint" "pin_vmm_threads->$N0 within ${lim}s" \
+			"$( [ -n "$HINT" ] && echo "${HINT#* }" | sed 's/ /->/' || echo none) after ${h}s" $ok "$T0"
+		# the guest itself is local: no guest hint, and its locality held
+		g=$(hints_of "$VM" | awk -v re="$GUEST_KINDS" '$2 ~ re { print $2 "->" $3 }' | paste -sd,)
+		scrape "$M"; v=$(vcpu_locality "$M" "$VM")
+		[ -z "$g" ] && within "${v:-x}" 1 0.05
+		result "emulator node 1: vCPU locality stays, no guest hint" "1.00 +-0.05, no pin_vcpus/migrate_memory" \
+			"${v:-absent}, ${g:-none}" $? "$T0"
+	fi
+	vm_stop "$VM"
+}
+
+# Memory interleaved 50/50 gives 0.5 wherever the vCPU runs (the vCPU is
+# kept on node 1 so that the kernel's number is one node's share).
+sc_spread() {
+	local s
+	scenario "memory interleaved 0,1: vCPU locality" "VM running" 1 \
+		--interleave=$N0,$N1 --cpunodebind=$N1 || return
+	s=$(mem_share "$VM" $N0)
+	log "$VM: kernel numa_stat: $(mem_mib "$VM") MiB, share on node $N0 = ${s:-?}"
+	within "${s:-x}" 0.5 0.04 && threads_on_node "$VM_PID" vcpu $N1 ||
+		{ setup_failed "memory 50/50 on nodes 0,1"; return; }
+	judge "$ROW" "$VM" "0.50 +-0.05" within 0.5 0.05
+	vm_stop "$VM"
+}
+
+# A layout change: the VM's cpuset moves its memory from the vCPU's node to
+# the other one (cgroup v2 migrates the pages when cpuset.mems changes, and
+# later allocations follow). Measures how long numalens' vCPU locality, and
+# the hint, take to show it after the change is complete.
+sc_migrate() {
+	local t1 tw v dt limit
+	VM_CPUSET="$(node_cpus $N0) $N0" scenario "memory moved 0->1 (cpuset.mems): vCPU locality" "VM running" 1 \
+		--cpunodebind=$N0 || return
+	mem_on "$VM" $N0 0.99 || { setup_failed "memory on node 0"; return; }
+	wait_samples 1
+	log "$VM: before the move: vCPU locality $(vcpu_locality "$M" "$VM")"
+	# The VM is frozen for the move: page migration races a TCG guest that
+	# rewrites all its pages many times a second, and took 0.6 to 48 s
+	# here when it ran; frozen, it takes about a second.
+	tw=$(now)
+	echo 1 > "$CG/lab-$VM/cgroup.freeze"
+	for _ in $(seq 1 100); do grep -qx 'frozen 1' "$CG/lab-$VM/cgroup.events" && break; sleep 0.05; done
+	echo $N1 > "$CG/lab-$VM/cpuset.mems" || { echo 0 > "$CG/lab-$VM/cgroup.freeze"; setup_failed "cpuset.mems=$N1"; return; }
+	echo 0 > "$CG/lab-$VM/cgroup.freeze"
+	t1=$(now)
+	log "$VM: frozen, cpuset.mems $N0 -> $N1 (page migration), thawed: $(since "$tw")s"
+	mem_on "$VM" $N1 0.99 || { setup_failed "memory moved to node 1"; return; }
+	limit=$(awk -v i="$INTERVAL" 'BEGIN { print 2 * i }')
+	wait_locality "$VM" le 0.05 "$t1" $(( ${limit%.*} + 5 ))
+	v=$LOC dt=$LOC_DT
+	note "layout change (cpuset.mems $N0 -> $N1) to vCPU locality <= 0.05 in a snapshot: ${dt}s (sample interval ${INTERVAL}s)"
+	le "${v:-x}" 0.05 && le "$dt" "$limit"
+	result "memory moved 0->1 (cpuset.mems): vCPU locality drops" "<= 0.05 within ${limit}s" "${v:-absent} after ${dt}s" $? "$T0"
+	if [ "$HINTS" = 1 ]; then
+		local lim ok=1 target=5 met
+		lim=$(hint_window)
+		wait_hint "$VM" "$GUEST_KINDS" "$((${lim%.*} + 2))"
+		dt=$( [ -n "$HINT" ] && secs_between "$t1" "$HINT_CREATED" || since "$t1")
+		case "${HINT#* }" in
+		"pin_vcpus $N1"|"migrate_memory $N0") le "$dt" "$lim" && ok=0 ;;
+		esac
+		met=$(le "$dt" "$target" && echo met || echo missed)
+		note "layout change (cpuset.mems $N0 -> $N1) to hint ${HINT#* }: ${dt}s; target <= ${target}s with default settings: $met (sample interval ${INTERVAL}s, ${CONFIRM} confirmation windows)"
+		result "layout change -> hint (time)" "pin_vcpus->$N1 or migrate_memory->$N0 within ${lim}s (target ${target}s)" \
+			"$( [ -n "$HINT" ] && echo "${HINT#* }" | sed 's/ /->/' || echo none) after ${dt}s (target $met)" $ok "$T0"
+	fi
+	vm_stop "$VM"
+}
+
+# Apply the guest hint with `numalens apply --yes`: vCPU locality >= 0.95
+# within two sample intervals, then the hint is withdrawn and stays away.
+sc_apply() {
+	[ "$HINTS" = 1 ] || return 0
+	local lim id kind node rc ta td v dt limit gone= back= t watch lmin=1 lok
+	scenario "apply the hint: vCPU locality" "VM running" 1 \
+		--membind=$N1 --cpunodebind=$N0 || return
+	mem_on "$VM" $N1 0.99 && threads_on_node "$VM_PID" vcpu $N0 ||
+		{ setup_failed "memory on node 1, vCPUs on node 0"; return; }
+	lim=$(hint_window)
+	if ! wait_hint "$VM" "$GUEST_KINDS" "$((${lim%.*} + 2))"; then
+		result "apply the hint" "a pin_vcpus or migrate_memory hint" "none within ${lim}s" 1 "$T0"
+		vm_stop "$VM"; return
+	fi
+	read -r id kind node <<< "$HINT"
+	ta=$(now)
+	"$NL" apply --url="$URL" --id="$id" --yes > "$OUT/apply.txt" 2>&1
+	rc=$?
+	td=$(now)
+	note "apply: hint $id ($kind -> node $node): exit $rc in $(since "$ta")s, $(grep -c 'changed:' "$OUT/apply.txt") change(s) (output in apply.txt)"
+	limit=$(awk -v i="$INTERVAL" 'BEGIN { print 2 * i }')
+	wait_locality "$VM" ge 0.95 "$td" $(( ${limit%.*} + 3 ))
+	v=$LOC dt=$LOC_DT
+	[ "$rc" = 0 ] && ge "${v:-x}" 0.95 && le "$dt" "$limit"
+	result "apply $kind->$node (numalens apply): vCPU locality" ">= 0.95 within ${limit}s" \
+		"${v:-absent} after ${dt}s (apply exit $rc)" $? "$T0"
+	# Withdrawn within the confirmation window, then watched for ten more
+	# sample intervals: neither this hint nor another guest hint returns.
+	watch=$(awk -v l="$lim" -v i="$INTERVAL" 'BEGIN { print l + 10 * i }')
+	while [ $(( $(now) - td )) -le $(( ${watch%.*} * 1000000 )) ]; do
+		t=$(since "$td")
+		if hints_of "$VM" | awk -v id="$id" -v re="$GUEST_KINDS" '$1 == id || $2 ~ re { f = 1 } END { exit !f }'; then
+			[ -n "$gone" ] && [ -z "$back" ] && back=$t
+		else
+			[ -z "$gone" ] && gone=$t
+		fi
+		scrape "$M" && v=$(vcpu_locality "$M" "$VM") && [ -n "$v" ] &&
+			lmin=$(awk -v a="$v" -v b="$lmin" 'BEGIN { print (a < b ? a : b) }')
+		sleep 0.5
+	done
+	[ -n "$gone" ] && le "$gone" "$lim" && [ -z "$back" ]
+	result "apply: hint withdrawn, no flapping" "gone within ${lim}s, not back for $((10 * ${INTERVAL%.*}))s more" \
+		"gone $([ -n "$gone" ] && echo "after ${gone}s" || echo never), back $([ -n "$back" ] && echo "after ${back}s" || echo never)" $? "$T0"
+	ge "$lmin" 0.95; lok=$?
+	result "apply: vCPU locality holds while watched" ">= 0.95 for ${watch}s" "min $lmin" $lok "$T0"
+	vm_stop "$VM"
+}
+
+# --- 4 nodes: topology and a spread over two far nodes -------------------------
+sc_topology() {
+	local ok=0 got want s d i cpus ids=() row want_row
+	T0=$(now)
+	wait_samples 1
+	for s in /sys/devices/system/node/node[0-9]*; do ids+=("${s##*node}"); done
+	for s in "${ids[@]}"; do
+		read -r -a row < "/sys/devices/system/node/node$s/distance"
+		# the kernel matches what lab.sh asked QEMU for
+		want_row=$(sed -n "$((s + 1))p" "$OUT/distances")
+		[ "${row[*]}" = "$want_row" ] ||
+			{ log "kernel node$s distances '${row[*]}', configured '$want_row'"; ok=1; }
+		# and numalens matches the kernel
+		for i in "${!ids[@]}"; do
+			d=${ids[$i]}
+			got=$(metric "$M" "numalens_node_distance{node=\"$s\",peer=\"$d\"} ")
+			[ "$got" = "${row[$i]}" ] ||
+				{ log "distance $s->$d: numalens ${got:-absent}, kernel ${row[$i]}"; ok=1; }
+		done
+		read -r cpus < "/sys/devices/system/node/node$s/cpulist"
+		got=$(metric "$M" "numalens_node_info{node=\"$s\",cpus=\"$cpus\"} ")
+		[ "$got" = 1 ] || { log "node $s: numalens_node_info does not say cpus=$cpus"; ok=1; }
+	done
+	result "${#ids[@]} nodes: numalens node distances and CPUs" \
+		"SLIT $(paste -sd/ "$OUT/distances")" \
+		"$([ $ok = 0 ] && echo "same (kernel and numalens)" || echo differs)" $ok "$T0"
+}
+
+# 4 nodes: memory interleaved over nodes 1 and 3, the vCPU on node 1
+sc_far_spread() {
+	local s
+	scenario "4 nodes: memory interleaved 1,3, vCPU node 1: vCPU locality" "VM running" 1 \
+		--interleave=1,3 --cpunodebind=1 || return
+	s=$(mem_share "$VM" 1)
+	log "$VM: kernel numa_stat: $(mem_mib "$VM") MiB, share on node 1 = ${s:-?}, node 3 = $(mem_share "$VM" 3)"
+	within "${s:-x}" 0.5 0.04 && threads_on_node "$VM_PID" vcpu 1 ||
+		{ setup_failed "memory 50/50 on nodes 1,3, vCPU on node 1"; return; }
+	judge "$ROW" "$VM" "0.50 +-0.05" within 0.5 0.05
+	vm_stop "$VM"
+}
+
+# An incoming VM's profile (GET /api/v1/vms/NAME/profile of a real VM) is
+# posted to /api/v1/placement while one node is nearly full of a resident,
+# idle ("cold") VM: that node must rank below every node where the VM fits
+# outright, and what each node reports must agree with the kernel.
+sc_placement() {
+	[ "$HINTS" = 1 ] || return 0
+	local row="4 nodes: POST /api/v1/placement ranks nodes by free memory"
+	local need reserve free2 cold ok=0 why= n free room kfree rank reason feasible
+	T0=$(now)
+	reserve=$(help_default hints.memory-reserve)
+	# 1. a real profile, from a VM measured here, then that VM goes away
+	vm_start source 1 "$MEMBURN" --membind=0 --cpunodebind=0
+	if ! vm_wait_resident source 90 || ! wait_samples 2 ||
+	   ! http_get /api/v1/vms/source/profile "$OUT/profile.json"; then
+		result "$row" "setup: a profile of a running VM" "none (HTTP ${HTTP_STATUS:-?})" 1 "$T0"
+		vm_stop source; return
+	fi
+	vm_stop source
+	need=$(jq -r '.memory_bytes // ([.memory[].bytes] | add) // 0' "$OUT/profile.json")
+	jq '.vm = "incoming" | .uuid = ""' "$OUT/profile.json" > /tmp/incoming.json
+	# 2. node 2 filled by a cold VM until the VM no longer fits above the reserve
+	read -r _ _ _ free2 _ < <(grep MemFree /sys/devices/system/node/node2/meminfo)
+	cold=$(( (free2 * 1024 - reserve - need / 2) / 1048576 - 40 ))
+	log "placement: incoming profile $((need / 1048576)) MiB; node 2 free $((free2 / 1024)) MiB, reserve $((reserve / 1048576)) MiB; cold VM of $cold MiB on node 2"
+	VM_MEM=$((cold + 64)) vm_start cold 1 "stride=4096 size=$cold mode=touch" --membind=2 --cpunodebind=2
+	if ! vm_wait_resident cold 120 "memburn: buffer touched once"; then
+		result "$row" "setup: cold VM resident on node 2" "not started (see console)" 1 "$T0"
+		vm_stop cold; return
+	fi
+	# 3. the request, until the cold VM's CPU time from touching its memory
+	# has left the smoothed CPU figures (node 2 would be refused for CPU,
+	# which is not what this scenario is about)
+	local end=$((SECONDS + 40))
+	while :; do
+		wait_samples 1
+		if ! http POST /api/v1/placement "$OUT/placement.json" /tmp/incoming.json; then
+			result "$row" "200 and a ranking" "HTTP ${HTTP_STATUS:-none}: $(head -c 200 "$OUT/placement.json")" 1 "$T0"
+			vm_stop cold; return
+		fi
+		reason=$(jq -r '.nodes[] | select(.node == 2) | .reason_code' "$OUT/placement.json")
+		[ "$reason" != cpu ] || [ $SECONDS -gt $end ] && break
+	done
+	# 4. each node against the kernel and the rules
+	for n in 0 1 2 3; do
+		read -r _ _ _ kfree _ < <(grep MemFree "/sys/devices/system/node/node$n/meminfo")
+		kfree=$((kfree * 1024))
+		IFS='|' read -r free reason feasible < <(jq -r --argjson n "$n" \
+			'.nodes[] | select(.node == $n) | "\(.free_bytes)|\(.reason_code)|\(.feasible)"' "$OUT/placement.json")
+		[ -n "$free" ] || { why+="node $n missing; "; ok=1; continue; }
+		within "$free" "$kfree" 33554432 || { why+="node $n free $free vs kernel $kfree; "; ok=1; }
+		room=$(( free - reserve ))
+		if [ "$room" -ge $(( need + 16777216 )) ] && [ "$feasible" != true ]; then
+			why+="node $n has room $((room / 1048576)) MiB but is $reason; "; ok=1
+		fi
+		if [ "$room" -lt $(( need - 16777216 )) ]; then
+			# decided on memory: refused, or only after moves
+			case "$reason" in
+			memory|fits_after_moves) ;;
+			*) why+="node $n has room $((room / 1048576)) MiB < $((need / 1048576)) but is $reason; "; ok=1 ;;
+			esac
+		fi
+		[ "$reason" = fits_after_moves ] && ! jq -e --argjson n "$n" --argjson want "$(( need - room ))" \
+			'[.nodes[] | select(.node == $n) | .moves[] | select(.from_node == $n) | .bytes] | add >= $want - 1048576' \
+			"$OUT/placement.json" > /dev/null && { why+="node $n: moves free too little; "; ok=1; }
+	done
+	rank=$(jq -r '[.nodes[] | "\(.node):\(.score * 100 | round / 100)(\(.reason_code))"] | join(" ")' "$OUT/placement.json")
+	# best first; node 2 below every node that fits outright; the
+	# recommended node is the first and fits
+	jq -e '.nodes as $r
+		| ([$r[] | .score] | . == (sort | reverse))
+		and ([$r[] | .feasible] | . == (sort | reverse))
+		and (.recommended_node == $r[0].node)
+		and ($r[0].reason_code == "fits")
+		and (($r | map(.node) | index(2)) > ([$r | to_entries[] | select(.value.reason_code == "fits") | .key] | max))' \
+		"$OUT/placement.json" > /dev/null || { why+="order: $rank; "; ok=1; }
+	note "placement: $rank; recommended node $(jq -r .recommended_node "$OUT/placement.json"); node 2 moves: $(jq -c '[.nodes[] | select(.node == 2) | .moves[]? | {vm, from_node, to_node, mib: (.bytes / 1048576 | floor)}]' "$OUT/placement.json")"
+	result "$row" "node 2 (cold VM, no room) below nodes 0,1,3; best node fits" "${why:-$rank}" $ok "$T0"
+	# Distances: where the room-making moves go, against the nearest node
+	# that had the room. Reported, not judged: the ranking and its moves do
+	# not take distances as an input yet (issue 4).
+	local f t b d near nd
+	while read -r f t b; do
+		read -r -a d < "/sys/devices/system/node/node$f/distance"
+		near= nd=
+		for n in 0 1 2 3; do
+			[ "$n" = "$f" ] && continue
+			room=$(jq -r --argjson n "$n" '.nodes[] | select(.node == $n) | .free_bytes' "$OUT/placement.json")
+			[ $(( room - reserve )) -ge "$b" ] || continue
+			if [ -z "$nd" ] || [ "${d[$n]}" -lt "$nd" ]; then near=$n nd=${d[$n]}; fi
+		done
+		note "placement: room-making move node $f -> $t ($((b / 1048576)) MiB, distance ${d[$t]}); nearest node with room: ${near:-none} (distance ${nd:-?}); distances are not judged (pending on issue 4)"
+	done < <(jq -r '.nodes[] | .moves[]? | "\(.from_node) \(.to_node) \(.bytes)"' "$OUT/placement.json")
+	vm_stop cold
+}
+
+case "$TOPO" in
+2node) SCENARIOS="local remote vmm spread migrate apply" ;;
+4node) SCENARIOS="topology far_spread placement" ;;
+*) log "unknown topology $TOPO"; exit 1 ;;
+esac
+# lab.sh passes NL_LAB_SCENARIOS through OUT/scenarios
+[ -s "$OUT/scenarios" ] && SCENARIOS=$(cat "$OUT/scenarios")
+for sc in $SCENARIOS; do
+	t=$(now)
+	log "scenario $sc"
+	VM=${sc//_/-}
+	"sc_$sc"
+	log "scenario $sc done in $(since "$t")s"
+done
+kill -0 "$NLPID" 2>/dev/null; alive=$?
+result "numalens still running after the scenarios" "running" "$([ $alive = 0 ] && echo running || echo gone)" $alive "$T_START"
+note "scenario script ran $(since "$T_START")s"
+exit 0

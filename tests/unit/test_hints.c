@@ -1,0 +1,1294 @@
+/* Hint engine: scenario tests on fixture hosts (2 and 4 nodes) built in C,
+ * fed with counter traces over many windows:
+ *   - a memory-intensive VM arriving on a host whose nodes are full gets the
+ *     good layout, with a resident CPU-bound VM's memory moved;
+ *   - a CPU-bound VM arriving changes nothing;
+ *   - two memory-intensive VMs on one node are spread (dino);
+ *   - the highest-bandwidth VM is made local with the least memory moved
+ *     (asymsched);
+ *   - no flapping under +-10% noise over 100 windows;
+ * plus stability (confirmation, exit, cooldown, expiry), ids, actions, and
+ * the invariants every hint list must keep: no conflicting hints for one
+ * VM, no node overcommitted in memory or CPU. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "harness.h"
+#include "hints.h"
+#include "hints_priv.h"
+#include "score.h"
+#include "snapshot.h"
+
+#define GiB (1024.0 * 1024 * 1024)
+#define MAXVM 16
+#define INTERVAL 2.0
+
+enum { EV_INSTR, EV_LLC, EV_DL, EV_DR, EV_PF, EV_N };
+
+struct fx_vm {
+	const char *name;
+	char uuid[NL_UUID_LEN];
+	pid_t pid;
+	int nvcpus, niothreads;
+	bool emulator;
+	double mem[NL_MAX_NODES];        /* bytes per node index */
+	double vcpu[NL_MAX_NODES];       /* busy vCPU cores per node index */
+	double vmm[NL_MAX_NODES];        /* busy VMM cores per node index */
+	int vcpu_pin, vmm_pin;           /* node index the threads are pinned to, -1 */
+	double mpki;                     /* LLC misses per 1000 instructions */
+	double ipc_rate;                 /* instructions per second */
+	double dram_bw;                  /* bytes/s; 0 = use llc */
+	bool unmeasured;                 /* memory placement unknown */
+	uint64_t dev_nodes;              /* passthrough devices, node indexes */
+	uint64_t ev[EV_N];               /* cumulative counters */
+};
+
+struct fx_host {
+	int nnodes, cpn;
+	double node_mem, other_used[NL_MAX_NODES];
+	int dist[NL_MAX_NODES][NL_MAX_NODES];
+	bool pmu, dram;
+	struct fx_vm vm[MAXVM];
+	int nvms;
+	double t;
+	uint64_t mono;
+	double noise;                    /* +-fraction on rates and cores */
+	unsigned rng;
+};
+
+static double rnd(struct fx_host *h)
+{
+	h->rng = h->rng * 1103515245u + 12345u;
+	return ((h->rng >> 8) & 0xffff) / 65535.0;
+}
+
+static double jitter(struct fx_host *h)
+{
+	return h->noise > 0 ? 1 + h->noise * (2 * rnd(h) - 1) : 1;
+}
+
+static void host_init(struct fx_host *h, int nnodes, int cpn, double node_mem)
+{
+	memset(h, 0, sizeof(*h));
+	h->nnodes = nnodes;
+	h->cpn = cpn;
+	h->node_mem = node_mem;
+	h->pmu = true;
+	h->t = 1.7e9;
+	h->mono = 1000000000000ULL;
+	h->rng = 12345;
+	for (int i = 0; i < nnodes; i++) {
+		h->other_used[i] = 1 * GiB;
+		for (int j = 0; j < nnodes; j++)
+			h->dist[i][j] = i == j ? 10 : 21;
+	}
+}
+
+static struct fx_vm *add_vm(struct fx_host *h, const char *name, int nvcpus)
+{
+	struct fx_vm *v = &h->vm[h->nvms];
+
+	memset(v, 0, sizeof(*v));
+	v->name = name;
+	snprintf(v->uuid, sizeof(v->uuid), "00000000-0000-4000-8000-%012d", h->nvms + 1);
+	v->pid = 1000 + h->nvms;
+	v->nvcpus = nvcpus;
+	v->niothreads = 1;
+	v->emulator = true;
+	v->vcpu_pin = v->vmm_pin = -1;
+	v->ipc_rate = 2e9;
+	h->nvms++;
+	return v;
+}
+
+static void node_cpus(const struct fx_host *h, int n, struct nl_cpuset *s)
+{
+	nl_cpuset_zero(s);
+	for (int c = 0; c < h->cpn; c++)
+		nl_cpuset_set(s, n * h->cpn + c);
+}
+
+static void all_cpus(const struct fx_host *h, struct nl_cpuset *s)
+{
+	nl_cpuset_zero(s);
+	for (int c = 0; c < h->cpn * h->nnodes; c++)
+		nl_cpuset_set(s, c);
+}
+
+static int vm_name_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct nl_vm_snap *)a)->name,
+		      ((const struct nl_vm_snap *)b)->name);
+}
+
+/* One window: advance time and counters, build a heap snapshot the way
+ * snapshot.c lays it out (VMs sorted by name). */
+static struct nl_snapshot *host_snapshot(struct fx_host *h)
+{
+	struct nl_snapshot *s = calloc(1, sizeof(*s));
+	static const char *const evn[EV_N] = { "instructions", "llc_misses",
+					       "dram_local", "dram_remote", "page_faults" };
+
+	h->t += INTERVAL;
+	h->mono += (uint64_t)(INTERVAL * 1e9);
+	s->refs = 1;
+	s->gen = h->mono;
+	s->timestamp = h->t;
+	s->mono_ns = h->mono;
+	s->window_seconds = INTERVAL;
+	s->topo_valid = true;
+	s->topo.nnodes = h->nnodes;
+	s->topo.ncpus = h->nnodes * h->cpn;
+	for (int n = 0; n < h->nnodes; n++) {
+		double used = h->other_used[n];
+
+		s->topo.nodes[n].id = n;
+		node_cpus(h, n, &s->topo.nodes[n].cpus);
+		for (int c = 0; c < h->cpn; c++)
+			s->topo.cpu_node[n * h->cpn + c] = (int16_t)n;
+		for (int i = 0; i < h->nvms; i++)
+			used += h->vm[i].mem[n];
+		s->topo.nodes[n].mem_total_bytes = (uint64_t)h->node_mem;
+		s->topo.nodes[n].mem_free_bytes = used < h->node_mem ? (uint64_t)(h->node_mem - used) : 0;
+		for (int m = 0; m < h->nnodes; m++)
+			s->topo.distance[n][m] = h->dist[n][m];
+	}
+	s->nevents = EV_N;
+	for (int k = 0; k < EV_N; k++) {
+		snprintf(s->events[k].name, sizeof(s->events[k].name), "%s", evn[k]);
+		s->events[k].hardware = k != EV_PF;
+		s->events[k].supported = k == EV_PF ? 1 :
+					 (k == EV_DL || k == EV_DR) ? (h->pmu && h->dram) : h->pmu;
+	}
+	s->vms = calloc(MAXVM, sizeof(*s->vms));
+	for (int i = 0; i < h->nvms; i++) {
+		struct fx_vm *f = &h->vm[i];
+		struct nl_vm_snap *v = &s->vms[s->nvms++];
+		double j = jitter(h), vsum = 0, msum = 0, loc = 0;
+		uint64_t cpu_ns[NL_MAX_NODES] = { 0 }, memb[NL_MAX_NODES] = { 0 };
+		struct nl_cpuset vset, mset;
+		size_t ns = 0;
+		uint32_t valid = 0;
+
+		snprintf(v->name, sizeof(v->name), "%s", f->name);
+		memcpy(v->uuid, f->uuid, sizeof(v->uuid));
+		v->pid = f->pid;
+		v->backend = NL_BACKEND_LIBVIRT;
+		v->mem_source = f->unmeasured ? NL_MEM_NONE : NL_MEM_CGROUP_V2;
+		v->dev_nodes = f->dev_nodes;
+		v->ndevices = f->dev_nodes ? 1 : 0;
+		for (int n = 0; n < h->nnodes && !f->unmeasured; n++) {
+			v->mem_bytes[n] = (uint64_t)(f->mem[n] * (h->noise > 0 ? jitter(h) : 1));
+			v->mem_total_bytes += v->mem_bytes[n];
+			memb[n] = v->mem_bytes[n];
+		}
+		/* counters */
+		for (int n = 0; n < h->nnodes; n++) {
+			vsum += f->vcpu[n];
+			msum += f->mem[n];
+		}
+		for (int n = 0; n < h->nnodes && vsum > 0 && msum > 0; n++)
+			loc += f->vcpu[n] / vsum * (f->mem[n] / msum);
+		{
+			double instr = f->ipc_rate * INTERVAL * j * (vsum > 0);
+			double llc = instr * f->mpki / 1000 * jitter(h);
+			double dram = f->dram_bw > 0 ? f->dram_bw * INTERVAL * jitter(h) / 64 : llc;
+
+			f->ev[EV_INSTR] += (uint64_t)instr;
+			f->ev[EV_LLC] += (uint64_t)llc;
+			f->ev[EV_DL] += (uint64_t)(dram * loc);
+			f->ev[EV_DR] += (uint64_t)(dram * (1 - loc));
+		}
+		for (int k = 0; k < EV_N; k++)
+			if (s->events[k].supported == 1)
+				valid |= 1u << k;
+		v->series = calloc((size_t)f->nvcpus + (size_t)f->niothreads + 2, sizeof(*v->series));
+		v->threads = calloc(1, sizeof(*v->threads));
+		if (f->vcpu_pin >= 0)
+			node_cpus(h, f->vcpu_pin, &vset);
+		else
+			all_cpus(h, &vset);
+		if (f->vmm_pin >= 0)
+			node_cpus(h, f->vmm_pin, &mset);
+		else
+			all_cpus(h, &mset);
+		for (int c = 0; c < f->nvcpus; c++) {
+			struct nl_series *se = &v->series[ns++];
+
+			se->role = NL_ROLE_VCPU;
+			se->index = c;
+			se->nthreads = 1;
+			se->cpus_allowed = vset;
+			se->mems_allowed = (1ULL << h->nnodes) - 1;
+			for (int n = 0; n < h->nnodes; n++) {
+				se->win_node_ns[n] = (uint64_t)(f->vcpu[n] / f->nvcpus * INTERVAL * 1e9 *
+								jitter(h));
+				cpu_ns[n] += se->win_node_ns[n];
+			}
+			if (c == 0) {
+				memcpy(se->events, f->ev, sizeof(f->ev));
+				se->events_valid = valid;
+			}
+		}
+		for (int k = 0; k < f->niothreads + (f->emulator ? 1 : 0); k++) {
+			struct nl_series *se = &v->series[ns++];
+			bool emu = f->emulator && k == 0;
+
+			se->role = emu ? NL_ROLE_EMULATOR : NL_ROLE_IOTHREAD;
+			se->index = emu ? -1 : k + (f->emulator ? 0 : 1);
+			se->nthreads = 1;
+			se->cpus_allowed = mset;
+			se->mems_allowed = (1ULL << h->nnodes) - 1;
+			for (int n = 0; n < h->nnodes; n++)
+				se->win_node_ns[n] = (uint64_t)(f->vmm[n] / (f->niothreads + f->emulator) *
+							       INTERVAL * 1e9 * j);
+		}
+		v->nseries = ns;
+		for (int r = 0; r <= NL_ROLE_ALL; r++)
+			v->locality[r] = v->distance[r] = NAN;
+		nl_score_placement(cpu_ns, memb, &s->topo, &v->locality[NL_ROLE_VCPU],
+				   &v->distance[NL_ROLE_VCPU]);
+	}
+	qsort(s->vms, s->nvms, sizeof(*s->vms), vm_name_cmp);
+	return s;
+}
+
+static struct nl_hint_config test_cfg(void)
+{
+	struct nl_hint_config c;
+
+	nl_hint_config_defaults(&c);
+	return c;
+}
+
+/* ---- invariant checks ---- */
+
+static const struct fx_vm *fx_by_name(const struct fx_host *h, const char *name)
+{
+	for (int i = 0; i < h->nvms; i++)
+		if (!strcmp(h->vm[i].name, name))
+			return &h->vm[i];
+	return NULL;
+}
+
+/* No VM has hints aiming at two different nodes, a donor has no plan of
+ * its own, evict stands alone; and applying the whole list overcommits no
+ * node: a node that receives memory keeps half the reserve free (new plans
+ * keep all of it, published ones may use half), a node that receives CPU
+ * demand stays within its CPUs (new plans: within --hints.cpu-limit). */
+static int check_invariants(const struct fx_host *h, const struct nl_snapshot *s,
+			    enum nl_policy p)
+{
+	const struct nl_hint_report *r = s->hints;
+	double mem[NL_MAX_NODES], cpu[NL_MAX_NODES];
+	int bad = 0;
+
+	if (!r)
+		return 1;
+	for (int n = 0; n < h->nnodes; n++) {
+		mem[n] = (double)s->topo.nodes[n].mem_free_bytes;
+		cpu[n] = 0;
+		for (int i = 0; i < h->nvms; i++)
+			cpu[n] += h->vm[i].vcpu[n] + h->vm[i].vmm[n];
+	}
+	for (size_t i = 0; i < r->nhints[p]; i++) {
+		const struct nl_hint *x = &r->hints[p][i];
+		const struct fx_vm *v = fx_by_name(h, x->vm);
+
+		for (size_t j = 0; j < r->nhints[p]; j++) {
+			const struct nl_hint *y = &r->hints[p][j];
+
+			if (i == j || strcmp(x->vm, y->vm))
+				continue;
+			if (x->kind == NL_HINT_EVICT || y->kind == NL_HINT_EVICT) {
+				fprintf(stderr, "  evict with another hint for %s\n", x->vm);
+				bad++;
+			}
+			if (x->target_node != y->target_node ||
+			    (x->beneficiary[0] != 0) != (y->beneficiary[0] != 0)) {
+				fprintf(stderr, "  conflicting hints for %s: %s->%d and %s->%d\n",
+					x->vm, nl_hint_kind_name(x->kind), x->target_node,
+					nl_hint_kind_name(y->kind), y->target_node);
+				bad++;
+			}
+			if (x->kind == y->kind && x->beneficiary[0] == y->beneficiary[0] && i < j) {
+				fprintf(stderr, "  two %s hints for %s\n", nl_hint_kind_name(x->kind), x->vm);
+				bad++;
+			}
+		}
+		if (!v)
+			continue;
+		if (x->kind == NL_HINT_MIGRATE_MEMORY) {
+			double left = (double)x->bytes;
+
+			mem[x->target_node] -= (double)x->bytes;
+			for (int k = 0; k < x->nfrom && left > 0; k++) {
+				double b = fmin(left, v->mem[x->from_nodes[k]]);
+
+				mem[x->from_nodes[k]] += b;
+				left -= b;
+			}
+		}
+		if (x->kind == NL_HINT_PIN_VCPUS)
+			for (int n = 0; n < h->nnodes; n++) {
+				cpu[n] -= v->vcpu[n];
+				cpu[x->target_node] += v->vcpu[n];
+			}
+		if (x->kind == NL_HINT_PIN_VMM_THREADS)
+			for (int n = 0; n < h->nnodes; n++) {
+				cpu[n] -= v->vmm[n];
+				cpu[x->target_node] += v->vmm[n];
+			}
+	}
+	for (int n = 0; n < h->nnodes; n++) {
+		double before = (double)s->topo.nodes[n].mem_free_bytes;
+
+		if (mem[n] < before - 1 && mem[n] < r->cfg.memory_reserve / 2 - 1) {
+			fprintf(stderr, "  node %d memory overcommitted: %.2f GiB free after hints\n",
+				n, mem[n] / GiB);
+			bad++;
+		}
+		if (cpu[n] > h->cpn + 1e-6) {
+			double was = 0;
+
+			for (int i = 0; i < h->nvms; i++)
+				was += h->vm[i].vcpu[n] + h->vm[i].vmm[n];
+			if (cpu[n] > was + 1e-6) {
+				fprintf(stderr, "  node %d CPU overcommitted: %.2f cores\n", n, cpu[n]);
+				bad++;
+			}
+		}
+	}
+	return bad;
+}
+
+static const struct nl_hint *find_hint(const struct nl_snapshot *s, enum nl_policy p,
+				       const char *vm, enum nl_hint_kind k)
+{
+	const struct nl_hint_report *r = s->hints;
+
+	for (size_t i = 0; r && i < r->nhints[p]; i++)
+		if (!strcmp(r->hints[p][i].vm, vm) && r->hints[p][i].kind == k)
+			return &r->hints[p][i];
+	return NULL;
+}
+
+static size_t count_vm(const struct nl_snapshot *s, enum nl_policy p, const char *vm)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; s->hints && i < s->hints->nhints[p]; i++)
+		n += !strcmp(s->hints->hints[p][i].vm, vm);
+	return n;
+}
+
+/* Run `windows` windows; keep the last snapshot in *last (caller puts it).
+ * Checks the invariants of every policy in every window. */
+static int run(struct fx_host *h, struct nl_hints *e, int windows,
+	       struct nl_snapshot **last)
+{
+	int bad = 0;
+
+	for (int w = 0; w < windows; w++) {
+		struct nl_snapshot *s = host_snapshot(h);
+
+		CHECK(nl_hints_update(e, s) == 0);
+		for (int p = 0; p < NL_POLICY_COUNT; p++)
+			bad += check_invariants(h, s, (enum nl_policy)p);
+		if (last && w == windows - 1) {
+			nl_snapshot_put(*last);
+			*last = s;
+		} else {
+			nl_snapshot_put(s);
+		}
+	}
+	return bad;
+}
+
+/* ---- the research scenarios ---- */
+
+/* 2 nodes x 8 CPUs x 16 GiB. Two CPU-bound residents, one per node; a
+ * memory-intensive VM arrives and the kernel spreads it over both nodes,
+ * which leaves neither node room for all of it. */
+static void full_host(struct fx_host *h)
+{
+	struct fx_vm *r1, *r2;
+
+	host_init(h, 2, 8, 16 * GiB);
+	r1 = add_vm(h, "r1-cpu", 2);
+	r1->mem[0] = 8 * GiB;
+	r1->vcpu[0] = 2;
+	r1->vmm[0] = 0.05;
+	r1->mpki = 0.2;
+	r2 = add_vm(h, "r2-cpu", 2);
+	r2->mem[1] = 5 * GiB;
+	r2->vcpu[1] = 2;
+	r2->vmm[1] = 0.05;
+	r2->mpki = 0.3;
+}
+
+static void arrive_mem(struct fx_host *h)
+{
+	struct fx_vm *m = add_vm(h, "m-mem", 4);
+
+	m->mem[0] = 6 * GiB;
+	m->mem[1] = 5 * GiB;
+	m->vcpu[0] = 2;
+	m->vcpu[1] = 2;
+	m->vmm[0] = m->vmm[1] = 0.05;
+	m->mpki = 20;
+}
+
+static void test_full_host_memory_intensive_arrival(void)
+{
+	struct fx_host h;
+	struct nl_hint_config cfg = test_cfg();
+	struct nl_hints *e = nl_hints_new(&cfg);
+	struct nl_snapshot *s = NULL;
+	const struct nl_hint *pin, *mig, *room, *vmm;
+
+	full_host(&h);
+	CHECK_EQ_INT(run(&h, e, 10, &s), 0);
+	for (int p = 0; p < NL_POLICY_COUNT; p++)
+		CHECK_EQ_INT(s->hints->nhints[p], 0);      /* a settled host */
+	arrive_mem(&h);
+	/* confirmation: nothing in the first windows after the arrival (the
+	 * first has no counter rates yet, then 3 windows to confirm) */
+	CHECK_EQ_INT(run(&h, e, 3, &s), 0);
+	CHECK_EQ_INT(s->hints->nhints[NL_POLICY_LOCALITY], 0);
+	CHECK_EQ_INT(run(&h, e, 1, &s), 0);
+	CHECK(s->hints->vmf[0].intensive);                 /* m-mem sorts first */
+	pin = find_hint(s, NL_POLICY_LOCALITY, "m-mem", NL_HINT_PIN_VCPUS);
+	mig = find_hint(s, NL_POLICY_LOCALITY, "m-mem", NL_HINT_MIGRATE_MEMORY);
+	vmm = find_hint(s, NL_POLICY_LOCALITY, "m-mem", NL_HINT_PIN_VMM_THREADS);
+	room = find_hint(s, NL_POLICY_LOCALITY, "r2-cpu", NL_HINT_MIGRATE_MEMORY);
+	CHECK(pin && mig && room && vmm);
+	if (pin && mig && room && vmm) {
+		/* node 1 needs the fewest bytes moved: 6 GiB of m-mem plus
+		 * 1.5 GiB of r2-cpu's memory to node 0 (free 0.5 GiB above the
+		 * reserve on node 0, 4.5 on node 1) */
+		CHECK_EQ_INT(pin->target_node, 1);
+		CHECK_EQ_INT(mig->target_node, 1);
+		CHECK_EQ_INT(mig->nfrom, 1);
+		CHECK_EQ_INT(mig->from_nodes[0], 0);
+		CHECK_NEAR((double)mig->bytes / GiB, 6.0, 0.01);
+		CHECK_EQ_INT(room->target_node, 0);
+		CHECK_EQ_INT(room->from_nodes[0], 1);
+		CHECK_NEAR((double)room->bytes / GiB, 1.5, 0.01);
+		CHECK_STR(room->beneficiary, "m-mem");
+		CHECK_STR(room->reason_code, "make_room");
+		CHECK(room->step < pin->step && pin->step < mig->step);
+		CHECK_EQ_INT(pin->ev.inputs, NL_INPUTS_PMU);
+		CHECK_STR(pin->ev.intensity_metric, "llc_bytes_per_second");
+		CHECK_NEAR(pin->ev.llc_mpki, 20, 2);
+		CHECK_NEAR(pin->ev.locality, 0.5 * 6 / 11 + 0.5 * 5 / 11, 0.01);
+		CHECK_NEAR(pin->expected_gain, 1 - pin->ev.locality, 0.01);
+		CHECK(pin->confidence > 0 && pin->confidence <= 1);
+		CHECK_NEAR(mig->cost_seconds, 6.0, 0.01);   /* 1 GiB/s */
+		CHECK(pin->expires > pin->created);
+		CHECK_EQ_INT(pin->policy, NL_POLICY_LOCALITY);
+	}
+	/* nothing for the resident that gives no room */
+	CHECK_EQ_INT(count_vm(s, NL_POLICY_LOCALITY, "r1-cpu"), 0);
+	/* simple makes no room: m-mem fits nowhere, so it is to be evicted */
+	CHECK(find_hint(s, NL_POLICY_SIMPLE, "m-mem", NL_HINT_EVICT) != NULL);
+	CHECK_EQ_INT(count_vm(s, NL_POLICY_SIMPLE, "m-mem"), 1);
+	CHECK_EQ_INT(count_vm(s, NL_POLICY_SIMPLE, "r2-cpu"), 0);
+	nl_snapshot_put(s);
+	nl_hints_free(e);
+}
+
+static void test_cpu_bound_arrival_changes_nothing(void)
+{
+	struct fx_host h;
+	struct nl_hint_config cfg = test_cfg();
+	struct nl_hints *e = nl_hints_new(&cfg);
+	struct nl_snapshot *s = NULL;
+	struct fx_vm *c;
+
+	full_host(&h);
+	CHECK_EQ_INT(run(&h, e, 5, &s), 0);
+	c = add_vm(&h, "c-cpu", 4);
+	c->mem[0] = 3 * GiB;
+	c->mem[1] = 4 * GiB;
+	c->vcpu[0] = 2;
+	c->vcpu[1] = 2;
+	c->mpki = 0.4;
+	for (int w = 0; w < 20; w++) {
+		CHECK_EQ_INT(run(&h, e, 1, &s), 0);
+		for (int p = 0; p < NL_POLICY_COUNT; p++)
+			CHECK_EQ_INT(s->hints->nhints[p], 0);
+	}
+	CHECK(!s->hints->vmf[0].intensive);                /* c-cpu */
+	nl_snapshot_put(s);
+	nl_hints_free(e);
+}
+
+static void test_dino_spreads_two_memory_intensive_vms(void)
+{
+	struct fx_host h;
+	struct nl_hint_config cfg = test_cfg();
+	struct nl_hints *e = nl_hints_new(&cfg);
+	struct nl_snapshot *s = NULL;
+	struct fx_vm *a, *b, *c;
+	const struct nl_hint *pin, *mig;
+
+	host_init(&h, 2, 8, 16 * GiB);
+	a = add_vm(&h, "a-mem", 2);
+	a->mem[0] = 4 * GiB;
+	a->vcpu[0] = 2;
+	a->mpki = 25;
+	b = add_vm(&h, "b-mem", 2);
+	b->mem[0] = 3 * GiB;
+	b->vcpu[0] = 2;
+	b->mpki = 20;
+	c = add_vm(&h, "c-cpu", 2);
+	c->mem[1] = 2 * GiB;
+	c->vcpu[1] = 2;
+	c->mpki = 0.2;
+	CHECK_EQ_INT(run(&h, e, 6, &s), 0);
+	/* both are local already: locality has nothing to say */
+	CHECK_EQ_INT(s->hints->nhints[NL_POLICY_LOCALITY], 0);
+	CHECK_EQ_INT(s->hints->nhints[NL_POLICY_ASYMSCHED], 0);
+	/* dino moves one of them, with its memory, to the other node: the
+	 * cheaper one (b-mem, 3 GiB) */
+	pin = find_hint(s, NL_POLICY_DINO, "b-mem", NL_HINT_PIN_VCPUS);
+	mig = find_hint(s, NL_POLICY_DINO, "b-mem", NL_HINT_MIGRATE_MEMORY);
+	CHECK(pin && mig);
+	if (pin && mig) {
+		CHECK_EQ_INT(pin->target_node, 1);
+		CHECK_EQ_INT(mig->target_node, 1);
+		CHECK_NEAR((double)mig->bytes / GiB, 3, 0.01);
+		CHECK_STR(pin->gain_metric, "contention");
+		CHECK_STR(pin->reason_code, "contention");
+		CHECK_NEAR(pin->ev.contention_before, 25.0 / 45, 0.05);
+		CHECK_NEAR(pin->ev.contention_after, 0, 1e-9);
+	}
+	CHECK_EQ_INT(count_vm(s, NL_POLICY_DINO, "a-mem"), 0);
+	CHECK_EQ_INT(count_vm(s, NL_POLICY_DINO, "c-cpu"), 0);
+
+	/* apply it: b runs and lives on node 1; dino withdraws the plan and
+	 * stays quiet */
+	b->mem[0] = 0;
+	b->mem[1] = 3 * GiB;
+	b->vcpu[0] = 0;
+	b->vcpu[1] = 2;
+	b->vcpu_pin = b->vmm_pin = 1;
+	CHECK_EQ_INT(run(&h, e, (int)cfg.confirm_windows, &s), 0);
+	CHECK_EQ_INT(s->hints->nhints[NL_POLICY_DINO], 0);
+	CHECK_EQ_INT(run(&h, e, 30, &s), 0);
+	CHECK_EQ_INT(s->hints->nhints[NL_POLICY_DINO], 0);
+	nl_snapshot_put(s);
+	nl_hints_free(e);
+}
+
+/* 4 nodes x 4 CPUs x 16 GiB, DRAM bandwidth counted. h-bw (8 GB/s) has 1 /
+ * 5 / 2 GiB on nodes 0 / 1 / 2 and runs on node 2; x-bw (0.4 GB/s) has 2 /
+ * 2 GiB on nodes 2 / 3 and runs on node 3. */
+static void test_asymsched_highest_bandwidth_least_moved(void)
+{
+	struct fx_host h;
+	struct nl_hint_config cfg = test_cfg();
+	struct nl_hints *e;
+	struct nl_snapshot *s = NULL;
+	struct fx_vm *hb, *xb;
+	const struct nl_hint *mig, *pin;
+	static const int slit[4][4] = { { 10, 16, 22, 22 }, { 16, 10, 22, 22 },
+					{ 22, 22, 10, 16 }, { 22, 22, 16, 10 } };
+
+	cfg.bandwidth_threshold = 2e8;
+	e = nl_hints_new(&cfg);
+	host_init(&h, 4, 4, 16 * GiB);
+	memcpy(h.dist, slit, sizeof(slit));
+	h.dram = true;
+	hb = add_vm(&h, "h-bw", 2);
+	hb->mem[0] = 1 * GiB;
+	hb->mem[1] = 5 * GiB;
+	hb->mem[2] = 2 * GiB;
+	hb->vcpu[2] = 2;
+	hb->dram_bw = 8e9;
+	hb->mpki = 30;
+	xb = add_vm(&h, "x-bw", 2);
+	xb->mem[2] = 2 * GiB;
+	xb->mem[3] = 2 * GiB;
+	xb->vcpu[3] = 2;
+	xb->dram_bw = 4e8;
+	xb->mpki = 6;
+	CHECK_EQ_INT(run(&h, e, 6, &s), 0);
+	mig = find_hint(s, NL_POLICY_ASYMSCHED, "h-bw", NL_HINT_MIGRATE_MEMORY);
+	pin = find_hint(s, NL_POLICY_ASYMSCHED, "h-bw", NL_HINT_PIN_VCPUS);
+	CHECK(mig && pin);
+	if (mig && pin) {
+		/* node 1 holds most of it: 3 GiB to move, not 6 (node 2) */
+		CHECK_EQ_INT(mig->target_node, 1);
+		CHECK_EQ_INT(pin->target_node, 1);
+		CHECK_NEAR((double)mig->bytes / GiB, 3, 0.01);
+		CHECK_EQ_INT(mig->nfrom, 2);
+		CHECK_STR(mig->ev.intensity_metric, "dram_bytes_per_second");
+		CHECK_NEAR(mig->ev.dram_bytes_per_second, 8e9, 1e9);
+		CHECK_NEAR(mig->ev.locality, 0.25, 0.02);   /* PMU locality */
+		CHECK_EQ_INT(mig->ev.inputs, NL_INPUTS_PMU);
+		CHECK_EQ_INT(mig->policy, NL_POLICY_ASYMSCHED);
+	}
+	/* making x-bw local too would reach the best score, but h-bw alone is
+	 * within 10% of it and moves less memory */
+	CHECK_EQ_INT(count_vm(s, NL_POLICY_ASYMSCHED, "x-bw"), 0);
+	/* the locality policy fixes both */
+	CHECK(find_hint(s, NL_POLICY_LOCALITY, "x-bw", NL_HINT_PIN_VCPUS) ||
+	      find_hint(s, NL_POLICY_LOCALITY, "x-bw", NL_HINT_MIGRATE_MEMORY));
+	CHECK(find_hint(s, NL_POLICY_LOCALITY, "h-bw", NL_HINT_MIGRATE_MEMORY) != NULL);
+	nl_snapshot_put(s);
+	nl_hints_free(e);
+}
+
+/* ---- stability ---- */
+
+struct seen {
+	int policy;
+	char id[NL_HINT_ID_LEN];
+	char vm[NL_NAME_MAX];
+	int kind, target;
+	int first, last, runs;
+};
+
+static void test_no_flapping_with_noise(void)
+{
+	struct fx_host h;
+	struct nl_hint_config cfg = test_cfg();
+	struct nl_hints *e = nl_hints_new(&cfg);
+	struct seen seen[64];
+	int nseen = 0, bad = 0;
+	struct fx_vm *v;
+
+	host_init(&h, 2, 16, 64 * GiB);
+	h.noise = 0.10;
+	/* intensity hovering at the threshold (5 MPKI), memory all remote */
+	v = add_vm(&h, "v1-edge", 2);
+	v->mem[0] = 4 * GiB;
+	v->vcpu[1] = 1.5;
+	v->vcpu_pin = 1;
+	v->emulator = false;
+	v->niothreads = 0;
+	v->mpki = 5.2;
+	/* locality hovering at the entering gain: 78% of vCPU time local */
+	v = add_vm(&h, "v2-edge", 4);
+	v->mem[0] = 8 * GiB;
+	v->vcpu[0] = 1.56;
+	v->vcpu[1] = 0.44;
+	v->emulator = false;
+	v->niothreads = 0;
+	v->mpki = 15;
+	/* two equally good homes: memory half and half */
+	v = add_vm(&h, "v3-tie", 2);
+	v->mem[0] = 3 * GiB;
+	v->mem[1] = 3 * GiB;
+	v->vcpu[0] = 1;
+	v->vcpu[1] = 1;
+	v->vmm[0] = v->vmm[1] = 0.02;
+	v->mpki = 12;
+	/* CPU-bound, spread */
+	v = add_vm(&h, "v4-cpu", 4);
+	v->mem[0] = 2 * GiB;
+	v->mem[1] = 2 * GiB;
+	v->vcpu[0] = 2;
+	v->vcpu[1] = 2;
+	v->mpki = 1;
+	for (int w = 0; w < 100; w++) {
+		struct nl_snapshot *s = host_snapshot(&h);
+
+		CHECK(nl_hints_update(e, s) == 0);
+		for (int p = 0; p < NL_POLICY_COUNT; p++) {
+			bad += check_invariants(&h, s, (enum nl_policy)p);
+			for (size_t i = 0; i < s->hints->nhints[p]; i++) {
+				const struct nl_hint *x = &s->hints->hints[p][i];
+				int k;
+
+				for (k = 0; k < nseen; k++)
+					if (!strcmp(seen[k].id, x->id) && seen[k].policy == p)
+						break;
+				if (k == nseen && nseen < 64) {
+					seen[k].policy = p;
+					seen[k].kind = x->kind;
+					seen[k].target = x->target_node;
+					snprintf(seen[k].id, sizeof(seen[k].id), "%s", x->id);
+					snprintf(seen[k].vm, sizeof(seen[k].vm), "%s", x->vm);
+					seen[k].first = w;
+					seen[k].runs = 1;
+					nseen++;
+				} else if (k < nseen && seen[k].last < w - 1) {
+					seen[k].runs++;    /* withdrawn and back */
+				}
+				if (k < nseen)
+					seen[k].last = w;
+			}
+		}
+		nl_snapshot_put(s);
+	}
+	CHECK_EQ_INT(bad, 0);
+	for (int k = 0; k < nseen; k++) {
+		if (seen[k].runs != 1 || seen[k].last != 99)
+			fprintf(stderr, "  %s %s: windows %d..%d in %d runs\n", seen[k].vm,
+				seen[k].id, seen[k].first, seen[k].last, seen[k].runs);
+		CHECK_EQ_INT(seen[k].runs, 1);
+		CHECK_EQ_INT(seen[k].last, 99);
+	}
+	/* per policy and VM: one recommendation, never a second target nor a
+	 * second hint of one kind. Under the default policy the single-step
+	 * cases (v1, v2: vCPUs to the memory's node) are one hint each */
+	for (int p = 0; p < NL_POLICY_COUNT; p++) {
+		static const char *const names[] = { "v1-edge", "v2-edge", "v3-tie", "v4-cpu" };
+		int n[4] = { 0 };
+
+		for (int i = 0; i < 4; i++) {
+			int target = -2, kinds[NL_HINT_KIND_COUNT] = { 0 };
+
+			for (int k = 0; k < nseen; k++) {
+				if (seen[k].policy != p || strcmp(seen[k].vm, names[i]))
+					continue;
+				n[i]++;
+				kinds[seen[k].kind]++;
+				if (getenv("NL_TEST_VERBOSE"))
+					fprintf(stderr, "    %s %s %s %d %d..%d\n",
+						nl_policy_name((enum nl_policy)p), names[i],
+						nl_hint_kind_name((enum nl_hint_kind)seen[k].kind),
+						seen[k].target, seen[k].first, seen[k].last);
+				if (target == -2)
+					target = seen[k].target;
+				if (target != seen[k].target)
+					fprintf(stderr, "  %s: %s has two targets\n",
+						nl_policy_name((enum nl_policy)p), names[i]);
+				CHECK_EQ_INT(target, seen[k].target);
+			}
+			for (int k = 0; k < NL_HINT_KIND_COUNT; k++)
+				CHECK(kinds[k] <= 1);
+		}
+		CHECK_EQ_INT(n[3], 0);
+		if (p == NL_POLICY_LOCALITY) {
+			CHECK_EQ_INT(n[0], 1);
+			CHECK_EQ_INT(n[1], 1);
+			CHECK(n[2] >= 1);
+		}
+	}
+	nl_hints_free(e);
+}
+
+static void test_stability_rules(void)
+{
+	struct fx_host h;
+	struct nl_hint_config cfg = test_cfg();
+	struct nl_hints *e;
+	struct nl_snapshot *s = NULL;
+	struct fx_vm *v;
+	char id[NL_HINT_ID_LEN], want[NL_HINT_ID_LEN];
+	const struct nl_hint *x;
+	double created;
+
+	cfg.confirm_windows = 4;
+	cfg.cooldown_seconds = 60;    /* 30 windows */
+	cfg.ttl_seconds = 20;         /* 10 windows */
+	e = nl_hints_new(&cfg);
+	host_init(&h, 2, 8, 64 * GiB);
+	v = add_vm(&h, "solo", 2);
+	v->mem[0] = 4 * GiB;
+	v->vcpu[1] = 2;
+	v->vcpu_pin = 1;
+	v->vmm[1] = 0.1;
+	v->vmm_pin = 1;
+	v->mpki = 10;
+	/* confirmation over 4 windows (the first has no rates yet) */
+	CHECK_EQ_INT(run(&h, e, 4, &s), 0);
+	CHECK_EQ_INT(s->hints->nhints[NL_POLICY_LOCALITY], 0);
+	CHECK_EQ_INT(run(&h, e, 1, &s), 0);
+	x = find_hint(s, NL_POLICY_LOCALITY, "solo", NL_HINT_PIN_VCPUS);
+	CHECK(x != NULL);
+	if (!x)
+		goto cleanup;
+	/* the id is the hash of (uuid, kind, target) and does not change */
+	nl_hints_make_id(v->uuid, NL_HINT_PIN_VCPUS, 0, want);
+	CHECK_STR(x->id, want);
+	snprintf(id, sizeof(id), "%s", x->id);
+	created = x->created;
+	CHECK_NEAR(x->expires, s->timestamp + cfg.ttl_seconds, 1e-6);
+	CHECK_EQ_INT(x->ev.windows, 4);
+	CHECK(find_hint(s, NL_POLICY_LOCALITY, "solo", NL_HINT_PIN_VMM_THREADS) != NULL);
+	CHECK(find_hint(s, NL_POLICY_LOCALITY, "solo", NL_HINT_MIGRATE_MEMORY) == NULL);
+	CHECK_EQ_INT(run(&h, e, 10, &s), 0);
+	x = find_hint(s, NL_POLICY_LOCALITY, "solo", NL_HINT_PIN_VCPUS);
+	CHECK(x && !strcmp(x->id, id) && x->created == created);
+	CHECK(x && x->confidence > 0.59 && x->confidence <= 0.9 + 1e-9);
+
+	/* applied: vCPUs and VMM threads now run on node 0. Nothing is left
+	 * to do, so nothing is listed; the gain is below the exit threshold
+	 * and the plan is withdrawn after 4 windows (the cooldown starts) */
+	v->vcpu[0] = 2;
+	v->vcpu[1] = 0;
+	v->vmm[0] = 0.1;
+	v->vmm[1] = 0;
+	v->vcpu_pin = v->vmm_pin = 0;
+	CHECK_EQ_INT(run(&h, e, 1, &s), 0);
+	CHECK_EQ_INT(s->hints->nhints[NL_POLICY_LOCALITY], 0);
+	CHECK_EQ_INT(run(&h, e, 3, &s), 0);
+	CHECK_EQ_INT(s->hints->nhints[NL_POLICY_LOCALITY], 0);
+
+	/* cooldown: the VM goes remote again at once; a new plan needs the
+	 * cooldown (30 windows) to pass */
+	v->vcpu[0] = 0;
+	v->vcpu[1] = 2;
+	v->vcpu_pin = 1;
+	CHECK_EQ_INT(run(&h, e, 20, &s), 0);
+	CHECK_EQ_INT(s->hints->nhints[NL_POLICY_LOCALITY], 0);
+	CHECK_EQ_INT(run(&h, e, 12, &s), 0);
+	CHECK(find_hint(s, NL_POLICY_LOCALITY, "solo", NL_HINT_PIN_VCPUS) != NULL);
+
+	/* expiry: placement stops being measurable; the plan is not listed
+	 * and is dropped once its ttl (10 windows) passed */
+	v->unmeasured = true;
+	CHECK_EQ_INT(run(&h, e, 1, &s), 0);
+	CHECK_EQ_INT(s->hints->nhints[NL_POLICY_LOCALITY], 0);
+	CHECK_EQ_INT(run(&h, e, 12, &s), 0);
+	v->unmeasured = false;
+	/* measurable again: the cooldown started at the expiry */
+	CHECK_EQ_INT(run(&h, e, 5, &s), 0);
+	CHECK_EQ_INT(s->hints->nhints[NL_POLICY_LOCALITY], 0);
+cleanup:
+	nl_snapshot_put(s);
+	nl_hints_free(e);
+}
+
+/* A memory-intensive VM larger than any node: evict, alone. */
+static void test_evict_when_no_node_fits(void)
+{
+	struct fx_host h;
+	struct nl_hint_config cfg = test_cfg();
+	struct nl_hints *e = nl_hints_new(&cfg);
+	struct nl_snapshot *s = NULL;
+	struct fx_vm *v;
+	const struct nl_hint *x;
+
+	host_init(&h, 2, 8, 16 * GiB);
+	v = add_vm(&h, "big", 4);
+	v->mem[0] = 12 * GiB;
+	v->mem[1] = 10 * GiB;
+	v->vcpu[0] = 2;
+	v->vcpu[1] = 2;
+	v->mpki = 30;
+	CHECK_EQ_INT(run(&h, e, 6, &s), 0);
+	x = find_hint(s, NL_POLICY_LOCALITY, "big", NL_HINT_EVICT);
+	CHECK(x != NULL);
+	CHECK_EQ_INT(count_vm(s, NL_POLICY_LOCALITY, "big"), 1);
+	if (x) {
+		CHECK_EQ_INT(x->target_node, -1);
+		CHECK_STR(x->reason_code, "no_node_fits");
+		CHECK_NEAR((double)x->bytes / GiB, 22, 0.01);
+		CHECK_EQ_INT(x->nactions, 1);
+		if (x->nactions)
+			CHECK(strstr(x->actions[0].command, "virsh migrate --live") != NULL);
+	}
+	nl_snapshot_put(s);
+	nl_hints_free(e);
+}
+
+static const struct nl_hint_action *action(const struct nl_hint *x, enum nl_action_op op,
+					   int index)
+{
+	for (size_t i = 0; x && i < x->nactions; i++)
+		if (x->actions[i].op == op && x->actions[i].index == index)
+			return &x->actions[i];
+	return NULL;
+}
+
+static void test_actions(void)
+{
+	struct fx_host h;
+	struct nl_hint_config cfg = test_cfg();
+	struct nl_hints *e = nl_hints_new(&cfg);
+	struct nl_snapshot *s = NULL;
+	struct fx_vm *v;
+	const struct nl_hint *pin, *vmm, *mig;
+	const struct nl_hint_action *a;
+
+	host_init(&h, 2, 4, 32 * GiB);
+	v = add_vm(&h, "it's a vm", 2);
+	v->mem[0] = 1 * GiB;
+	v->mem[1] = 3 * GiB;
+	v->vcpu[0] = 2;
+	v->vmm[0] = 0.1;
+	v->niothreads = 2;
+	v->mpki = 10;
+	CHECK_EQ_INT(run(&h, e, 5, &s), 0);
+	pin = find_hint(s, NL_POLICY_LOCALITY, "it's a vm", NL_HINT_PIN_VCPUS);
+	vmm = find_hint(s, NL_POLICY_LOCALITY, "it's a vm", NL_HINT_PIN_VMM_THREADS);
+	mig = find_hint(s, NL_POLICY_LOCALITY, "it's a vm", NL_HINT_MIGRATE_MEMORY);
+	CHECK(pin && vmm && mig);
+	if (!pin || !vmm || !mig)
+		goto cleanup;
+	/* node 1 (CPUs 4-7) holds 3 of 4 GiB */
+	CHECK_EQ_INT(pin->target_node, 1);
+	CHECK_EQ_INT(pin->nactions, 2);
+	a = action(pin, NL_ACT_PIN_VCPU, 1);
+	CHECK(a != NULL);
+	if (a) {
+		CHECK_STR(a->command, "virsh vcpupin 'it'\\''s a vm' 1 4-7 --live");
+		CHECK_STR(a->libvirt, "virDomainPinVcpuFlags(dom, 1, cpumap(4-7), maplen, VIR_DOMAIN_AFFECT_LIVE)");
+	}
+	a = action(vmm, NL_ACT_PIN_EMULATOR, -1);
+	CHECK(a && !strcmp(a->command, "virsh emulatorpin 'it'\\''s a vm' 4-7 --live"));
+	a = action(vmm, NL_ACT_PIN_IOTHREAD, 2);
+	CHECK(a && !strcmp(a->command, "virsh iothreadpin 'it'\\''s a vm' 2 4-7 --live"));
+	CHECK(vmm->roles == ((1u << NL_ROLE_EMULATOR) | (1u << NL_ROLE_IOTHREAD)));
+	CHECK_EQ_INT(mig->nactions, 2);
+	a = action(mig, NL_ACT_NUMATUNE, -1);
+	CHECK(a && !a->fallback && !strcmp(a->command, "virsh numatune 'it'\\''s a vm' --nodeset 1 --live"));
+	a = action(mig, NL_ACT_MIGRATE_PAGES, -1);
+	CHECK(a && a->fallback && !strcmp(a->command, "migratepages 1000 0 1"));
+	CHECK_NEAR((double)mig->bytes / GiB, 1, 0.01);
+cleanup:
+	nl_snapshot_put(s);
+	nl_hints_free(e);
+}
+
+/* Without PMU events the proxy decides: busy vCPU cores x resident GiB. */
+static void test_proxy_without_pmu(void)
+{
+	struct fx_host h;
+	struct nl_hint_config cfg = test_cfg();
+	struct nl_hints *e = nl_hints_new(&cfg);
+	struct nl_snapshot *s = NULL;
+	struct fx_vm *v;
+	const struct nl_hint *x;
+
+	host_init(&h, 2, 8, 32 * GiB);
+	h.pmu = false;
+	v = add_vm(&h, "busy-big", 2);
+	v->mem[0] = 4 * GiB;
+	v->vcpu[1] = 2;
+	v = add_vm(&h, "busy-small", 2);
+	v->mem[0] = 256 * 1024 * 1024;      /* 2 cores x 0.25 GiB = 0.5 < 1 */
+	v->vcpu[1] = 2;
+	CHECK_EQ_INT(run(&h, e, 5, &s), 0);
+	x = find_hint(s, NL_POLICY_LOCALITY, "busy-big", NL_HINT_PIN_VCPUS);
+	CHECK(x != NULL);
+	if (x) {
+		CHECK_EQ_INT(x->ev.inputs, NL_INPUTS_PLACEMENT);
+		CHECK_STR(x->ev.intensity_metric, "proxy");
+		CHECK_NEAR(x->ev.proxy, 8, 0.1);
+		CHECK(isnan(x->ev.llc_mpki));
+		CHECK(x->confidence <= 0.6 + 1e-9);
+	}
+	CHECK_EQ_INT(count_vm(s, NL_POLICY_LOCALITY, "busy-small"), 0);
+	CHECK_EQ_INT(s->hints->inputs, NL_INPUTS_PLACEMENT);
+	nl_snapshot_put(s);
+	nl_hints_free(e);
+}
+
+/* resctrl memory bandwidth monitoring, when the VM is monitored, is the
+ * intensity (reads, writes and prefetches) and its local share the
+ * locality, ahead of the core events. */
+static void test_resctrl_bandwidth(void)
+{
+	struct fx_host h;
+	struct nl_hint_config cfg = test_cfg();
+	struct nl_hints *e = nl_hints_new(&cfg);
+	struct nl_snapshot *s = NULL;
+	struct fx_vm *v;
+	uint64_t total = 0, local = 0;
+	const struct nl_hint *x = NULL;
+
+	host_init(&h, 2, 8, 32 * GiB);
+	v = add_vm(&h, "mbm", 2);
+	v->mem[0] = 4 * GiB;
+	v->vcpu[0] = 1;
+	v->vcpu[1] = 1;
+	v->mpki = 2;              /* by MPKI alone: not memory-intensive */
+	for (int w = 0; w < 6; w++) {
+		struct nl_snapshot *n = host_snapshot(&h);
+		struct nl_resctrl_vm *rv = calloc(1, sizeof(*rv));
+
+		total += (uint64_t)(3e9 * INTERVAL);   /* 3 GB/s */
+		local += (uint64_t)(3e9 * INTERVAL * 0.4);
+		snprintf(rv->name, sizeof(rv->name), "mbm");
+		rv->state = NL_RESCTRL_MONITORED;
+		rv->ndom = 2;
+		rv->dom[0].valid = rv->dom[1].valid = NL_RESCTRL_TOTAL | NL_RESCTRL_LOCAL;
+		rv->dom[0].mbm_total = total / 2;
+		rv->dom[1].mbm_total = total - total / 2;
+		rv->dom[0].mbm_local = local / 2;
+		rv->dom[1].mbm_local = local - local / 2;
+		n->resctrl.active = true;
+		n->resctrl.vms = rv;
+		n->resctrl.nvms = 1;
+		CHECK(nl_hints_update(e, n) == 0);
+		nl_snapshot_put(s);
+		s = n;
+	}
+	CHECK_STR(s->hints->vmf[0].intensity_metric, "mbm_bytes_per_second");
+	CHECK_NEAR(s->hints->vmf[0].intensity, 3e9, 1e6);
+	CHECK(s->hints->vmf[0].intensive);
+	CHECK_NEAR(s->hints->vmf[0].locality, 0.4, 1e-6);
+	x = find_hint(s, NL_POLICY_LOCALITY, "mbm", NL_HINT_PIN_VCPUS);
+	CHECK(x != NULL);
+	if (x) {
+		CHECK_EQ_INT(x->target_node, 0);
+		CHECK_EQ_INT(x->ev.inputs, NL_INPUTS_PMU);
+		CHECK_NEAR(x->ev.pmu_locality, 0.4, 1e-6);
+	}
+	nl_snapshot_put(s);
+	nl_hints_free(e);
+}
+
+/* VMM threads away from guest memory get a hint of their own. */
+static void test_vmm_only_hint(void)
+{
+	struct fx_host h;
+	struct nl_hint_config cfg = test_cfg();
+	struct nl_hints *e = nl_hints_new(&cfg);
+	struct nl_snapshot *s = NULL;
+	struct fx_vm *v;
+	const struct nl_hint *x;
+
+	host_init(&h, 2, 8, 32 * GiB);
+	v = add_vm(&h, "io-vm", 2);
+	v->mem[1] = 4 * GiB;
+	v->vcpu[1] = 1;
+	v->vcpu_pin = 1;
+	v->vmm[0] = 0.5;          /* a busy iothread on the other node */
+	v->mpki = 0.5;            /* not memory-intensive: no guest plan */
+	CHECK_EQ_INT(run(&h, e, 5, &s), 0);
+	x = find_hint(s, NL_POLICY_LOCALITY, "io-vm", NL_HINT_PIN_VMM_THREADS);
+	CHECK(x != NULL);
+	CHECK_EQ_INT(count_vm(s, NL_POLICY_LOCALITY, "io-vm"), 1);
+	if (x) {
+		CHECK_EQ_INT(x->target_node, 1);
+		CHECK_STR(x->reason_code, "vmm_remote");
+		CHECK_NEAR(x->expected_gain, 1, 0.01);
+	}
+	nl_snapshot_put(s);
+	nl_hints_free(e);
+}
+
+/* With a passthrough device, the VMM threads belong next to the device. */
+static void test_vmm_next_to_device(void)
+{
+	struct fx_host h;
+	struct nl_hint_config cfg = test_cfg();
+	struct nl_hints *e = nl_hints_new(&cfg);
+	struct nl_snapshot *s = NULL;
+	struct fx_vm *v;
+	const struct nl_hint *x;
+
+	host_init(&h, 2, 8, 32 * GiB);
+	v = add_vm(&h, "nic-vm", 2);
+	v->mem[0] = 4 * GiB;
+	v->vcpu[0] = 1;
+	v->vcpu_pin = 0;
+	v->vmm[0] = 0.4;          /* emulator and iothread on node 0 */
+	v->mpki = 0.5;
+	v->dev_nodes = 1ULL << 1; /* its NIC sits on node 1 */
+	CHECK_EQ_INT(run(&h, e, 5, &s), 0);
+	x = find_hint(s, NL_POLICY_LOCALITY, "nic-vm", NL_HINT_PIN_VMM_THREADS);
+	CHECK(x != NULL);
+	if (x) {
+		CHECK_EQ_INT(x->target_node, 1);
+		CHECK_STR(x->reason_code, "vmm_device");
+		CHECK_STR(x->gain_metric, "device_locality");
+		CHECK_NEAR(x->expected_gain, 1, 0.01);
+	}
+	/* without the device: VMM threads are next to the memory already */
+	v->dev_nodes = 0;
+	CHECK_EQ_INT(run(&h, e, 5, &s), 0);
+	CHECK(find_hint(s, NL_POLICY_LOCALITY, "nic-vm", NL_HINT_PIN_VMM_THREADS) == NULL);
+	nl_snapshot_put(s);
+	nl_hints_free(e);
+}
+
+static void test_profile_and_placement(void)
+{
+	struct fx_host h;
+	struct nl_hint_config cfg = test_cfg();
+	struct nl_hints *e = nl_hints_new(&cfg);
+	struct nl_snapshot *s = NULL;
+	struct nl_profile p;
+	struct nl_placement *pl = NULL;
+
+	full_host(&h);
+	arrive_mem(&h);
+	CHECK_EQ_INT(run(&h, e, 4, &s), 0);
+	CHECK_EQ_INT(nl_hints_profile(s, nl_snapshot_find_vm(s, "m-mem"), &p), 0);
+	CHECK_STR(p.vm, "m-mem");
+	CHECK_EQ_INT(p.vcpus, 4);
+	CHECK_NEAR((double)p.memory_bytes / GiB, 11, 0.01);
+	CHECK_NEAR(p.cpu_cores, 4.1, 0.05);
+	CHECK(p.memory_intensive && p.has_memory_intensive);
+	CHECK_NEAR(p.llc_mpki, 20, 2);
+	CHECK_EQ_INT(p.nnodes, 2);
+	CHECK_EQ_INT(p.nhistory, 4);   /* measured windows so far */
+
+	/* the destination: the same host without m-mem, ranking nodes for it */
+	{
+		struct fx_host d;
+		struct nl_snapshot *ds = NULL;
+		struct nl_hints *de = nl_hints_new(&cfg);
+
+		full_host(&d);
+		/* fill node 1 so that 11 GiB fit only after moving cold memory */
+		d.other_used[0] = 1.5 * GiB;
+		d.other_used[1] = 1 * GiB;
+		CHECK_EQ_INT(run(&d, de, 3, &ds), 0);
+		CHECK_EQ_INT(nl_hints_place(ds, &p, &pl), 0);
+		if (pl) {
+			CHECK(pl->fits);
+			CHECK_EQ_INT(pl->nnodes, 2);
+			/* node 1: 16 - 1 - 5 = 10 GiB free, 9.5 above the
+			 * reserve: move 1.5 GiB of r2-cpu. node 0: 6.5 free, 6
+			 * above the reserve: 5 GiB to move. Node 1 first */
+			CHECK_EQ_INT(pl->recommended_node, 1);
+			CHECK_EQ_INT(pl->nodes[0].node, 1);
+			CHECK(pl->nodes[0].feasible && pl->nodes[1].feasible);
+			CHECK(pl->nodes[0].score > pl->nodes[1].score);
+			CHECK_NEAR((double)pl->nodes[0].bytes_to_free / GiB, 1.5, 0.01);
+			CHECK_EQ_INT(pl->nodes[0].nmoves, 1);
+			CHECK_EQ_INT(pl->nhints, 1);
+			if (pl->nhints) {
+				CHECK_STR(pl->hints[0].vm, "r2-cpu");
+				CHECK_STR(pl->hints[0].beneficiary, "m-mem");
+				CHECK_EQ_INT(pl->hints[0].target_node, 0);
+				CHECK_EQ_INT(pl->hints[0].kind, NL_HINT_MIGRATE_MEMORY);
+				CHECK(pl->hints[0].nactions == 1 &&
+				      pl->hints[0].actions[0].op == NL_ACT_MOVE_PAGES);
+			}
+		}
+		nl_placement_free(pl);
+		pl = NULL;
+		/* a VM that fits nowhere */
+		p.memory_bytes = (uint64_t)(40 * GiB);
+		CHECK_EQ_INT(nl_hints_place(ds, &p, &pl), 0);
+		if (pl) {
+			CHECK(!pl->fits);
+			CHECK_EQ_INT(pl->recommended_node, -1);
+			CHECK_STR(pl->nodes[0].reason_code, "memory");
+		}
+		nl_placement_free(pl);
+		pl = NULL;
+		p.memory_bytes = 0;
+		p.nnodes = 0;
+		CHECK_EQ_INT(nl_hints_place(ds, &p, &pl), -EINVAL);
+		CHECK(pl == NULL);
+		nl_snapshot_put(ds);
+		nl_hints_free(de);
+	}
+	nl_snapshot_put(s);
+	nl_hints_free(e);
+}
+
+static void test_config_and_names(void)
+{
+	struct nl_hint_config c = test_cfg();
+	enum nl_policy p;
+	enum nl_hint_kind k;
+	char q[64], id1[NL_HINT_ID_LEN], id2[NL_HINT_ID_LEN];
+
+	CHECK(nl_hint_config_check(&c) == NULL);
+	c.exit_gain = c.enter_gain;
+	CHECK(nl_hint_config_check(&c) != NULL);
+	c = test_cfg();
+	c.confirm_windows = 0;
+	CHECK(nl_hint_config_check(&c) != NULL);
+	c = test_cfg();
+	c.cpu_limit = 0;
+	CHECK(nl_hint_config_check(&c) != NULL);
+	CHECK(nl_policy_parse("dino", &p) == 0 && p == NL_POLICY_DINO);
+	CHECK(nl_policy_parse("numad", &p) == -EINVAL);
+	CHECK(nl_hint_kind_parse("evict", &k) == 0 && k == NL_HINT_EVICT);
+	CHECK(nl_hint_kind_parse("", &k) == -EINVAL);
+	CHECK_STR(nl_policy_name(NL_POLICY_ASYMSCHED), "asymsched");
+	nl_hints_shell_quote("plain-vm_1", q, sizeof(q));
+	CHECK_STR(q, "plain-vm_1");
+	nl_hints_shell_quote("a b", q, sizeof(q));
+	CHECK_STR(q, "'a b'");
+	nl_hints_make_id("u", NL_HINT_PIN_VCPUS, 1, id1);
+	nl_hints_make_id("u", NL_HINT_PIN_VCPUS, 2, id2);
+	CHECK_EQ_INT(strlen(id1), 16);
+	CHECK(strcmp(id1, id2) != 0);
+	nl_hints_make_id("u", NL_HINT_PIN_VCPUS, 1, id2);
+	CHECK_STR(id1, id2);
+}
+
+/* Engine cost per cycle on a 4-node host with 200 VMs (all four policies). */
+static void test_engine_cost(void)
+{
+	struct fx_host h;
+	struct nl_hint_config cfg = test_cfg();
+	struct nl_hints *e = nl_hints_new(&cfg);
+	static char names[MAXVM][16];
+	double total = 0;
+	int cycles = 20, nvm = 0;
+	struct timespec a, b;
+
+	/* MAXVM fixture VMs, each snapshot duplicated to 200 by copies */
+	host_init(&h, 4, 16, 256 * GiB);
+	for (int i = 0; i < MAXVM; i++) {
+		struct fx_vm *v;
+
+		snprintf(names[i], sizeof(names[i]), "vm%02d", i);
+		v = add_vm(&h, names[i], 4);
+		v->mem[i % 4] = 4 * GiB;
+		v->mem[(i + 1) % 4] = 2 * GiB;
+		v->vcpu[i % 4] = 1;
+		v->vcpu[(i + 2) % 4] = 1;
+		v->mpki = i % 3 ? 12 : 1;
+	}
+	for (int c = 0; c < cycles; c++) {
+		struct nl_snapshot *s = host_snapshot(&h);
+		struct nl_vm_snap *vms = calloc(200, sizeof(*vms));
+
+		/* 200 VMs: copies with distinct names/uuids, own series */
+		for (int i = 0; i < 200; i++) {
+			const struct nl_vm_snap *src = &s->vms[i % MAXVM];
+
+			vms[i] = *src;
+			snprintf(vms[i].name, sizeof(vms[i].name), "vm%03d", i);
+			snprintf(vms[i].uuid, sizeof(vms[i].uuid), "10000000-0000-4000-8000-%012d", i);
+			vms[i].series = malloc(src->nseries * sizeof(*src->series));
+			memcpy(vms[i].series, src->series, src->nseries * sizeof(*src->series));
+			vms[i].threads = calloc(1, sizeof(*vms[i].threads));
+		}
+		for (size_t i = 0; i < s->nvms; i++) {
+			free(s->vms[i].series);
+			free(s->vms[i].threads);
+		}
+		free(s->vms);
+		s->vms = vms;
+		s->nvms = 200;
+		nvm = 200;
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		CHECK(nl_hints_update(e, s) == 0);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		if (c > 0)
+			total += (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
+		nl_snapshot_put(s);
+	}
+	printf("  hint engine: %.3f ms per cycle, %d VMs, 4 nodes, 4 policies\n",
+	       total / (cycles - 1) * 1e3, nvm);
+	CHECK(total / (cycles - 1) < 0.5);   /* far below any sample interval */
+	nl_hints_free(e);
+}
+
+NL_TEST_MAIN(NL_T(test_full_host_memory_intensive_arrival),
+	     NL_T(test_cpu_bound_arrival_changes_nothing),
+	     NL_T(test_dino_spreads_two_memory_intensive_vms),
+	     NL_T(test_asymsched_highest_bandwidth_least_moved),
+	     NL_T(test_no_flapping_with_noise),
+	     NL_T(test_stability_rules),
+	     NL_T(test_evict_when_no_node_fits),
+	     NL_T(test_actions),
+	     NL_T(test_proxy_without_pmu),
+	     NL_T(test_resctrl_bandwidth),
+	     NL_T(test_vmm_only_hint),
+	     NL_T(test_vmm_next_to_device),
+	     NL_T(test_profile_and_placement),
+	     NL_T(test_config_and_names),
+	     NL_T(test_engine_cost))
