@@ -163,7 +163,7 @@ lab:
 	@$(MAKE) --no-print-directory all guests
 	@tests/lab/lab.sh $(BIN)
 
-BENCH_TOOLS := $(BUILD)/bench/bench_perf $(BUILD)/bench/bench_memplace
+BENCH_TOOLS := $(BUILD)/bench/bench_perf $(BUILD)/bench/bench_memplace $(BUILD)/bench/rss_floor
 bench-tools: $(BENCH_TOOLS)
 $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libnumalens.a
 	@mkdir -p $(dir $@)

@@ -88,6 +88,14 @@ for n in $COUNTS; do
 done
 
 fence='```'
+floor_row=""
+if [ -x build/bench/rss_floor ]; then
+	build/bench/rss_floor qemu:///system 4 > /dev/null &
+	fpid=$!
+	sleep 2
+	floor_row="RSS / PSS / USS of a bare libvirt client (tests/bench/rss_floor.c: the same libraries, libpfm4 initialised, the read-only connection open, nothing else): $(mb "$(rss_kb $fpid)") / $(mb "$(pss_kb $fpid)") / $(mb "$(uss_kb $fpid)") MB."
+	wait "$fpid"
+fi
 extra=$OUT/extra.md
 : > "$extra"
 if [ -x build/bench/bench_perf ]; then
@@ -114,5 +122,7 @@ fi
 	echo "Each VM: 2 vCPUs, 1 iothread, 128 MiB, idle guest. numalens --sample.interval=2s."
 	echo
 	echo "$table"
+	echo
+	echo "$floor_row"
 	cat "$extra"
 } | tee tests/bench/results.md
