@@ -16,6 +16,12 @@
 # Knobs (environment):
 #   NL_LAB_ACCEL    tcg (default) or kvm. A Debian kernel hangs at boot
 #                   under this machine's KVM, so TCG is the default.
+#   NL_LAB_TCG_THREAD  single (default) or multi. With thread=multi (one
+#                   host thread per vCPU, 4 or 8 of them on 2 cores) and the
+#                   host busy, an idle vCPU was sometimes not woken for tens
+#                   of seconds: RCU stalls, soft lockups, a vCPU thread
+#                   moved there not running at all. One TCG thread for all
+#                   vCPUs has not shown it, and uses one host core.
 #   NL_LAB_TOPOS    which guests to boot (default "2node 4node")
 #   NL_LAB_TIMEOUT  seconds one guest may run before it is killed (240)
 #   NL_LAB_KEEP=1   keep the unpacked kernel package tree
@@ -209,7 +215,7 @@ boot() {
 	[ -n "${NL_LAB_SCENARIOS:-}" ] && echo "$NL_LAB_SCENARIOS" > "$out/scenarios"
 	case "$ACCEL" in
 	kvm) accel=(-accel kvm -cpu host) ;;
-	*)   accel=(-accel tcg,thread=multi -cpu max) ;;
+	*)   accel=(-accel "tcg,thread=${NL_LAB_TCG_THREAD:-single}" -cpu max) ;;
 	esac
 	t1=$(now)
 	qemu-system-x86_64 "${accel[@]}" -machine pc -smp "$smp" -m "$mem" "${numa[@]}" \
