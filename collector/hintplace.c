@@ -103,6 +103,29 @@ static int rank_cmp(const void *a, const void *b)
 	return x->node - y->node;
 }
 
+/* How far the VM would spill if it outgrew node h: the SLIT distance to the
+ * nearest other node that still has memory above the reserve (room[] after
+ * the moves), scaled to 0 (as near as local memory) .. 1 (the
+ * farthest distance on this host, or no node with room at all). */
+static double spill_penalty(const struct nl_snapshot *s, const double *room,
+			    int h)
+{
+	int nn = s->topo.nnodes, dmin = -1, dmax = 10;
+
+	if (nn < 2)
+		return 0;
+	for (int n = 0; n < nn; n++) {
+		if (s->topo.distance[h][n] > dmax)
+			dmax = s->topo.distance[h][n];
+		if (n != h && room[n] > 0 &&
+		    (dmin < 0 || s->topo.distance[h][n] < dmin))
+			dmin = s->topo.distance[h][n];
+	}
+	if (dmin < 0 || dmax <= 10)
+		return 1;
+	return (double)(dmin - 10) / (dmax - 10);
+}
+
 static void rank_node(const struct nl_snapshot *s, const struct nl_profile *p,
 		      double mem_need, double cpu_need, bool intensive,
 		      ssize_t self, int h, struct nl_node_rank *rk)
@@ -161,9 +184,7 @@ static void rank_node(const struct nl_snapshot *s, const struct nl_profile *p,
 		}
 		if (pick < 0)
 			break;
-		for (int n = 0; n < nn; n++)
-			if (n != h && tmp[n] > 0 && (k < 0 || tmp[n] > tmp[k]))
-				k = n;
+		k = nl_hints_nearest_room(&s->topo, tmp, h);
 		if (k < 0)
 			break;
 		amt = fmin(room, (double)s->vms[pick].mem_bytes[h]);
@@ -193,7 +214,7 @@ static void rank_node(const struct nl_snapshot *s, const struct nl_profile *p,
 	       (r->nodes[h].cpu_cores_used - own_cpu + cpu_need) / r->nodes[h].ncpus : 1;
 	rk->score = 1 - 0.5 * moved / mem_need -
 		    (intensive && total_int > 0 ? 0.3 * r->nodes[h].intensity_sum / total_int : 0) -
-		    0.1 * fmin(1, fmax(0, util));
+		    0.1 * fmin(1, fmax(0, util)) - 0.05 * spill_penalty(s, tmp, h);
 	rk->score = fmin(1, fmax(0.01, rk->score));
 	rk->reason_code = moved > 0 ? "fits_after_moves" : "fits";
 	if (moved > 0)

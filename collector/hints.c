@@ -767,13 +767,18 @@ static size_t find_vm_by_keyhash(const struct pctx *c, uint64_t key)
 	return (size_t)-1;
 }
 
-static int best_dest(const struct pctx *c, const double *tmp, int h)
+int nl_hints_nearest_room(const struct nl_topology *t, const double *room,
+			  int h)
 {
 	int k = -1;
 
-	for (int n = 0; n < c->nn; n++)
-		if (n != h && tmp[n] > 0 && (k < 0 || tmp[n] > tmp[k]))
+	for (int n = 0; n < t->nnodes; n++) {
+		if (n == h || room[n] <= 0)
+			continue;
+		if (k < 0 || t->distance[h][n] < t->distance[h][k] ||
+		    (t->distance[h][n] == t->distance[h][k] && room[n] > room[k]))
 			k = n;
+	}
 	return k;
 }
 
@@ -788,7 +793,7 @@ static void try_donor(const struct pctx *c, struct option *o, size_t u,
 		if (o->donors[d].vm == u)
 			return;
 	if (dest < 0 || dest == h || dest >= c->nn)
-		dest = best_dest(c, tmp, h);
+		dest = nl_hints_nearest_room(&c->s->topo, tmp, h);
 	if (dest < 0)
 		return;
 	amt = fmin(*room, c->mem[u][h]);

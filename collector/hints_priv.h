@@ -28,5 +28,10 @@ int nl_hints_build_actions(struct nl_hint *h, const struct nl_vm_snap *vm,
 			   const struct nl_topology *topo);
 /* Quote a word for a POSIX shell when it needs quoting. */
 void nl_hints_shell_quote(const char *s, char *out, size_t len);
+/* Where cold memory leaving node index h goes: the nearest node (SLIT)
+ * whose room[] is positive, the one with the most room among equally near
+ * ones; -1 when no other node has room. */
+int nl_hints_nearest_room(const struct nl_topology *t, const double *room,
+			  int h);
 
 #endif

@@ -1277,7 +1277,33 @@ static void test_engine_cost(void)
 	nl_hints_free(e);
 }
 
+/* Cold memory leaving a node goes to the nearest node with room, not to the
+ * roomiest one across the host (4 nodes, SLIT 10/16/22). */
+static void test_cold_memory_goes_to_nearest_room(void)
+{
+	static const int d[4][4] = {
+		{ 10, 16, 22, 22 }, { 16, 10, 22, 22 },
+		{ 22, 22, 10, 16 }, { 22, 22, 16, 10 },
+	};
+	struct nl_topology t;
+	double room[4] = { 0, 1e9, 8e9, 8e9 };
+
+	memset(&t, 0, sizeof(t));
+	t.nnodes = 4;
+	for (int i = 0; i < 4; i++)
+		for (int k = 0; k < 4; k++)
+			t.distance[i][k] = d[i][k];
+	CHECK_EQ_INT(nl_hints_nearest_room(&t, room, 0), 1);
+	room[1] = 0;            /* node 1 full: the two far nodes tie on distance */
+	room[3] = 9e9;          /* ... and the one with more room wins */
+	CHECK_EQ_INT(nl_hints_nearest_room(&t, room, 0), 3);
+	CHECK_EQ_INT(nl_hints_nearest_room(&t, room, 2), 3);
+	room[2] = room[3] = 0;
+	CHECK_EQ_INT(nl_hints_nearest_room(&t, room, 0), -1);
+}
+
 NL_TEST_MAIN(NL_T(test_full_host_memory_intensive_arrival),
+	     NL_T(test_cold_memory_goes_to_nearest_room),
 	     NL_T(test_cpu_bound_arrival_changes_nothing),
 	     NL_T(test_dino_spreads_two_memory_intensive_vms),
 	     NL_T(test_asymsched_highest_bandwidth_least_moved),
