@@ -759,11 +759,12 @@ sc_placement() {
 		"$OUT/placement.json" > /dev/null || { why+="order: $rank; "; ok=1; }
 	note "placement: $rank; recommended node $(jq -r .recommended_node "$OUT/placement.json"); node 2 moves: $(jq -c '[.nodes[] | select(.node == 2) | .moves[]? | {vm, from_node, to_node, mib: (.bytes / 1048576 | floor)}]' "$OUT/placement.json")"
 	result "$row" "node 2 (cold VM, no room) below nodes 0,1,3; best node fits" "${why:-$rank}" $ok "$T0"
-	# Distances: where the room-making moves go, against the nearest node
-	# that had the room. Reported, not judged: the ranking and its moves do
-	# not take distances as an input yet (issue 4).
-	local f t b d near nd
+	# Distances: every room-making move must go to the nearest node (SLIT)
+	# among those with room for it above the reserve.
+	local f t b d near nd moves=0 dwhy="" T1
+	T1=$(now)
 	while read -r f t b; do
+		moves=$((moves + 1))
 		read -r -a d < "/sys/devices/system/node/node$f/distance"
 		near= nd=
 		for n in 0 1 2 3; do
@@ -772,8 +773,18 @@ sc_placement() {
 			[ $(( room - reserve )) -ge "$b" ] || continue
 			if [ -z "$nd" ] || [ "${d[$n]}" -lt "$nd" ]; then near=$n nd=${d[$n]}; fi
 		done
-		note "placement: room-making move node $f -> $t ($((b / 1048576)) MiB, distance ${d[$t]}); nearest node with room: ${near:-none} (distance ${nd:-?}); distances are not judged (pending on issue 4)"
+		note "placement: room-making move node $f -> $t ($((b / 1048576)) MiB, distance ${d[$t]}); nearest node with room: ${near:-none} (distance ${nd:-?})"
+		if [ -z "$nd" ] || [ "${d[$t]}" -gt "$nd" ]; then
+			dwhy+="move $f->$t at distance ${d[$t]}, nearest with room: ${near:-none} (${nd:-?}); "
+		fi
 	done < <(jq -r '.nodes[] | .moves[]? | "\(.from_node) \(.to_node) \(.bytes)"' "$OUT/placement.json")
+	if [ "$moves" -gt 0 ]; then
+		result "4 nodes: room-making moves go to the nearest node with room" \
+			"every move at the smallest SLIT distance with room" \
+			"${dwhy:-$moves moves, all nearest}" "$([ -z "$dwhy" ] && echo 0 || echo 1)" "$T1"
+	else
+		note "placement: no room-making moves were proposed, so their distances were not checked"
+	fi
 	vm_stop cold
 }
 

@@ -222,6 +222,7 @@ boot() {
 		-kernel "$KDIR/vmlinuz" -initrd "$LAB/initramfs.cpio.gz" \
 		-append "console=ttyS0 panic=-1 quiet loglevel=4 numa_balancing=disable nllab.repo=$REPO nllab.topo=$topo" \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+		-virtfs "local,path=$REPO,mount_tag=repo,security_model=none,readonly=on,multidevs=remap" \
 		-virtfs "local,path=$REPO/$out,mount_tag=labout,security_model=none,multidevs=remap" \
 		-nodefaults -display none -no-reboot -serial "file:$out/console.log" \
 		> "$out/qemu.log" 2>&1 &
