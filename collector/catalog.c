@@ -253,14 +253,22 @@ int nl_catalog_cpuid(struct nl_cpuid *id)
 			if (seen)
 				break;
 			seen = true;
-		} else if (strcmp(line, "vendor_id") == 0) {
+		} else if (strcmp(line, "vendor_id") == 0 ||
+			   strcmp(line, "CPU implementer") == 0) {
 			snprintf(id->vendor_id, sizeof(id->vendor_id), "%s", val);
 		} else if (strcmp(line, "cpu family") == 0) {
+			snprintf(id->family_str, sizeof(id->family_str), "%s", val);
 			if (parse_int(val, &id->family) < 0)
 				id->family = -1;
 		} else if (strcmp(line, "model") == 0) {
+			snprintf(id->model_str, sizeof(id->model_str), "%s", val);
 			if (parse_int(val, &id->model) < 0)
 				id->model = -1;
+		} else if (strcmp(line, "CPU architecture") == 0) {
+			/* ARM: named in the model string, no x86 family/model */
+			snprintf(id->family_str, sizeof(id->family_str), "%s", val);
+		} else if (strcmp(line, "CPU part") == 0) {
+			snprintf(id->model_str, sizeof(id->model_str), "%s", val);
 		}
 	}
 	if (strcmp(id->vendor_id, "GenuineIntel") == 0)

@@ -40,10 +40,14 @@ struct nl_cpuid {
 	enum nl_cpu_vendor vendor;
 	char vendor_id[32];         /* "GenuineIntel", "AuthenticAMD", ... */
 	int family, model;          /* -1 when unknown */
+	char family_str[32];        /* as cpuinfo writes them ("6", "0xd0c"): */
+	char model_str[32];         /* x86 cpu family/model, ARM architecture/part */
 };
 
-/* Read the first processor block of <procfs>/cpuinfo. Return 0 or -errno
- * (-ENOENT no cpuinfo, -ENODATA no x86 family/model in it). */
+/* Read the first processor block of <procfs>/cpuinfo (x86 vendor_id, cpu
+ * family, model; for the model string also ARM's CPU implementer, CPU
+ * architecture, CPU part). Return 0 or -errno (-ENOENT no cpuinfo, -ENODATA
+ * no x86 family/model in it). */
 int nl_catalog_cpuid(struct nl_cpuid *id);
 
 /* The catalog for a CPU; the generic one when no model-specific one fits. */

@@ -239,47 +239,15 @@ int nl_perf_user_events(struct nl_state *st, const struct nl_evconf *conf)
 
 void nl_perf_cpu_model(char *buf, size_t len)
 {
-	char path[NL_PATH_MAX];
-	char *text = NULL, *line, *save = NULL;
-	char vendor[64] = "", family[32] = "", model[32] = "";
-	size_t cap = 0;
+	struct nl_cpuid id;
 
 	if (len == 0)
 		return;
 	buf[0] = '\0';
-	if (nl_path_proc(path, sizeof(path), "cpuinfo") < 0 ||
-	    nl_read_file_alloc(path, &text, &cap) < 0)
-		goto cleanup;
-	/* the first processor block is enough: all CPUs are one model */
-	for (line = strtok_r(text, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char *colon = strchr(line, ':');
-		char *val;
-
-		if (!colon)
-			continue;
-		*colon = '\0';
-		nl_rstrip(line);
-		val = colon + 1;
-		while (*val == ' ' || *val == '\t')
-			val++;
-		nl_rstrip(val);
-		if (strcmp(line, "processor") == 0 && vendor[0])
-			break;
-		if (strcmp(line, "vendor_id") == 0 ||
-		    strcmp(line, "CPU implementer") == 0)
-			snprintf(vendor, sizeof(vendor), "%s", val);
-		else if (strcmp(line, "cpu family") == 0 ||
-			 strcmp(line, "CPU architecture") == 0)
-			snprintf(family, sizeof(family), "%s", val);
-		else if (strcmp(line, "model") == 0 ||
-			 strcmp(line, "CPU part") == 0)
-			snprintf(model, sizeof(model), "%s", val);
-	}
-	if (vendor[0])
-		snprintf(buf, len, "%s %s/%s", vendor, family, model);
-cleanup:
-	free(text);
+	nl_catalog_cpuid(&id);
+	if (id.vendor_id[0])
+		snprintf(buf, len, "%s %s/%s", id.vendor_id, id.family_str,
+			 id.model_str);
 }
 
 /* libpfm4 detects a core PMU from CPUID even in a guest whose kernel has no

@@ -127,7 +127,8 @@ static void test_model_ranges(void)
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		struct nl_cpuid id = { t[i].v, "", t[i].f, t[i].m };
+		struct nl_cpuid id = { .vendor = t[i].v, .family = t[i].f,
+				       .model = t[i].m };
 
 		CHECK_STR(nl_catalog_for_cpu(&id)->name, t[i].c);
 	}
