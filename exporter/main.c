@@ -98,12 +98,16 @@ static const struct flag flags[] = {
 static const char *const discovery_names[] = { "auto", "libvirt", "proc" };
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
-/* Seconds from "2", "2s", "1.5s", "500ms", "1m", "1h". Return 0 or -EINVAL. */
-static int parse_duration(const char *s, double *out)
+struct unit {
+	const char *suffix;
+	double mult;
+};
+
+/* A non-negative number followed by one of units[] (exact suffix match).
+ * Return 0 or -EINVAL. */
+static int parse_scaled(const char *s, const struct unit *units, size_t n,
+			double *out)
 {
-	static const struct { const char *suffix; double mult; } units[] = {
-		{ "", 1 }, { "s", 1 }, { "ms", 1e-3 }, { "m", 60 }, { "h", 3600 },
-	};
 	char *end;
 	double v;
 
@@ -111,13 +115,23 @@ static int parse_duration(const char *s, double *out)
 	v = strtod(s, &end);
 	if (end == s || errno || !isfinite(v) || v < 0)
 		return -EINVAL;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+	for (size_t i = 0; i < n; i++) {
 		if (strcmp(end, units[i].suffix) == 0) {
 			*out = v * units[i].mult;
 			return 0;
 		}
 	}
 	return -EINVAL;
+}
+
+/* Seconds from "2", "2s", "1.5s", "500ms", "1m", "1h". Return 0 or -EINVAL. */
+static int parse_duration(const char *s, double *out)
+{
+	static const struct unit units[] = {
+		{ "", 1 }, { "s", 1 }, { "ms", 1e-3 }, { "m", 60 }, { "h", 3600 },
+	};
+
+	return parse_scaled(s, units, sizeof(units) / sizeof(units[0]), out);
 }
 
 static void format_default(const struct options *o, const struct flag *f,
@@ -163,25 +177,13 @@ static void format_default(const struct options *o, const struct flag *f,
  * -EINVAL. */
 static int parse_bytes(const char *s, double *out)
 {
-	static const struct { const char *suffix; double mult; } units[] = {
+	static const struct unit units[] = {
 		{ "", 1 }, { "k", 1e3 }, { "K", 1e3 }, { "M", 1e6 }, { "G", 1e9 }, { "T", 1e12 },
 		{ "Ki", 1024.0 }, { "Mi", 1048576.0 }, { "Gi", 1073741824.0 },
 		{ "Ti", 1099511627776.0 },
 	};
-	char *end;
-	double v;
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (end == s || errno || !isfinite(v) || v < 0)
-		return -EINVAL;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(end, units[i].suffix) == 0) {
-			*out = v * units[i].mult;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	return parse_scaled(s, units, sizeof(units) / sizeof(units[0]), out);
 }
 
 static void usage(FILE *f, const struct options *defaults)
