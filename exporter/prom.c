@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -588,6 +589,29 @@ static void encode_vm_events(struct enc *e, const struct nl_snapshot *s,
 	}
 }
 
+/* One sample per VM and role of a per-role score array of struct nl_vm_snap
+ * (at byte offset off), skipping NaN and, when need is not 0, roles whose
+ * pmu_scores lack that bit. */
+static void vm_role_scores(struct enc *e, const struct family *f,
+			   const struct vm_view *v, size_t nv, size_t off,
+			   unsigned need)
+{
+	struct label l[2];
+
+	for (size_t i = 0; i < nv; i++) {
+		const double *val = (const double *)((const char *)v[i].vm + off);
+
+		l[0] = (struct label){ "vm", v[i].vm->name };
+		for (int r = 0; r <= NL_ROLE_ALL; r++) {
+			if ((need && !(v[i].vm->pmu_scores[r] & need)) ||
+			    isnan(val[r]))
+				continue;
+			l[1] = (struct label){ "role", nl_role_name((enum nl_role)r) };
+			sample_f64(e, f, l, 2, val[r]);
+		}
+	}
+}
+
 static void encode_vm_placement(struct enc *e, const struct nl_snapshot *s,
 				const struct vm_view *v, size_t nv)
 {
@@ -635,35 +659,11 @@ static void encode_vm_placement(struct enc *e, const struct nl_snapshot *s,
 		}
 		l[2] = (struct label){ "source", "placement" };
 	}
-	for (size_t i = 0; i < nv; i++) {
-		l[0] = (struct label){ "vm", v[i].vm->name };
-		for (int r = 0; r <= NL_ROLE_ALL; r++) {
-			if (isnan(v[i].vm->distance[r]))
-				continue;
-			l[1] = (struct label){ "role", nl_role_name((enum nl_role)r) };
-			sample_f64(e, &f_vm_distance, l, 2, v[i].vm->distance[r]);
-		}
-	}
-	for (size_t i = 0; i < nv; i++) {
-		l[0] = (struct label){ "vm", v[i].vm->name };
-		for (int r = 0; r <= NL_ROLE_ALL; r++) {
-			if (!(v[i].vm->pmu_scores[r] & NL_PMU_SCORE_MPKI) ||
-			    isnan(v[i].vm->llc_mpki[r]))
-				continue;
-			l[1] = (struct label){ "role", nl_role_name((enum nl_role)r) };
-			sample_f64(e, &f_vm_mpki, l, 2, v[i].vm->llc_mpki[r]);
-		}
-	}
-	for (size_t i = 0; i < nv; i++) {
-		l[0] = (struct label){ "vm", v[i].vm->name };
-		for (int r = 0; r <= NL_ROLE_ALL; r++) {
-			if (!(v[i].vm->pmu_scores[r] & NL_PMU_SCORE_CPI) ||
-			    isnan(v[i].vm->cpi[r]))
-				continue;
-			l[1] = (struct label){ "role", nl_role_name((enum nl_role)r) };
-			sample_f64(e, &f_vm_cpi, l, 2, v[i].vm->cpi[r]);
-		}
-	}
+	vm_role_scores(e, &f_vm_distance, v, nv, offsetof(struct nl_vm_snap, distance), 0);
+	vm_role_scores(e, &f_vm_mpki, v, nv, offsetof(struct nl_vm_snap, llc_mpki),
+		       NL_PMU_SCORE_MPKI);
+	vm_role_scores(e, &f_vm_cpi, v, nv, offsetof(struct nl_vm_snap, cpi),
+		       NL_PMU_SCORE_CPI);
 }
 
 static bool collector_on(const struct nl_snapshot *s, const char *name)
