@@ -712,6 +712,33 @@ static void *busy_main(void *arg)
 	return NULL;
 }
 
+/* A busy thread that can be parked: while the test holds `gate`, a parked
+ * thread blocks on it and uses no CPU, so counters read one after another
+ * all see the same final value (even under valgrind, where reads are far
+ * apart). */
+struct gated_busy {
+	atomic_int stop, park, parked, tid;
+	pthread_mutex_t gate;
+};
+
+static void *gated_busy_main(void *arg)
+{
+	struct gated_busy *b = arg;
+	volatile uint64_t x = 0;
+
+	atomic_store(&b->tid, my_tid());
+	while (!atomic_load(&b->stop)) {
+		x++;
+		if (atomic_load(&b->park)) {
+			atomic_store(&b->parked, 1);
+			pthread_mutex_lock(&b->gate);
+			pthread_mutex_unlock(&b->gate);
+			atomic_store(&b->parked, 0);
+		}
+	}
+	return NULL;
+}
+
 static void sleep_ms(int ms);
 
 /* A thread that sleeps until told to stop: a second live TID. */
@@ -1304,13 +1331,15 @@ static void test_simulated_pmu_split(void)
 	static struct simpmu s;
 	struct nl_perf_priv *p;
 	struct fake f;
-	struct busy b = { 0, 0 };
+	struct gated_busy b;
 	pthread_t th;
 	pid_t tid;
 
 	memset(&s, 0, sizeof(s));
+	memset(&b, 0, sizeof(b));
+	pthread_mutex_init(&b.gate, NULL);
 	s.counters = 2;
-	CHECK_EQ_INT(pthread_create(&th, NULL, busy_main, &b), 0);
+	CHECK_EQ_INT(pthread_create(&th, NULL, gated_busy_main, &b), 0);
 	while (!atomic_load(&b.tid))
 		sleep_ms(1);
 	tid = atomic_load(&b.tid);
@@ -1347,14 +1376,22 @@ static void test_simulated_pmu_split(void)
 	CHECK_EQ_INT(f.threads[0].events_valid, 0x7f);
 
 	sleep_ms(100);
+	/* park the thread: every group then reads the same final count */
+	pthread_mutex_lock(&b.gate);
+	atomic_store(&b.park, 1);
+	while (!atomic_load(&b.parked))
+		sleep_ms(1);
+	sleep_ms(5);
 	CHECK_EQ_INT(nl_perf_source_sample(&f.st, f.priv), 0);
+	atomic_store(&b.park, 0);
+	pthread_mutex_unlock(&b.gate);
 	/* every group counted the busy thread for the whole window */
 	for (int g = 0; g < 4; g++)
 		CHECK_NEAR(f.threads[0].group_scaling[g], 1.0, 1e-9);
 	CHECK_NEAR(f.threads[0].scaling_ratio, 1.0, 1e-9);
 	CHECK_EQ_INT(f.threads[0].win_valid, 0x7f);
-	/* every group measured the same thing (the thread's task clock),
-	 * read microseconds apart: the split groups agree */
+	/* every group measured the same thing (the thread's task clock)
+	 * of a thread parked before the reads: the split groups agree */
 	CHECK(f.threads[0].win_events[6] > 0);
 	for (int i = 0; i < 6; i++) {
 		double a = (double)f.threads[0].win_events[i];
@@ -1367,6 +1404,7 @@ static void test_simulated_pmu_split(void)
 cleanup:
 	atomic_store(&b.stop, 1);
 	pthread_join(th, NULL);
+	pthread_mutex_destroy(&b.gate);
 }
 
 static void test_emfile_stops_opening(void)
