@@ -13,6 +13,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static int nl_t_failed_checks;
 
@@ -78,6 +81,29 @@ static inline int nl_t_run(const char *file, const struct nl_t_case *cases,
 	}
 	printf("%s: %d passed, %d failed\n", file, passed, failed);
 	return failed ? 1 : 0;
+}
+
+/* Run fn in a forked child (for state that must not leak into the other
+ * tests, e.g. libpfm4's LIBPFM_ENCODE_INACTIVE, which sticks for the life of
+ * a process); the child's failed checks fail the calling test. */
+static inline void nl_t_in_child(void (*fn)(void))
+{
+	int status = -1;
+	pid_t child;
+
+	fflush(stdout);
+	fflush(stderr);
+	child = fork();
+	if (child == 0) {
+		int before = nl_t_failed_checks;
+
+		fn();
+		fflush(stderr);
+		_exit(nl_t_failed_checks != before);
+	}
+	CHECK(child > 0);
+	CHECK_EQ_INT(waitpid(child, &status, 0), child);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 /* Register tests as a list:

@@ -28,27 +28,6 @@
 
 #define FIXTURES NL_SRCDIR "/tests/fixtures/cpus"
 
-/* Run fn in a child process; the child's failed checks fail the test. */
-static void in_child(void (*fn)(void))
-{
-	int status = -1;
-	pid_t child;
-
-	fflush(stdout);
-	fflush(stderr);
-	child = fork();
-	if (child == 0) {
-		int before = nl_t_failed_checks;
-
-		fn();
-		fflush(stderr);
-		_exit(nl_t_failed_checks != before);
-	}
-	CHECK(child > 0);
-	CHECK_EQ_INT(waitpid(child, &status, 0), child);
-	CHECK(WIFEXITED(status));
-	CHECK_EQ_INT(WEXITSTATUS(status), 0);
-}
 
 /* ---- model detection ---- */
 
@@ -340,7 +319,7 @@ static void test_encode_every_model(void)
 {
 	struct perf_event_attr a;
 
-	in_child(encode_all_checks);
+	nl_t_in_child(encode_all_checks);
 	/* without the variable (this process) an inactive PMU's event does
 	 * not encode: the child really went through the inactive tables */
 	for (size_t i = 0; i < nl_catalog_count(); i++) {
@@ -395,7 +374,7 @@ static void docs_examples_checks(void)
 
 static void test_docs_examples(void)
 {
-	in_child(docs_examples_checks);
+	nl_t_in_child(docs_examples_checks);
 }
 
 /* ---- libpfm4 preparation ---- */
@@ -431,7 +410,7 @@ static void prepare_checks(void)
 
 static void test_pfm_prepare(void)
 {
-	in_child(prepare_checks);
+	nl_t_in_child(prepare_checks);
 	/* the parent's environment is untouched */
 	CHECK(getenv("LIBPFM_ENCODE_INACTIVE") == NULL);
 }
@@ -617,7 +596,7 @@ static void plan_checks(void)
 
 static void test_plan_per_model(void)
 {
-	in_child(plan_checks);
+	nl_t_in_child(plan_checks);
 }
 
 /* The host: the catalog nl_perf_resolve picks is the one for cpuinfo. */

@@ -123,31 +123,12 @@ static void child_checks_user(void)
 	free(out);
 }
 
-static void in_child(void (*fn)(void))
-{
-	int status = -1;
-	pid_t child;
-
-	fflush(stdout);
-	fflush(stderr);
-	child = fork();
-	if (child == 0) {
-		int before = nl_t_failed_checks;
-
-		fn();
-		fflush(stderr);
-		_exit(nl_t_failed_checks != before);
-	}
-	CHECK(child > 0);
-	CHECK_EQ_INT(waitpid(child, &status, 0), child);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-}
 
 static void test_other_models(void)
 {
-	in_child(child_checks_skx);
-	in_child(child_checks_emr);
-	in_child(child_checks_user);
+	nl_t_in_child(child_checks_skx);
+	nl_t_in_child(child_checks_emr);
+	nl_t_in_child(child_checks_user);
 }
 
 static void test_this_host(void)
