@@ -79,7 +79,10 @@ INTERVAL=$(help_default sample.interval); INTERVAL=${INTERVAL%s}
 [ -n "$INTERVAL" ] || INTERVAL=2
 NLFLAGS=(--discovery=proc --web.listen-address="127.0.0.1:$PORT" --log.level=info)
 HINTS=0
-if "$NL" --help 2>/dev/null | grep -q -- '--hints.proxy-threshold=' &&
+# (help captured first: `grep -q` closing the pipe early would SIGPIPE the
+# writer and, under pipefail, fail the test at random)
+nlhelp=$("$NL" --help 2>/dev/null)
+if [[ $nlhelp == *--hints.proxy-threshold=* ]] &&
    "$NL" apply --help >/dev/null 2>&1; then
 	HINTS=1
 	CONFIRM=$(help_default hints.confirm-windows)
