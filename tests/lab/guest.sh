@@ -25,9 +25,17 @@ NOTES=$OUT/notes
 : > "$RESULTS"; : > "$NOTES"
 # times: integer microseconds (bash's clock, no fork)
 now() { echo "${EPOCHREALTIME/./}"; }
+# nap SECONDS: sleep without a fork (sleep(1) is a process start: 50 ms and
+# more in a busy TCG guest, which stretched every polling loop): a read with
+# a timeout on a pipe that nobody writes to
+exec {NAPFD}<> <(:)
+nap() { read -r -t "$1" -u "$NAPFD" _ || :; }
 T_START=$(now)
 
-log() { echo "nllab: $*"; }
+# (to stderr, which is the console too: a log line of a function whose
+# output is captured, such as a slow scrape inside $(samples), must not
+# become part of the captured value)
+log() { echo "nllab: $*" >&2; }
 since() {   # T0 -> seconds since, one decimal
 	local d=$(( ($(now) - $1) / 100000 ))
 	echo "$((d / 10)).$((d % 10))"
@@ -37,8 +45,8 @@ note() { echo "$*" >> "$NOTES"; log "$*"; }
 result() {
 	local pass=FAIL
 	[ "$4" = 0 ] && pass=pass
-	echo "$1|$2|$3|$pass|$(since "$5")" >> "$RESULTS"
-	log "$pass: $1: expected $2, measured $3"
+	echo "$1|$2|$3${RETRY:+ (second try)}|$pass|$(since "$5")" >> "$RESULTS"
+	log "$pass: $1: expected $2, measured $3${RETRY:+ (second try)}"
 }
 # within A B TOL: |A-B| <= TOL
 within() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= t + 1e-9) }'; }
@@ -102,10 +110,10 @@ trap cleanup EXIT
 # hot paths below use bash builtins only: /dev/tcp and read.
 # http METHOD PATH OUT [BODY-FILE]: one HTTP/1.0 request; the body of the
 # answer goes to OUT, its status to $HTTP_STATUS. Returns 0 on a 2xx.
-HTTP_STATUS=
+HTTP_STATUS= HTTP_PHASES=
 http() {
-	local line status= fd body= len=0
-	HTTP_STATUS=
+	local line status= fd body= len=0 t=$(now)
+	HTTP_STATUS= HTTP_PHASES=
 	if [ -n "${4:-}" ]; then
 		body=$(< "$4")
 		len=$(LC_ALL=C; echo "${#body}")
@@ -117,15 +125,19 @@ http() {
 	else
 		printf '%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$1" "$2" >&"$fd"
 	fi
+	HTTP_PHASES="sent $(since "$t")"
 	IFS= read -r -t 10 status <&"$fd" || { exec {fd}<&-; return 1; }
+	HTTP_PHASES+=", status $(since "$t")"
 	while IFS= read -r -t 10 line <&"$fd"; do
 		[ "${line%$'\r'}" = "" ] && break
 	done
+	HTTP_PHASES+=", headers $(since "$t")"
 	{
 		while IFS= read -r -t 10 line || [ -n "$line" ]; do
 			printf '%s\n' "$line"
 		done <&"$fd"
 	} > "$3"
+	HTTP_PHASES+=", body $(since "$t")"
 	exec {fd}<&-
 	status=${status#HTTP/1.? }
 	HTTP_STATUS=${status%% *}
@@ -137,7 +149,7 @@ scrape() {
 	local t=$(now) rc
 	http_get /metrics "$1"; rc=$?
 	if [ $rc != 0 ] || [ $(( $(now) - t )) -gt 2000000 ]; then
-		log "scrape: HTTP ${HTTP_STATUS:-none} after $(since "$t")s"
+		log "scrape: HTTP ${HTTP_STATUS:-none} after $(since "$t")s (${HTTP_PHASES:-not connected})"
 	fi
 	return $rc
 }
@@ -164,11 +176,11 @@ wait_samples() {
 	start=$(samples "$M") || start=0
 	while [ $SECONDS -le $end ]; do
 		cur=$(samples "$M") && [ "$((cur - start))" -ge "$want" ] && return 0
-		sleep 0.2
+		nap 0.2
 	done
 	return 1
 }
-for _ in $(seq 1 100); do http_get /metrics "$M" && break; sleep 0.2; done
+for _ in $(seq 1 100); do http_get /metrics "$M" && break; nap 0.2; done
 scrape "$M" || { log "numalens did not come up"; tail -n 20 "$OUT/numalens.log"; exit 1; }
 log "numalens up (sample interval ${INTERVAL}s${CONFIRM:+, hints confirmed over $CONFIRM windows})"
 # The hint engine and its API, when this tree has them (issue 4)
@@ -179,7 +191,7 @@ if [ "$HINTS" = 1 ]; then
 	for _ in $(seq 1 50); do
 		HTTP_STATUS=
 		http_get /api/v1/hints /tmp/h && { api_ok=0; break; }
-		sleep 0.2
+		nap 0.2
 	done
 	if [ "$api_ok" != 0 ]; then
 		result "hint API answers" "GET /api/v1/hints 2xx" "${HTTP_STATUS:-no answer} after 50 tries" 1 "$(now)"
@@ -192,7 +204,9 @@ fi
 # vm_start NAME VCPUS CMDLINE NUMACTL-ARGS...: a QEMU TCG guest running
 # memburn, alone in cgroup lab-NAME, started under numactl. Sets VM_PID.
 vm_start() {
-	local name=$1 vcpus=$2 cmdline=$3; shift 3
+	local name=$1 vcpus=$2 cmdline=$3 mon=(-monitor none); shift 3
+	# an HMP monitor on a loopback port when VM_MONITOR=PORT is set
+	[ -n "${VM_MONITOR:-}" ] && mon=(-monitor "tcp:127.0.0.1:$VM_MONITOR,server=on,wait=off")
 	rm -f "/tmp/$name.serial" "/tmp/$name.qemu.log"
 	mkdir -p "$CG/lab-$name"
 	# a cpuset for the VM's cgroup when VM_CPUSET="CPUS MEMS" is set
@@ -207,12 +221,41 @@ vm_start() {
 			-accel tcg,thread=multi,tb-size=32 -machine pc -cpu qemu64 \
 			-name "guest=$name,debug-threads=on" -m "${VM_MEM:-256}" -smp "$vcpus" \
 			-kernel "$LAB/bin/memburn.elf" -append "$cmdline" \
-			-nodefaults -no-user-config -display none -monitor none \
+			-nodefaults -no-user-config -display none "${mon[@]}" \
 			-serial "file:/tmp/$name.serial"
 	) > "/tmp/$name.qemu.log" 2>&1 &
 	VM_PID=$!
 	VMS+=("$name")
 	echo "$VM_PID" > "/tmp/$name.pid"
+	if [ -n "${VM_MONITOR:-}" ]; then
+		monitor_load "$name" "$VM_MONITOR" &
+		echo "$!" > "/tmp/$name.load"
+	fi
+}
+# monitor_load NAME PORT: a client that asks the VM's HMP monitor for
+# `info status` 40 times a second, as a management stack polling its VMs
+# does. QEMU answers in its main loop, so the VMM's emulator thread does
+# steady work of its own (a TCG guest that only computes leaves that thread
+# almost idle: 2 ms of CPU a second, below what a pin_vmm_threads hint is
+# worth). Runs until the monitor goes away; start it in the background.
+monitor_load() {
+	local name=$1 port=$2 fd= i
+	for i in $(seq 1 100); do
+		{ exec {fd}<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null && break
+		fd=
+		nap 0.1
+	done
+	[ -n "$fd" ] || { log "$name: no monitor on port $port"; return 1; }
+	cat <&"$fd" > /dev/null &
+	while printf 'info status\n' >&"$fd"; do nap 0.025; done 2>/dev/null
+}
+# cpu_ns PID vcpu|other: CPU time of those threads so far (schedstat), ns
+cpu_ns() {
+	local t r sum=0
+	for t in $(tids "$1" "$2"); do
+		read -r r _ 2>/dev/null < "/proc/$1/task/$t/schedstat" && sum=$((sum + r))
+	done
+	echo "$sum"
 }
 # vm_stop NAME: SIGTERM, then SIGKILL; never waits for a process that does
 # not die (a wait on it would hang the whole lab)
@@ -221,11 +264,15 @@ vm_stop() {
 	[ -f "/tmp/$name.pid" ] || return 0
 	read -r pid < "/tmp/$name.pid"
 	rm -f "/tmp/$name.pid"
+	if [ -f "/tmp/$name.load" ]; then
+		kill "$(< "/tmp/$name.load")" 2>/dev/null
+		rm -f "/tmp/$name.load"
+	fi
 	kill "$pid" 2>/dev/null
 	for i in $(seq 1 100); do
 		kill -0 "$pid" 2>/dev/null || break
 		[ "$i" = 50 ] && kill -9 "$pid" 2>/dev/null
-		sleep 0.1
+		nap 0.1
 	done
 	if kill -0 "$pid" 2>/dev/null; then
 		log "$name: QEMU pid $pid does not exit; left behind"
@@ -234,7 +281,7 @@ vm_stop() {
 	wait "$pid" 2>/dev/null
 	for i in $(seq 1 20); do
 		rmdir "$CG/lab-$name" 2>/dev/null && break
-		sleep 0.1
+		nap 0.1
 	done
 }
 # vm_wait_resident NAME SECONDS [MARK]: memburn finished its first pass
@@ -245,13 +292,13 @@ vm_wait_resident() {
 	while [ $SECONDS -le $end ]; do
 		[[ "$(< "/tmp/$name.serial")" == *"$mark"* ]] 2>/dev/null && break
 		kill -0 "$VM_PID" 2>/dev/null || { log "$name: QEMU exited: $(cat "/tmp/$name.qemu.log")"; return 1; }
-		sleep 0.2
+		nap 0.2
 	done
 	[[ "$(< "/tmp/$name.serial")" == *"$mark"* ]] 2>/dev/null ||
 		{ log "$name: memburn did not start"; return 1; }
 	while [ $SECONDS -le $end ]; do
 		scrape "$M" && [ -n "$(vcpu_locality "$M" "$name")" ] && return 0
-		sleep 0.2
+		nap 0.2
 	done
 	log "$name: numalens has no vCPU locality for it"
 	return 1
@@ -277,10 +324,24 @@ wait_locality() {
 				return 0
 			fi
 		fi
-		sleep 0.1
+		nap 0.1
 	done
 	LOC_DT=$(since "$t0")
 	return 1
+}
+
+# diag VM WHY: what numalens and the kernel looked like when a check on VM
+# failed: the last scrape (kept in OUT), the snapshot's age and collectors,
+# the VM's series, and where numalens' and the VM's threads wait
+diag() {
+	local f="$OUT/metrics-$1-$(now).txt" t
+	cp "$M" "$f" 2>/dev/null
+	log "diag $1 ($2): $(grep -E '^numalens_(snapshot_age_seconds|samples_total|sample_duration_seconds) ' "$M" | paste -sd' ')"
+	log "diag $1: collectors failing: $(grep '^numalens_collector_success{.*} 0' "$M" | paste -sd' ')"
+	log "diag $1: $(grep -c "vm=\"$1\"" "$M") series of the VM; $(grep -E "^numalens_vm_(locality_ratio|memory_bytes)\{vm=\"$1\"" "$M" | paste -sd' ')"
+	for t in /proc/"$NLPID"/task/* /proc/"$VM_PID"/task/*; do
+		log "diag $1: ${t#/proc/} $(< "$t/comm") state $(awk '{ print $3 }' "$t/stat") wchan $(< "$t/wchan") $(head -n 3 "$t/stack" 2>/dev/null | awk '{ print $2 }' | paste -sd' ')"
+	done
 }
 
 # Kernel ground truth.
@@ -347,10 +408,18 @@ pin_others() {
 		for t in $(tids "$1" other); do
 			taskset -p -c "$want" "$t" >/dev/null 2>&1
 		done
-		sleep 0.3
+		nap 0.3
 	done
 }
 
+# cg_frozen NAME: the VM's cgroup reports itself frozen
+cg_frozen() {
+	local k v
+	while read -r k v; do
+		[ "$k" = frozen ] && [ "$v" = 1 ] && return 0
+	done < "$CG/lab-$1/cgroup.events"
+	return 1
+}
 mem_on() {   # NAME NODE MIN-SHARE: setup check, logged
 	local s
 	s=$(mem_share "$1" "$2")
@@ -411,7 +480,7 @@ wait_hint() {
 			fi
 		done < <(hints_of "$vm")
 		[ "$(now)" -le "$end" ] || break
-		sleep 0.5
+		nap 0.5
 	done
 	log "no $re hint for $vm; last answer ${HTTP_STATUS:-none}: $(head -c 300 /tmp/hints.json 2>/dev/null)"
 	return 1
@@ -428,7 +497,7 @@ hint_window() { awk -v c="${CONFIRM:-3}" -v i="$INTERVAL" 'BEGIN { print (c + 2)
 # until_since T0 SECONDS: sleep until SECONDS after T0
 until_since() {
 	local left=$(( $1 + ${2%.*} * 1000000 - $(now) ))
-	[ "$left" -gt 0 ] && sleep "$((left / 1000000)).$(printf '%06d' $((left % 1000000)))"
+	[ "$left" -gt 0 ] && nap "$((left / 1000000)).$(printf '%06d' $((left % 1000000)))"
 	return 0
 }
 
@@ -499,12 +568,14 @@ sc_remote() {   # memory on node 1, vCPUs on node 0 -> ~0
 }
 
 sc_vmm() {   # emulator threads on node 1, memory and vCPUs on node 0
-	local v a want
+	local v a want e0
 	want=$(node_cpus $N1)
-	scenario "emulator node 1, memory+vCPUs node 0: vCPU locality" "VM running" 1 \
+	# the emulator thread answers a polling monitor client (monitor_load)
+	VM_MONITOR=$((PORT + 1)) scenario "emulator node 1, memory+vCPUs node 0: vCPU locality" "VM running" 1 \
 		--membind=$N0 --cpunodebind=$N0 || return
 	pin_others "$VM_PID" "$want"
 	T_PIN=$(now)
+	e0=$(cpu_ns "$VM_PID" other)
 	mem_on "$VM" $N0 0.99 && threads_on_node "$VM_PID" vcpu $N0 ||
 		{ setup_failed "memory and vCPUs on node 0"; return; }
 	judge "$ROW" "$VM" "1.00 +-0.05" within 1 0.05
@@ -519,6 +590,7 @@ sc_vmm() {   # emulator threads on node 1, memory and vCPUs on node 0
 		lim=$(hint_window)
 		wait_hint "$VM" '^pin_vmm_threads$' "$(awk -v l="$lim" -v e="$(since "$T_PIN")" 'BEGIN { r = l - e + 1; print (r > 0 ? r : 0) }')"
 		h=$( [ -n "$HINT" ] && secs_between "$T_PIN" "$HINT_CREATED" || since "$T_PIN")
+		note "vmm: emulator threads used $(awk -v c="$(( $(cpu_ns "$VM_PID" other) - e0 ))" -v t="$(( $(now) - T_PIN ))" 'BEGIN { printf "%.3f", c / 1000 / t }') cores after the pin (kernel schedstat)"
 		[ "${HINT#* }" = "pin_vmm_threads $N0" ] && le "$h" "$lim" && ok=0
 		result "emulator node 1, memory node 0: hint" "pin_vmm_threads->$N0 within ${lim}s" \
 			"$( [ -n "$HINT" ] && echo "${HINT#* }" | sed 's/ /->/' || echo none) after ${h}s" $ok "$T0"
@@ -565,26 +637,32 @@ sc_migrate() {
 	# hint came before the move ended); frozen, it takes 1 to 3 s. The clock
 	# starts when the vCPU runs again (schedstat moves), which once took
 	# 40 s after the thaw.
-	local tid run0 run
+	local tid run0 run tf tm frozen=no
 	tid=$(vcpu_tid "$VM_PID" 0)
 	tw=$(now)
 	echo 1 > "$CG/lab-$VM/cgroup.freeze"
-	for _ in $(seq 1 100); do grep -qx 'frozen 1' "$CG/lab-$VM/cgroup.events" && break; sleep 0.05; done
+	for _ in $(seq 1 100); do cg_frozen "$VM" && { frozen=yes; break; }; nap 0.05; done
+	tf=$(now)
 	echo $N1 > "$CG/lab-$VM/cpuset.mems" || { echo 0 > "$CG/lab-$VM/cgroup.freeze"; setup_failed "cpuset.mems=$N1"; return; }
+	tm=$(now)
 	read -r run0 _ < "/proc/$VM_PID/task/$tid/schedstat"
 	echo 0 > "$CG/lab-$VM/cgroup.freeze"
-	log "$VM: frozen, cpuset.mems $N0 -> $N1 (page migration), thawed: $(since "$tw")s"
-	for _ in $(seq 1 600); do
+	log "$VM: freeze ${frozen} after $(secs_between "$tw" "$tf")s; cpuset.mems $N0 -> $N1 (page migration) $(secs_between "$tf" "$tm")s; thawed"
+	while [ $(( $(now) - tm )) -lt 60000000 ]; do
 		read -r run _ < "/proc/$VM_PID/task/$tid/schedstat"
 		[ "$run" != "$run0" ] && break
-		sleep 0.1
+		nap 0.1
 	done
 	t1=$(now)
-	log "$VM: vCPU running again $(since "$tw")s after the freeze began"
+	log "$VM: vCPU $([ "$run" != "$run0" ] && echo "running again" || echo "STILL NOT RUNNING") $(secs_between "$tm" "$t1")s after the thaw"
+	( while :; do echo "$(now)"; nap 0.25; done > /tmp/ticks ) & local ticker=$!
 	mem_on "$VM" $N1 0.99 || { setup_failed "memory moved to node 1"; return; }
 	limit=$(awk -v i="$INTERVAL" 'BEGIN { print 2 * i }')
 	wait_locality "$VM" le 0.05 "$t1" $(( ${limit%.*} + 5 ))
 	v=$LOC dt=$LOC_DT
+	[ -n "$v" ] && le "$v" 0.05 && le "$dt" "$limit" || diag "$VM" "locality after the move"
+	kill $ticker
+	log "ticker: longest gap $(awk 'NR > 1 && $1 - p > m { m = $1 - p } { p = $1 } END { printf "%.2f", m / 1e6 }' /tmp/ticks)s; numalens threads: $(for t in /proc/$NLPID/task/*; do printf '%s:%s ' "$(< $t/comm)" "$(cut -d' ' -f1,3 $t/schedstat)"; done)"
 	note "layout change (cpuset.mems $N0 -> $N1) to vCPU locality <= 0.05 in a snapshot: ${dt}s (sample interval ${INTERVAL}s)"
 	le "${v:-x}" 0.05 && le "$dt" "$limit"
 	result "memory moved 0->1 (cpuset.mems): vCPU locality drops" "<= 0.05 within ${limit}s" "${v:-absent} after ${dt}s" $? "$T0"
@@ -627,6 +705,7 @@ sc_apply() {
 	limit=$(awk -v i="$INTERVAL" 'BEGIN { print 2 * i }')
 	wait_locality "$VM" ge 0.95 "$td" $(( ${limit%.*} + 3 ))
 	v=$LOC dt=$LOC_DT
+	[ -n "$v" ] && ge "$v" 0.95 && le "$dt" "$limit" || diag "$VM" "locality after apply"
 	[ "$rc" = 0 ] && ge "${v:-x}" 0.95 && le "$dt" "$limit"
 	result "apply $kind->$node (numalens apply): vCPU locality" ">= 0.95 within ${limit}s" \
 		"${v:-absent} after ${dt}s (apply exit $rc)" $? "$T0"
@@ -642,7 +721,7 @@ sc_apply() {
 		fi
 		scrape "$M" && v=$(vcpu_locality "$M" "$VM") && [ -n "$v" ] &&
 			lmin=$(awk -v a="$v" -v b="$lmin" 'BEGIN { print (a < b ? a : b) }')
-		sleep 0.5
+		nap 0.5
 	done
 	[ -n "$gone" ] && le "$gone" "$lim" && [ -z "$back" ]
 	result "apply: hint withdrawn, no flapping" "gone within ${lim}s, not back for $((10 * ${INTERVAL%.*}))s more" \
@@ -808,13 +887,35 @@ case "$TOPO" in
 esac
 # lab.sh passes NL_LAB_SCENARIOS through OUT/scenarios
 [ -s "$OUT/scenarios" ] && SCENARIOS=$(cat "$OUT/scenarios")
+# A scenario with a failed check runs once more: the lab is a TCG guest on
+# two host cores, and one stall of the guest (seen: a vCPU that did not run
+# for 40 s after a thaw) can miss a deadline that holds otherwise. The
+# first try's failures stay in the notes; the second try's rows are marked.
+RETRY=
 for sc in $SCENARIOS; do
-	t=$(now)
-	log "scenario $sc"
-	VM=${sc//_/-}
-	"sc_$sc"
-	log "scenario $sc done in $(since "$t")s"
+	RETRY=
+	for try in 1 2; do
+		t=$(now)
+		log "scenario $sc${RETRY:+ (second try)}"
+		VM=${sc//_/-}
+		mapfile -t before < "$RESULTS"
+		"sc_$sc"
+		log "scenario $sc done in $(since "$t")s"
+		mapfile -t rows < "$RESULTS"
+		failed=()
+		for r in "${rows[@]:${#before[@]}}"; do
+			[[ $r == *'|FAIL|'* ]] && failed+=("$r")
+		done
+		[ "$try" = 1 ] && [ "${#failed[@]}" -gt 0 ] || break
+		for r in "${failed[@]}"; do
+			IFS='|' read -r name exp meas _ <<< "$r"
+			note "first try failed, scenario $sc run again: $name: expected $exp, measured $meas"
+		done
+		printf '%s\n' "${before[@]}" | sed '/^$/d' > "$RESULTS"
+		RETRY=1
+	done
 done
+RETRY=
 scrape "$M" && cp "$M" "$OUT/metrics.txt"   # the last scrape, for a look
 kill -0 "$NLPID" 2>/dev/null; alive=$?
 result "numalens still running after the scenarios" "running" "$([ $alive = 0 ] && echo running || echo gone)" $alive "$T_START"

@@ -23,7 +23,8 @@
 #                   moved there not running at all. One TCG thread for all
 #                   vCPUs has not shown it, and uses one host core.
 #   NL_LAB_TOPOS    which guests to boot (default "2node 4node")
-#   NL_LAB_TIMEOUT  seconds one guest may run before it is killed (240)
+#   NL_LAB_TIMEOUT  seconds one guest may run before it is killed (420: a
+#                   scenario with a failed check is run once more)
 #   NL_LAB_KEEP=1   keep the unpacked kernel package tree
 # Needs root, qemu-system-x86, cpio, kmod, numactl, jq (tests/lib/deps.sh
 # lab installs them) and Debian's mirror the first time (about 72 MB).
@@ -37,7 +38,7 @@ BIN=${1:-build/numalens}
 LAB=build/lab
 ACCEL=${NL_LAB_ACCEL:-tcg}
 TOPOS=${NL_LAB_TOPOS:-"2node 4node"}
-TIMEOUT=${NL_LAB_TIMEOUT:-240}
+TIMEOUT=${NL_LAB_TIMEOUT:-420}
 # The 9p modules the initramfs loads; their dependencies (modinfo) are added
 # and loaded first. Built-in ones are skipped.
 ROOT_MODULES="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev
@@ -261,6 +262,7 @@ for topo in $TOPOS; do
 		nl_fail "$topo: guest scenario script finished (status ${status:-none: killed or crashed})"
 		echo "---- $topo console (last 40 lines) ----"; tail -n 40 "$out/console.log" 2>/dev/null
 	fi
+	bad=0
 	while IFS='|' read -r name expected measured pass secs; do
 		[ -n "$name" ] || continue
 		rows+=("$topo|$name|$expected|$measured|$pass|$secs")
@@ -268,8 +270,14 @@ for topo in $TOPOS; do
 			nl_pass "$topo: $name: expected $expected, measured $measured"
 		else
 			nl_fail "$topo: $name: expected $expected, measured $measured"
+			bad=1
 		fi
 	done < "$out/results" 2>/dev/null
+	# a failed check: the whole scenario log (phases, timings), which CI
+	# keeps when nothing else of the guest survives
+	if [ "$bad" = 1 ] || grep -q '^nllab: first try failed' "$out/console.log" 2>/dev/null; then
+		echo "---- $topo console ----"; grep '^nllab: ' "$out/console.log"
+	fi
 done
 
 # --- the table ---------------------------------------------------------------
