@@ -54,15 +54,23 @@ const char *nl_policy_name(enum nl_policy p)
 	return (unsigned)p < NL_POLICY_COUNT ? policy_names[p] : "unknown";
 }
 
+/* The index of s in a name table, or -EINVAL. */
+static int name_index(const char *const *names, int n, const char *s)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	return -EINVAL;
+}
+
 int nl_policy_parse(const char *s, enum nl_policy *out)
 {
-	for (int i = 0; i < NL_POLICY_COUNT; i++) {
-		if (strcmp(s, policy_names[i]) == 0) {
-			*out = (enum nl_policy)i;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	int i = name_index(policy_names, NL_POLICY_COUNT, s);
+
+	if (i < 0)
+		return i;
+	*out = (enum nl_policy)i;
+	return 0;
 }
 
 const char *nl_hint_kind_name(enum nl_hint_kind k)
@@ -72,13 +80,12 @@ const char *nl_hint_kind_name(enum nl_hint_kind k)
 
 int nl_hint_kind_parse(const char *s, enum nl_hint_kind *out)
 {
-	for (int i = 0; i < NL_HINT_KIND_COUNT; i++) {
-		if (strcmp(s, kind_names[i]) == 0) {
-			*out = (enum nl_hint_kind)i;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	int i = name_index(kind_names, NL_HINT_KIND_COUNT, s);
+
+	if (i < 0)
+		return i;
+	*out = (enum nl_hint_kind)i;
+	return 0;
 }
 
 const char *nl_hint_inputs_name(enum nl_hint_inputs i)

@@ -8,6 +8,7 @@
  * LIBPFM_ENCODE_INACTIVE=1, which it reads once at initialization and
  * keeps for the life of the process: such checks run in a forked child. */
 #include "harness.h"
+#include "pfm_raw.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -236,20 +237,6 @@ static const struct want_code *want_for(const char *catalog, const char *name)
 	return NULL;
 }
 
-/* Plain libpfm4 encoding (no guest-mode modifiers). */
-static int raw_encode(const char *pfm, struct perf_event_attr *a)
-{
-	pfm_perf_encode_arg_t arg;
-
-	memset(a, 0, sizeof(*a));
-	a->size = sizeof(*a);
-	memset(&arg, 0, sizeof(arg));
-	arg.attr = a;
-	arg.size = sizeof(arg);
-	return pfm_get_os_event_encoding(pfm, PFM_PLM0 | PFM_PLM3,
-					 PFM_OS_PERF_EVENT_EXT, &arg);
-}
-
 static void encode_all_checks(void)
 {
 	struct nl_counter_budget fixed_ok = { 4, true, true, false, true };
@@ -285,7 +272,7 @@ static void encode_all_checks(void)
 			}
 			CHECK(hw);
 			/* the modifiers change the guest bit only */
-			CHECK_EQ_INT(raw_encode(ce->pfm, &plain), PFM_SUCCESS);
+			CHECK_EQ_INT(nl_t_raw_encode(ce->pfm, &plain), PFM_SUCCESS);
 			CHECK_EQ_INT(plain.exclude_guest, 1);
 			CHECK_EQ_U64(plain.config, a.config);
 			CHECK_EQ_U64(plain.config1, a.config1);

@@ -4,6 +4,7 @@
  * count on this VM (no PMU driver): there the test checks they are marked
  * unsupported once; on a host with a PMU it checks they count. */
 #include "harness.h"
+#include "pfm_raw.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -202,21 +203,6 @@ static void test_source_attrs_count_guest(void)
 	nl_perf_source_free(&f.st, f.priv);
 }
 
-/* Plain libpfm4 encoding of "pfm" (what a caller without the modifier
- * handling would get). */
-static int raw_encode(const char *pfm, struct perf_event_attr *a)
-{
-	pfm_perf_encode_arg_t arg;
-
-	memset(a, 0, sizeof(*a));
-	a->size = sizeof(*a);
-	memset(&arg, 0, sizeof(arg));
-	arg.attr = a;
-	arg.size = sizeof(arg);
-	return pfm_get_os_event_encoding(pfm, PFM_PLM0 | PFM_PLM3,
-					 PFM_OS_PERF_EVENT_EXT, &arg);
-}
-
 static void test_encode_guest_fallback(void)
 {
 	struct perf_event_attr a;
@@ -224,18 +210,18 @@ static void test_encode_guest_fallback(void)
 
 	/* libpfm4 leaves exclude_guest set by default ... */
 	CHECK_EQ_INT(pfm_initialize(), PFM_SUCCESS);
-	CHECK_EQ_INT(raw_encode("perf::PERF_COUNT_HW_CPU_CYCLES", &a), PFM_SUCCESS);
+	CHECK_EQ_INT(nl_t_raw_encode("perf::PERF_COUNT_HW_CPU_CYCLES", &a), PFM_SUCCESS);
 	CHECK_EQ_INT(a.exclude_guest, 1);
 	/* ... and with "mh=0" the appended modifiers conflict, so the plain
 	 * encoding is used and exclude_guest is cleared by hand */
-	CHECK_EQ_INT(raw_encode("perf::PERF_COUNT_HW_CPU_CYCLES:mh=0", &a), PFM_SUCCESS);
+	CHECK_EQ_INT(nl_t_raw_encode("perf::PERF_COUNT_HW_CPU_CYCLES:mh=0", &a), PFM_SUCCESS);
 	CHECK_EQ_INT(a.exclude_guest, 1);
 	CHECK_EQ_INT(nl_perf_encode("perf::PERF_COUNT_HW_CPU_CYCLES:mh=0", &a, &hw), 0);
 	CHECK(hw);
 	CHECK_EQ_INT(a.exclude_guest, 0);
 	/* a software event: libpfm4 sets exclude_guest, which the kernel
 	 * ignores for it; cleared all the same */
-	CHECK_EQ_INT(raw_encode("perf::PERF_COUNT_SW_PAGE_FAULTS", &a), PFM_SUCCESS);
+	CHECK_EQ_INT(nl_t_raw_encode("perf::PERF_COUNT_SW_PAGE_FAULTS", &a), PFM_SUCCESS);
 	CHECK_EQ_INT(a.exclude_guest, 1);
 	CHECK_EQ_INT(nl_perf_encode("perf::PERF_COUNT_SW_PAGE_FAULTS", &a, &hw), 0);
 	CHECK(!hw);
@@ -290,7 +276,7 @@ static void model_specific_checks(void)
 		CHECK_EQ_INT(a.exclude_user, 0);
 		CHECK_EQ_INT(a.exclude_kernel, 0);
 		/* the modifiers change nothing but the guest bit */
-		CHECK_EQ_INT(raw_encode(ev[i].pfm, &plain), PFM_SUCCESS);
+		CHECK_EQ_INT(nl_t_raw_encode(ev[i].pfm, &plain), PFM_SUCCESS);
 		CHECK_EQ_INT(plain.exclude_guest, 1);
 		CHECK_EQ_U64(plain.config, a.config);
 		CHECK_EQ_U64(plain.config1, a.config1);
