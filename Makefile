@@ -1,12 +1,15 @@
 # numalens — plain Makefile, objects under build/, auto-dependencies.
 #   make            build build/numalens
-#   make test       unit tests + fixture golden test + real libvirt integration test
+#   make check      quick: unit + golden + api (no root, no libvirt, no VMs, no apt)
+#   make test       the full suite the README and CI run (installs packages, VMs)
 #   make demo       real demo VMs under libvirt + the daemon in the foreground
 #   make bench      scrape/sampler benchmark against prometheus-libvirt-exporter
 #   make SANITIZE=address,undefined test ; make valgrind
 #   make WERROR=0   for packagers
 
 BUILD    ?= build
+# The test scripts record their closing lines under $(BUILD) too.
+export BUILD
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 CC       ?= cc
@@ -58,7 +61,17 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
         perfstat
 all: $(BIN)
 
-$(BUILD)/%.o: %.c
+# Every object depends on a stamp of the build settings: a change of CC,
+# CFLAGS, LDFLAGS, LDLIBS or SANITIZE rewrites it and so rebuilds everything
+# (make SANITIZE=address,undefined all in the default build/ instruments
+# every object, not only the ones that happened to be stale).
+BUILD_SETTINGS := $(CC) | $(CFLAGS) | $(LDFLAGS) | $(LDLIBS) | $(SANITIZE)
+$(BUILD)/flags.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(subst ','\'',$(BUILD_SETTINGS))' | cmp -s - $@ || \
+		echo '$(subst ','\'',$(BUILD_SETTINGS))' > $@
+
+$(BUILD)/%.o: %.c $(BUILD)/flags.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -66,7 +79,7 @@ $(BUILD)/%.o: %.c
 $(BUILD)/version.stamp: FORCE
 	@mkdir -p $(dir $@)
 	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
-$(BUILD)/exporter/version.o: exporter/version.c $(BUILD)/version.stamp
+$(BUILD)/exporter/version.o: exporter/version.c $(BUILD)/version.stamp $(BUILD)/flags.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DNL_VERSION='"$(VERSION)"' -c -o $@ $<
 FORCE:
@@ -75,7 +88,7 @@ $(PB_C): $(PROTO)
 	@mkdir -p $(dir $@)
 	protoc-c --c_out=$(BUILD)/gen --proto_path=$(dir $(PROTO)) $(PROTO)
 $(PB_H): $(PB_C)
-$(PB_OBJ): $(PB_C) $(PB_H)
+$(PB_OBJ): $(PB_C) $(PB_H) $(BUILD)/flags.stamp
 	$(CC) $(CFLAGS) -c -o $@ $<
 $(filter-out $(PB_OBJ),$(LIB_OBJ)) $(MAIN_OBJ) \
 	$(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%.o): | $(PB_H)
@@ -84,14 +97,14 @@ $(BUILD)/libnumalens.a: $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BIN): $(MAIN_OBJ) $(BUILD)/libnumalens.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BIN): $(MAIN_OBJ) $(BUILD)/libnumalens.a $(BUILD)/flags.stamp
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libnumalens.a
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libnumalens.a $(BUILD)/flags.stamp
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
 
-$(BUILD)/tests/unit/%.o: tests/unit/%.c
+$(BUILD)/tests/unit/%.o: tests/unit/%.c $(BUILD)/flags.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -DNL_SRCDIR='"$(CURDIR)"' -c -o $@ $<
 
@@ -100,6 +113,13 @@ include tests/guest/guest.mk
 # Unit tests: every tests/unit/test_*.c, one summed closing line.
 unit: $(TEST_BIN)
 	@tests/unit/run.sh $(TEST_BIN)
+
+# The quick check for people changing code: no root, no libvirt, no VMs, no
+# apt-get (missing build packages are named, not installed).
+.PHONY: check
+check: test-reset
+	@$(MAKE) --no-print-directory unit golden api
+	@tests/unit/summary.sh check
 
 golden: $(BIN)
 	@tests/e2e/golden.sh $(BIN)
@@ -142,7 +162,7 @@ test-all: test-reset unit golden integration test-deploy perfstat api apply
 	@tests/unit/summary.sh
 
 test-reset:
-	@rm -f $(BUILD)/.test-* build/.test-*
+	@rm -f $(BUILD)/.test-*
 
 demo:
 	@tests/lib/deps.sh demo

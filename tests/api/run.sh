@@ -11,10 +11,10 @@
 # No fixed port (port 0) and no libvirt: no lock needed.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
-BIN=${1:-build/numalens}
+BIN=${1:-${BUILD:-build}/numalens}
 # shellcheck source=tests/lib/check.sh
 . tests/lib/check.sh
-OUT=build/api
+OUT=${BUILD:-build}/api
 PROTO=exporter/numalens.proto
 rm -rf "$OUT"
 mkdir -p "$OUT"

@@ -8,11 +8,11 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 update=0
 [ "${1:-}" = "--update" ] && { update=1; shift; }
-BIN=${1:-build/numalens}
+BIN=${1:-${BUILD:-build}/numalens}
 # shellcheck source=tests/lib/check.sh
 . tests/lib/check.sh
 PORT=${NL_GOLDEN_PORT:-19809}
-OUT=build/golden
+OUT=${BUILD:-build}/golden
 mkdir -p "$OUT"
 
 # Timing-dependent families: values differ run to run.

@@ -19,8 +19,8 @@ nl_check() {
 nl_summary() {
 	local suite=$1
 	echo "$suite: $NL_PASSED passed, $NL_FAILED failed"
-	mkdir -p build
-	echo "$suite $NL_PASSED $NL_FAILED" > "build/.test-$suite"
+	mkdir -p "${BUILD:-build}"
+	echo "$suite $NL_PASSED $NL_FAILED" > "${BUILD:-build}/.test-$suite"
 	[ "$NL_FAILED" -eq 0 ]
 }
 

@@ -23,7 +23,7 @@ for t in "$@"; do
 	fi
 done
 failed=$((failed + crashed))
-mkdir -p build
+mkdir -p "${BUILD:-build}"
 echo "unit: $passed passed, $failed failed"
-echo "unit $passed $failed" > build/.test-unit
+echo "unit $passed $failed" > "${BUILD:-build}/.test-unit"
 [ "$failed" -eq 0 ]
