@@ -169,6 +169,13 @@ demo:
 	@$(MAKE) --no-print-directory all guests
 	@NUMALENS_BIN=$(BIN) tests/demo/demo.sh
 
+# `make demo` run and checked as a new user would (both VMs, their vCPU,
+# emulator and iothread series, Ctrl-C); .ci/run runs it with KVM and with
+# NL_KVM_FIX=0 (TCG). EXPECT=kvm|qemu checks the accelerator the guests got.
+.PHONY: test-demo
+test-demo:
+	@tests/demo/smoke.sh $(EXPECT)
+
 bench:
 	@tests/lib/deps.sh test
 	@$(MAKE) --no-print-directory all guests bench-tools

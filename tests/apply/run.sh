@@ -68,8 +68,8 @@ for n in 0 1; do
 done
 ln -s /sys/fs "$S/fs"
 
-echo "apply: libvirt + QEMU guest ($(nl_vm_virt_type)), fake two-node sysfs over the real host"
 nl_libvirt_start || { nl_fail "libvirtd starts"; nl_summary apply; exit 1; }
+echo "apply: libvirt + QEMU guest ($(nl_vm_virt_type)), fake two-node sysfs over the real host"
 nl_vm_destroy_prefix "$PREFIX" >/dev/null 2>&1
 nl_vm_create "$VM" build/guest/memburn.elf "stride=64 size=160" 2 256 1 >/dev/null ||
 	{ nl_fail "create $VM"; nl_summary apply; exit 1; }

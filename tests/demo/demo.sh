@@ -16,6 +16,7 @@
 #                  option to the daemon yourself if you change it
 #   BUILD          build directory (default build)
 #   NL_VIRT_TYPE   kvm or qemu (TCG), see tests/lib/vms.sh
+#   NL_KVM_FIX=0   do not give /dev/kvm to group kvm when no udev did: TCG
 #
 # The VMs are destroyed when the daemon exits, on Ctrl-C and on SIGTERM.
 set -euo pipefail
@@ -72,6 +73,10 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 nl_libvirt_start
+case $(nl_vm_virt_type) in
+kvm) echo "demo.sh: guests run under KVM" ;;
+*)   echo "demo.sh: guests run under TCG (emulated; see the line above for why)" ;;
+esac
 for vm in "${VMS[@]}"; do
 	nl_vm_destroy "$vm" # leftovers of an earlier run
 done

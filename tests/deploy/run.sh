@@ -420,8 +420,8 @@ wait_until() {   # SECONDS COMMAND...
 # which pipefail would count as a failure)
 scrape_has() { curl -fsS --max-time 2 "http://127.0.0.1:$1/metrics" 2>/dev/null | grep "$2" >/dev/null; }
 
-echo "deploy: runtime (libvirt + QEMU $(nl_vm_virt_type), Prometheus $(prometheus --version 2>&1 | awk 'NR==1{print $3}'))"
 nl_libvirt_start || { nl_fail "libvirtd starts"; nl_summary "$SUITE"; exit 1; }
+echo "deploy: runtime (libvirt + QEMU $(nl_vm_virt_type), Prometheus $(prometheus --version 2>&1 | awk 'NR==1{print $3}'))"
 nl_vm_destroy_prefix "$VMP" >/dev/null 2>&1
 nl_vm_create "${VMP}mem" build/guest/memburn.elf "stride=64 size=160" 1 256 1 >/dev/null ||
 	nl_fail "create ${VMP}mem"

@@ -35,8 +35,8 @@ if [ "$(id -u)" -ne 0 ]; then
 	nl_summary integration
 	exit 0
 fi
-echo "integration: libvirt + QEMU guests ($(nl_vm_virt_type))"
 nl_libvirt_start || { nl_fail "libvirtd starts"; nl_summary integration; exit 1; }
+echo "integration: libvirt + QEMU guests ($(nl_vm_virt_type))"
 nl_vm_destroy_prefix "$PREFIX" >/dev/null 2>&1
 
 nl_vm_create "${PREFIX}mem" build/guest/memburn.elf "stride=64 size=160" 2 256 1 >/dev/null ||

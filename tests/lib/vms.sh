@@ -85,6 +85,7 @@ nl_need_pkgs() {
 # running, then wait (up to 30 s) until libvirt answers.
 nl_libvirt_start() {
 	local i
+	nl_kvm_decide
 	# The daemons outlive the caller: they must not inherit fd 9, the
 	# libvirt test lock (tests hold it on fd 9), or they hold it forever
 	# and every later test suite waits for it.
@@ -108,16 +109,121 @@ nl_libvirt_start() {
 	return 1
 }
 
-# nl_vm_virt_type: prints "kvm" if /dev/kvm can be opened read-write, else
-# "qemu" (TCG). NL_VIRT_TYPE overrides.
-nl_vm_virt_type() {
-	if [ -n "${NL_VIRT_TYPE:-}" ]; then
-		printf '%s\n' "$NL_VIRT_TYPE"
-	elif [ -c /dev/kvm ] && (: <>/dev/kvm) 2>/dev/null; then
-		printf 'kvm\n'
-	else
-		printf 'qemu\n'
+# ---- KVM access, decided the way libvirt's QEMU will see it ----
+#
+# libvirt does not start QEMU as root: it runs it as the user and group of
+# /etc/libvirt/qemu.conf (Debian's default: libvirt-qemu, primary group kvm)
+# with that user's supplementary groups. Whether *root* can open /dev/kvm says
+# nothing about that. On a machine where no udev ran (containers, CI
+# sandboxes), /dev/kvm is still crw------- root:root and QEMU dies with
+# "failed to initialize kvm: Permission denied". Debian's udev rule
+# (KERNEL=="kvm", GROUP="kvm", MODE="0660") is what normally fixes that;
+# nl_kvm_decide applies the same change, once, and says so.
+#
+#   NL_KVM_FIX=0   never change /dev/kvm: guests run under TCG instead
+#   NL_VIRT_TYPE   kvm or qemu: skip the decision altogether
+
+NL_QEMU_CONF=${NL_QEMU_CONF:-/etc/libvirt/qemu.conf}
+
+# nl__qemu_conf_value KEY DEFAULT: the quoted value of an uncommented
+# `KEY = "VALUE"` line in qemu.conf (the last one wins, as in libvirt's
+# parser), else DEFAULT.
+nl__qemu_conf_value() {
+	local key=$1 def=$2 line val=
+	if [ -r "$NL_QEMU_CONF" ]; then
+		while IFS= read -r line; do
+			if [[ $line =~ ^[[:space:]]*$key[[:space:]]*=[[:space:]]*\"([^\"]*)\" ]]; then
+				val=${BASH_REMATCH[1]}
+			fi
+		done <"$NL_QEMU_CONF"
 	fi
+	printf '%s\n' "${val:-$def}"
+}
+
+# nl_kvm_qemu_user: "USER GROUP" libvirt runs QEMU as. qemu.conf's user and
+# group accept a name, "+UID" or a number (a name first, then an id), as
+# libvirt does; the group defaults to the user's primary group.
+nl_kvm_qemu_user() {
+	local user group
+	user=$(nl__qemu_conf_value user libvirt-qemu)
+	group=$(nl__qemu_conf_value group "")
+	case $user in
+	+*) user=${user#+} ;;
+	esac
+	if [ -z "$group" ]; then
+		group=$(id -gn "$user" 2>/dev/null) || group=
+	fi
+	case $group in
+	+*) group=${group#+} ;;
+	esac
+	printf '%s %s\n' "$user" "${group:-$user}"
+}
+
+# nl_kvm_user_can_open USER GROUP: does a process with USER's uid, GROUP's
+# gid and USER's supplementary groups open /dev/kvm read-write?
+nl_kvm_user_can_open() {
+	local user=$1 group=$2
+	[ -c /dev/kvm ] || return 1
+	if [ "$(id -u)" -ne 0 ]; then
+		[ "$(id -un)" = "$user" ] && (: <>/dev/kvm) 2>/dev/null
+		return
+	fi
+	id "$user" >/dev/null 2>&1 || return 1
+	setpriv --reuid="$user" --regid="$group" --init-groups \
+		sh -c ': <>/dev/kvm' 2>/dev/null
+}
+
+# nl_kvm_decide: decide once, in the calling shell, which accelerator
+# libvirt guests get, fixing /dev/kvm's group the way udev would when that is
+# all that stands in the way. Sets and exports NL__VIRT_TYPE (kvm or qemu).
+nl_kvm_decide() {
+	local ug user group mode
+	if [ -n "${NL_VIRT_TYPE:-}" ]; then
+		NL__VIRT_TYPE=$NL_VIRT_TYPE
+		export NL__VIRT_TYPE
+		return 0
+	fi
+	[ -n "${NL__VIRT_TYPE:-}" ] && return 0
+	NL__VIRT_TYPE=qemu
+	export NL__VIRT_TYPE
+	if [ ! -c /dev/kvm ]; then
+		nl__err "no /dev/kvm on this machine: guests run under TCG (emulated, slow)"
+		return 0
+	fi
+	ug=$(nl_kvm_qemu_user)
+	user=${ug% *} group=${ug#* }
+	if nl_kvm_user_can_open "$user" "$group"; then
+		NL__VIRT_TYPE=kvm
+		return 0
+	fi
+	mode=$(stat -c '%U:%G %a' /dev/kvm 2>/dev/null)
+	if [ "${NL_KVM_FIX:-1}" != 0 ] && [ "$(id -u)" -eq 0 ] &&
+	   [ "$mode" = "root:root 600" ] && getent group kvm >/dev/null &&
+	   chgrp kvm /dev/kvm && chmod 0660 /dev/kvm; then
+		if nl_kvm_user_can_open "$user" "$group"; then
+			nl__err "/dev/kvm was root:root 0600 (no udev rule ran here); made it root:kvm 0660 as Debian's udev rule does, so QEMU as $user can use KVM (NL_KVM_FIX=0 leaves it alone and uses TCG)"
+			NL__VIRT_TYPE=kvm
+			return 0
+		fi
+		nl__err "/dev/kvm is now root:kvm 0660, but QEMU's user $user (group $group) still cannot open it"
+	fi
+	nl__err "WARNING: QEMU as $user (group $group) cannot open /dev/kvm ($mode)$([ "${NL_KVM_FIX:-1}" = 0 ] && printf ' and NL_KVM_FIX=0 forbids changing it'): guests run under TCG (emulated, much slower). Fix: chgrp kvm /dev/kvm; chmod 0660 /dev/kvm"
+	return 0
+}
+
+# nl_vm_virt_type: prints the libvirt domain type guests get: "kvm" or
+# "qemu" (TCG). NL_VIRT_TYPE overrides; otherwise nl_kvm_decide decides
+# (once per shell that calls nl_libvirt_start).
+nl_vm_virt_type() {
+	nl_kvm_decide
+	printf '%s\n' "$NL__VIRT_TYPE"
+}
+
+# nl_root_kvm_usable: can this process (root, for plain QEMU started by the
+# lab and perfstat) open /dev/kvm read-write? Those do not go through
+# libvirt's user switch, so root's own access is the right question.
+nl_root_kvm_usable() {
+	[ -c /dev/kvm ] && (: <>/dev/kvm) 2>/dev/null
 }
 
 # nl_vm_create NAME KERNEL_ELF CMDLINE [VCPUS=2] [MEM_MIB=256] [IOTHREADS=1]
