@@ -152,6 +152,16 @@ perfstat: $(PERFSTAT_PROBE) guests
 test-deploy: $(BIN) guests
 	@tests/deploy/run.sh $(BIN)
 
+# The Kubernetes image without a container runtime: the Containerfile's
+# stages replayed in debootstrap chroots of its Debian release (root; the
+# base chroot is cached in build/container). And build settings that stick:
+# SANITIZE, CFLAGS and CC each rebuild every object (a throwaway BUILD).
+.PHONY: test-container test-buildflags
+test-container:
+	@tests/deploy/containerfile.sh
+test-buildflags:
+	@tests/deploy/buildflags.sh
+
 # `make test` and `make demo` install missing Debian packages first, then
 # re-enter make so that pkg-config sees them.
 test:
