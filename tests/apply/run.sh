@@ -16,6 +16,13 @@
 # Flags fit the two-CPU host: --hints.cpu-limit=2 (one CPU per fake node,
 # and the guest keeps about one busy), --hints.proxy-threshold=0.02 (a
 # 256 MiB guest), --hints.confirm-windows=2 and 0.5 s windows (speed).
+# Every comparison fails on an empty or unparsable side and prints both.
+#
+#   tests/apply/run.sh [build/numalens]
+# Knobs (environment): NL_APPLY_PORT (default 19822); NL_EXTRA_FLAGS, extra
+# flags for the numalens daemon (to break a measurement on purpose, e.g.
+# '--no-collector.numa_stat --no-collector.numa_maps': no memory, no hint);
+# NL_KVM_FIX=0, NL_VIRT_TYPE (tests/lib/vms.sh).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 BIN=${1:-build/numalens}
@@ -71,8 +78,8 @@ ln -s /sys/fs "$S/fs"
 nl_libvirt_start || { nl_fail "libvirtd starts"; nl_summary apply; exit 1; }
 echo "apply: libvirt + QEMU guest ($(nl_vm_virt_type)), fake two-node sysfs over the real host"
 nl_vm_destroy_prefix "$PREFIX" >/dev/null 2>&1
-nl_vm_create "$VM" build/guest/memburn.elf "stride=64 size=160" 2 256 1 >/dev/null ||
-	{ nl_fail "create $VM"; nl_summary apply; exit 1; }
+nl_guest_create "$VM" build/guest/memburn.elf "stride=64 size=160" 2 256 1
+nl_guests_started || { nl_summary apply; exit 1; }
 virsh -q -c qemu:///system vcpupin "$VM" 0 1 --live >/dev/null &&
 	virsh -q -c qemu:///system vcpupin "$VM" 1 1 --live >/dev/null ||
 	nl_fail "pin the vCPUs to CPU 1 (fake node 1)"
@@ -80,14 +87,15 @@ virsh -q -c qemu:///system vcpupin "$VM" 0 1 --live >/dev/null &&
 "$BIN" --discovery=libvirt --no-collector.perf --path.sysfs="$S" \
 	--web.listen-address="127.0.0.1:$PORT" --sample.interval=0.5s \
 	--hints.cpu-limit=2 --hints.proxy-threshold=0.02 --hints.confirm-windows=2 \
-	--log.level=info > "$OUT/numalens.log" 2>&1 &
+	--log.level=info "${NL_EXTRA[@]}" > "$OUT/numalens.log" 2>&1 &
 NLPID=$!
 
 vcpupin() { virsh -q -c qemu:///system vcpupin "$VM" | awk '{print $1 ":" $2}' | tr '\n' ' '; }
 emupin() { virsh -q -c qemu:///system emulatorpin "$VM" | awk '{print $NF}' | tr '\n' ' '; }
 iopin() { virsh -q -c qemu:///system iothreadinfo "$VM" | awk '{print $1 ":" $2}' | tr '\n' ' '; }
-has_hint() {   # KIND
-	curl -fsS "$URL/api/v1/hints?vm=$VM&kind=$1" 2>/dev/null | grep -q "\"kind\":\"$1\""
+has_hint() {   # KIND (read whole, then grep: grep -q closing the pipe under pipefail fails at random)
+	curl -fsS "$URL/api/v1/hints?vm=$VM&kind=$1" -o "$OUT/has-hint.json" 2>/dev/null &&
+		grep -q "\"kind\":\"$1\"" "$OUT/has-hint.json"
 }
 wait_until() {
 	local limit=$1; shift
@@ -104,44 +112,53 @@ nl_check "... and the VMM threads" has_hint pin_vmm_threads
 curl -fsS "$URL/api/v1/hints?vm=$VM" -o "$OUT/hints.json"
 curl -fsS "$URL/api/v1/vms/$VM" -o "$OUT/vm.json"
 echo "    $(jq -r '"VM: \(.vcpus) vCPUs, \(.cpu_cores) cores, \(.memory_bytes) bytes, proxy \(.proxy), locality \(.locality)"' "$OUT/vm.json")"
-nl_check "the pin targets CPU 0 (node 0, where the memory is)" \
-	test "$(jq -r '.hints[] | select(.kind=="pin_vcpus") | .target.cpus' "$OUT/hints.json")" = 0
+nl_check_eq "the pin targets CPU 0 (node 0, where the memory is)" \
+	"$(jq -r '.hints[] | select(.kind=="pin_vcpus") | .target.cpus' "$OUT/hints.json" 2>/dev/null)" 0
 jqe() { jq -e "$1" "$2" >/dev/null; }
 nl_check "the hint names virsh vcpupin" \
 	jqe ".hints[] | select(.kind==\"pin_vcpus\") | .actions[] | select(.command == \"virsh vcpupin $VM 1 0 --live\")" "$OUT/hints.json"
 
 v0=$(vcpupin) e0=$(emupin) i0=$(iopin)
 echo "    before: vcpupin [$v0] emulatorpin [$e0] iothreadpin [$i0]"
-nl_check "vCPUs start on CPU 1" test "$v0" = "0:1 1:1 "
+nl_check_eq "vCPUs start on CPU 1" "$v0" "0:1 1:1 "
+# (the "unchanged" checks below need a pinning to compare with)
+nl_check_eq --names=emulatorpin,want "virsh reports an emulator and an iothread pinning" \
+	"$( [ -n "$e0" ] && [ -n "$i0" ] && echo both)" both
 
 # --- dry run ------------------------------------------------------------------
 "$BIN" apply --url="$URL" --vm="$VM" > "$OUT/dry.txt" 2>&1
-nl_check "dry run exits 0" test $? = 0
+nl_check_num --names=status,want "dry run exits 0" $? -eq 0
 nl_check "dry run shows the current pinning" grep -q 'now CPUs 1; dry run, not changed' "$OUT/dry.txt"
-nl_check "dry run changes no vCPU pinning" test "$(vcpupin)" = "$v0"
-nl_check "dry run changes no emulator pinning" test "$(emupin)" = "$e0"
-nl_check "dry run changes no iothread pinning" test "$(iopin)" = "$i0"
+nl_check_eq --names=after,before "dry run changes no vCPU pinning" "$(vcpupin)" "$v0"
+nl_check_eq --names=after,before "dry run changes no emulator pinning" "$(emupin)" "$e0"
+nl_check_eq --names=after,before "dry run changes no iothread pinning" "$(iopin)" "$i0"
 
 # --- apply --------------------------------------------------------------------
 "$BIN" apply --url="$URL" --vm="$VM" --kind=pin_vcpus --yes > "$OUT/yes1.txt" 2>&1
-nl_check "apply --yes pin_vcpus exits 0" test $? = 0
-cat "$OUT/yes1.txt" | sed 's/^/    | /'
-nl_check "virsh vcpupin reports CPU 0 for both vCPUs" test "$(vcpupin)" = "0:0 1:0 "
+nl_check_num --names=status,want "apply --yes pin_vcpus exits 0" $? -eq 0
+sed 's/^/    | /' "$OUT/yes1.txt"
+nl_check_eq --names=virsh,want "virsh vcpupin reports CPU 0 for both vCPUs" "$(vcpupin)" "0:0 1:0 "
 nl_check "apply logged each vCPU change" \
 	sh -c "grep -q 'changed: pin vCPU 0: CPUs 1 -> 0' '$OUT/yes1.txt' && grep -q 'changed: pin vCPU 1: CPUs 1 -> 0' '$OUT/yes1.txt'"
-nl_check "emulator pinning untouched by pin_vcpus" test "$(emupin)" = "$e0"
+nl_check_eq --names=after,before "emulator pinning untouched by pin_vcpus" "$(emupin)" "$e0"
 
 "$BIN" apply --url="$URL" --vm="$VM" --kind=pin_vmm_threads --yes > "$OUT/yes2.txt" 2>&1
-nl_check "apply --yes pin_vmm_threads exits 0" test $? = 0
-cat "$OUT/yes2.txt" | sed 's/^/    | /'
-nl_check "virsh emulatorpin reports CPU 0" test "$(emupin)" = "0 "
-nl_check "virsh iothreadinfo reports CPU 0" test "$(iopin)" = "1:0 "
+nl_check_num --names=status,want "apply --yes pin_vmm_threads exits 0" $? -eq 0
+sed 's/^/    | /' "$OUT/yes2.txt"
+nl_check_eq --names=virsh,want "virsh emulatorpin reports CPU 0" "$(emupin)" "0 "
+nl_check_eq --names=virsh,want "virsh iothreadinfo reports CPU 0" "$(iopin)" "1:0 "
 nl_check "apply logged the emulator change" grep -q "changed: pin emulator threads: CPUs $(echo "$e0" | tr -d ' ') -> 0" "$OUT/yes2.txt"
 
 # --- the engine sees the change -------------------------------------------------
-no_hints() { ! has_hint pin_vcpus && ! has_hint pin_vmm_threads; }
+# (an answer without them, not a failed request)
+no_hints() {
+	curl -fsS "$URL/api/v1/hints?vm=$VM" -o "$OUT/hints-now.json" 2>/dev/null &&
+		jq -e '.hints | type == "array"' "$OUT/hints-now.json" >/dev/null &&
+		! grep -Eq '"kind":"pin_(vcpus|vmm_threads)"' "$OUT/hints-now.json"
+}
 nl_check "the applied hints are withdrawn" wait_until 30 no_hints
-nl_check "locality is 1 now" wait_until 15 sh -c \
-	"curl -fsS '$URL/api/v1/vms/$VM' | jq -e '.locality > 0.99' >/dev/null"
+locality() { curl -fsS "$URL/api/v1/vms/$VM" 2>/dev/null | jq -r '.locality' 2>/dev/null; }
+wait_until 15 sh -c "curl -fsS '$URL/api/v1/vms/$VM' | jq -e '.locality > 0.99' >/dev/null"
+nl_check_num --names=locality,want "locality is 1 now" "$(locality)" -gt 0.99
 nl_check "numalens still running" kill -0 "$NLPID"
 nl_summary apply
