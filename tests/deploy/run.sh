@@ -20,8 +20,17 @@
 #            data can exist here (tests/deploy/optional.txt says where it
 #            cannot), and every rule is healthy.
 #
+# Every comparison fails on an empty, zero (where a measurement is expected)
+# or unparsable side and prints both; "every X is fine" fails when there was
+# no X to look at (no panel, no expression, no scrape, no rule).
+#
 #   tests/deploy/run.sh [build/numalens]
 #   NL_DEPLOY_STATIC_ONLY=1 tests/deploy/run.sh    static checks only
+# Knobs (environment): NL_DP_PORT (numalens' port, default 19828; Prometheus
+# and a helper numalens use the next two); NL_EXTRA_FLAGS, extra flags for
+# every numalens daemon started here, to break a measurement on purpose
+# (e.g. '--web.telemetry-path=/elsewhere': Prometheus scrapes nothing);
+# NL_KVM_FIX=0, NL_VIRT_TYPE (tests/lib/vms.sh).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 ROOT=$PWD
@@ -77,7 +86,7 @@ yaml2json "$ALERTS" > "$OUT/alerts.json"
 yaml2json "$RULES" > "$OUT/rules.json"
 yaml2json tests/deploy/alerts.test.yml > "$OUT/alerts-test.json"
 mapfile -t ALERT_NAMES < <(jq -r '.groups[].rules[] | select(.alert) | .alert' "$OUT/alerts.json")
-ck "the alert file has alerts (${#ALERT_NAMES[@]})" test "${#ALERT_NAMES[@]}" -ge 8
+nl_check_num --names=alerts,want "the alert file has alerts" "${#ALERT_NAMES[@]}" -ge 8
 for a in "${ALERT_NAMES[@]}"; do
 	ck "$a has a summary and a description" jqt --arg a "$a" '
 		[.groups[].rules[] | select(.alert == $a)][0].annotations
@@ -93,7 +102,8 @@ done
 # --- dashboards ---------------------------------------------------------------
 echo "deploy: Grafana dashboards"
 DASHES=(dashboards/*.json)
-ck "three dashboards (host, VM, hints)" test "${#DASHES[@]}" -eq 3
+ndash=0; for d in "${DASHES[@]}"; do [ -f "$d" ] && ndash=$((ndash + 1)); done
+nl_check_num --names=dashboards,want "three dashboards (host, VM, hints)" "$ndash" -eq 3
 
 # All panels, rows' nested panels included.
 JQ_DEFS='def allpanels: (.panels // [])[] | (., allpanels);
@@ -111,8 +121,9 @@ for d in "${DASHES[@]}"; do
 	uid=$(jq -r '.uid // ""' "$d")
 	DASH_FILE[$uid]=$d
 	ck "$name: has a uid and a title" jqt '(.uid // "" | length > 0) and (.title // "" | length > 0)' "$d"
+	# (each "every ..." below also needs something to be true of)
 	ck "$name: panel ids are unique" jqt "$JQ_DEFS"'
-		[allpanels | .id] | (length == (unique | length)) and all(.[]; type == "number")' "$d"
+		[allpanels | .id] | length > 0 and (length == (unique | length)) and all(.[]; type == "number")' "$d"
 	ck "$name: a datasource variable of type prometheus" jqt '
 		[.templating.list[] | select(.name == "datasource" and .type == "datasource" and .query == "prometheus")] | length == 1' \
 		"$d"
@@ -120,34 +131,35 @@ for d in "${DASHES[@]}"; do
 		[.templating.list[] | select(.type == "query") | .name] | (index("instance") != null) and (index("vm") != null)' \
 		"$d"
 	ck "$name: every panel and target uses the datasource variable" jqt "$JQ_DEFS"'
-		[allpanels | select(.type != "row") | (.datasource | ds_ok) and all(.targets[]; .datasource | ds_ok)] | all' \
+		[allpanels | select(.type != "row") | (.datasource | ds_ok) and all(.targets[]; .datasource | ds_ok)] | length > 0 and all' \
 		"$d"
 	ck "$name: every query variable uses the datasource variable" jqt "$JQ_DEFS"'
-		[.templating.list[] | select(.type == "query") | .datasource | ds_ok] | all' "$d"
+		[.templating.list[] | select(.type == "query") | .datasource | ds_ok] | length > 0 and all' "$d"
 	ck "$name: no fixed datasource uid anywhere" jqt '
-		[.. | objects | select(has("datasource")) | .datasource | objects | .uid] | all(. == "${datasource}")' "$d"
+		[.. | objects | select(has("datasource")) | .datasource | objects | .uid] | length > 0 and all(. == "${datasource}")' "$d"
 	ck "$name: every non-row panel has a title, a description and targets with unique refIds" jqt "$JQ_DEFS"'
 		[allpanels | select(.type != "row")
 		 | (.title | length > 0) and (.description // "" | length > 0) and (.targets | length > 0)
 		   and ([.targets[].refId] | length == (unique | length))
-		   and all(.targets[]; .expr | length > 0)] | all' "$d"
+		   and all(.targets[]; .expr | length > 0)] | length > 0 and all' "$d"
 	ck "$name: panels fit the 24-column grid" jqt "$JQ_DEFS"'
-		[allpanels | .gridPos | .w > 0 and .h > 0 and .x >= 0 and .x + .w <= 24] | all' "$d"
+		[allpanels | .gridPos | .w > 0 and .h > 0 and .x >= 0 and .x + .w <= 24] | length > 0 and all' "$d"
 	# variables referenced in expressions and variable queries are defined
 	vars_used=$(jq -r "$JQ_DEFS"'[(allpanels | .targets[]?.expr), (.templating.list[] | .query | objects | .query)]
 		| map(scan("\\$\\{?([A-Za-z_][A-Za-z0-9_]*)") | .[0]) | unique | .[]' "$d")
 	vars_def=$(jq -r '.templating.list[].name' "$d")
-	undefined=
+	undefined= nused=0
 	for v in $vars_used; do
 		case $v in __rate_interval | __interval | __range | __range_s) continue ;; esac
+		nused=$((nused + 1))
 		grep -qx "$v" <<<"$vars_def" || undefined="$undefined $v"
 	done
-	ck "$name: every variable used is defined${undefined:+ (undefined:$undefined)}" test -z "$undefined"
+	nl_check_none --names=undefined,used "$name: every variable used is defined" "$undefined" "$nused"
 	jq -r --arg uid "$uid" "$JQ_DEFS"'allpanels | select(.type != "row") | . as $p
 		| .targets[] | [$uid, ($p.id | tostring), .refId, (.expr | @base64)] | @tsv' "$d" >> "$OUT/exprs.tsv"
 done
-ck "dashboard uids are unique" sh -c \
-	"jq -r .uid ${DASHES[*]} | sort | uniq -d | grep -q . && exit 1 || exit 0"
+nuid=$(jq -r '.uid // empty' "${DASHES[@]}" 2>/dev/null | sort -u | grep -c .)
+nl_check_num --names="distinct uids,dashboards" "dashboard uids are unique" "$nuid" -eq "$ndash"
 
 # Substitute Grafana's variables the way Grafana would for one host and VM.
 subst() {   # EXPR INSTANCE VM
@@ -176,6 +188,7 @@ subst() {   # EXPR INSTANCE VM
 	done < "$OUT/exprs.tsv"
 } > "$OUT/dashboard-exprs.rules.yml"
 nexpr=$(wc -l < "$OUT/exprs.tsv")
+nl_check_num --names=expressions,want "the dashboards have panel expressions" "$nexpr" -gt 0
 ck "all $nexpr dashboard expressions parse (promtool check rules)" \
 	sh -c "promtool check rules '$OUT/dashboard-exprs.rules.yml' > '$OUT/dashboard-exprs.txt' 2>&1" ||
 	cat "$OUT/dashboard-exprs.txt"
@@ -205,8 +218,8 @@ for item in "${!ITEM_TAG[@]}"; do
 		stale="$stale $item(no noValue text)" ;;
 	esac
 done
-ck "tests/deploy/optional.txt names existing panels and rules, and their panels explain an empty state${stale:+ (bad:$stale)}" \
-	test -z "$stale"
+nl_check_none --names=bad,items "tests/deploy/optional.txt names existing panels and rules, and their panels explain an empty state" \
+	"$stale" "${#ITEM_TAG[@]}"
 
 # Every metric name used is documented in docs/metrics.md (or pending), and
 # every recording-rule name used is defined.
@@ -216,18 +229,20 @@ mapfile -t PENDING < <(awk '$1 == "pending" {print $2}' "$OPTIONAL")
 	jq -r '.groups[].rules[].expr' "$OUT/rules.json" "$OUT/alerts.json"
 	jq -r '.templating.list[] | .query | objects | .query' "${DASHES[@]}"
 } > "$OUT/all-exprs.txt"
-undoc= pend= undef=
+undoc= pend= undef= nmetric=0 nrule=0
 for m in $(grep -oE 'numalens_[a-z0-9_]+' "$OUT/all-exprs.txt" | sort -u); do
+	nmetric=$((nmetric + 1))
 	if grep -qE "^#### $m\$" docs/metrics.md; then continue; fi
 	p=
 	for pre in "${PENDING[@]}"; do case $m in "$pre"*) p=1 ;; esac; done
 	if [ -n "$p" ]; then pend="$pend $m"; else undoc="$undoc $m"; fi
 done
 for r in $(grep -oE 'numalens:[a-z0-9_:]+' "$OUT/all-exprs.txt" | sort -u); do
+	nrule=$((nrule + 1))
 	printf '%s\n' "${RULE_NAMES[@]}" | grep -qxF "$r" || undef="$undef $r"
 done
-ck "every metric used is documented in docs/metrics.md${undoc:+ (not:$undoc)}" test -z "$undoc"
-ck "every recording rule used is defined${undef:+ (not:$undef)}" test -z "$undef"
+nl_check_none --names=undocumented,metrics "every metric used is documented in docs/metrics.md" "$undoc" "$nmetric"
+nl_check_none --names=undefined,rules "every recording rule used is defined" "$undef" "$nrule"
 [ -n "$pend" ] && echo "  note pending, not yet in docs/metrics.md (tests/deploy/optional.txt):$pend"
 
 # --- Grafana provisioning -------------------------------------------------
@@ -241,9 +256,9 @@ ck "datasource: a Prometheus data source" sh -c "yq -e '.apiVersion == 1
 # --- systemd unit and make install ------------------------------------------
 echo "deploy: systemd unit, make install / uninstall"
 key() { sed -n "s/^$1=//p" "$UNIT"; }
-ck "unit: runs as the dedicated user numalens" test "$(key User)" = numalens
-ck "unit: only CAP_PERFMON, bounding and ambient" \
-	test "$(key CapabilityBoundingSet):$(key AmbientCapabilities)" = "CAP_PERFMON:CAP_PERFMON"
+nl_check_eq "unit: runs as the dedicated user numalens" "$(key User)" numalens
+nl_check_eq "unit: only CAP_PERFMON, bounding and ambient" \
+	"$(key CapabilityBoundingSet):$(key AmbientCapabilities)" "CAP_PERFMON:CAP_PERFMON"
 for kv in NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=yes PrivateDevices=yes \
 	ProtectKernelTunables=yes ProtectControlGroups=yes RestrictNamespaces=yes \
 	MemoryDenyWriteExecute=yes 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' \
@@ -256,7 +271,7 @@ ck "sysusers.d: creates the user numalens" grep -qE '^u numalens ' deploy/system
 
 INST=$OUT/install
 make -s --no-print-directory install DESTDIR="$INST" PREFIX=/opt/nl > "$OUT/install.txt" 2>&1
-ck "make install DESTDIR=... PREFIX=/opt/nl succeeds" test $? -eq 0 || cat "$OUT/install.txt"
+nl_check_num --names=status,want "make install DESTDIR=... PREFIX=/opt/nl succeeds" $? -eq 0 || cat "$OUT/install.txt"
 (cd "$INST" && find . -type f | sort) > "$OUT/installed.txt"
 cat > "$OUT/installed.want" <<EOF
 ./etc/default/numalens
@@ -282,13 +297,17 @@ make -s --no-print-directory install DESTDIR="$INST" PREFIX=/opt/nl > "$OUT/inst
 ck "make install again keeps a changed /etc/default/numalens" \
 	grep -q 'sample.interval=5s' "$INST/etc/default/numalens"
 make -s --no-print-directory uninstall DESTDIR="$INST" PREFIX=/opt/nl > "$OUT/uninstall.txt" 2>&1
-ck "make uninstall removes everything but the changed config file" \
-	test "$(cd "$INST" && find . -type f | sort)" = "./etc/default/numalens"
+nl_check_eq --names=left,want "make uninstall removes everything but the changed config file" \
+	"$(cd "$INST" && find . -type f | sort)" "./etc/default/numalens"
 rm -rf "$INST"
-make -s --no-print-directory install DESTDIR="$INST" PREFIX=/usr > /dev/null 2>&1 &&
-	make -s --no-print-directory uninstall DESTDIR="$INST" PREFIX=/usr > /dev/null 2>&1
-ck "make install + uninstall with PREFIX=/usr leave no file behind" \
-	test -z "$(find "$INST" -type f 2>/dev/null)"
+# (a PREFIX=/usr install that installed nothing would leave nothing too)
+make -s --no-print-directory install DESTDIR="$INST" PREFIX=/usr > /dev/null 2>&1
+ninst=$(find "$INST" -type f 2>/dev/null | wc -l)
+make -s --no-print-directory uninstall DESTDIR="$INST" PREFIX=/usr > /dev/null 2>&1
+nleft=$(find "$INST" -type f 2>/dev/null | wc -l)
+nl_check_num --names=files,want "make install PREFIX=/usr installs the same $(wc -l < "$OUT/installed.want") files" \
+	"$ninst" -eq "$(wc -l < "$OUT/installed.want")"
+nl_check_num --names="files left,want" "make install + uninstall with PREFIX=/usr leave no file behind" "$nleft" -eq 0
 rm -rf "$INST"
 
 if command -v systemd-analyze >/dev/null; then
@@ -298,7 +317,8 @@ if command -v systemd-analyze >/dev/null; then
 	if make -s --no-print-directory install PREFIX="$VP" SYSCONFDIR="$VP/etc" > "$OUT/verify-install.txt" 2>&1; then
 		systemd-analyze verify "$VP/lib/systemd/system/numalens.service" > "$OUT/verify.txt" 2>&1
 		rc=$?
-		ck "systemd-analyze verify: no error, no warning" test "$rc:$(wc -c < "$OUT/verify.txt")" = "0:0" ||
+		nl_check_eq --names="status:bytes of output,want" "systemd-analyze verify: no error, no warning" \
+			"$rc:$(wc -c < "$OUT/verify.txt")" "0:0" ||
 			cat "$OUT/verify.txt"
 		# the check can fail: a misspelt key is reported
 		sed 's/^ProtectHome=/ProtectHomme=/' "$VP/lib/systemd/system/numalens.service" > "$OUT/bad.service"
@@ -423,11 +443,10 @@ scrape_has() { curl -fsS --max-time 2 "http://127.0.0.1:$1/metrics" 2>/dev/null 
 nl_libvirt_start || { nl_fail "libvirtd starts"; nl_summary "$SUITE"; exit 1; }
 echo "deploy: runtime (libvirt + QEMU $(nl_vm_virt_type), Prometheus $(prometheus --version 2>&1 | awk 'NR==1{print $3}'))"
 nl_vm_destroy_prefix "$VMP" >/dev/null 2>&1
-nl_vm_create "${VMP}mem" build/guest/memburn.elf "stride=64 size=160" 1 256 1 >/dev/null ||
-	nl_fail "create ${VMP}mem"
-nl_vm_create "${VMP}cpu" build/guest/cpuburn.elf "" 1 128 0 >/dev/null ||
-	nl_fail "create ${VMP}cpu"
-QPID=$(nl_vm_qemu_pid "${VMP}mem")
+nl_guest_create "${VMP}mem" build/guest/memburn.elf "stride=64 size=160" 1 256 1
+nl_guest_create "${VMP}cpu" build/guest/cpuburn.elf "" 1 128 0
+nl_guests_started
+QPID=$(nl_vm_qemu_pid "${VMP}mem" 2>/dev/null)
 
 # --- the syscalls numalens makes are allowed by the unit's filter ------------
 # systemd-analyze syscall-filter lists a set with nested @sets: expand them.
@@ -445,7 +464,8 @@ if command -v strace >/dev/null && command -v systemd-analyze >/dev/null; then
 	read -r -a FILTER <<<"$(key SystemCallFilter)"
 	expand_filter "${FILTER[@]}" | sort -u > "$OUT/syscalls-allowed.txt"
 	strace -f -qq -o "$OUT/strace.txt" "$BIN" --web.listen-address="127.0.0.1:$AUX_PORT" \
-		--sample.interval=500ms --placement.numa-maps-interval=1s > "$OUT/strace-numalens.log" 2>&1 9>&- &
+		--sample.interval=500ms --placement.numa-maps-interval=1s "${NL_EXTRA[@]}" \
+		> "$OUT/strace-numalens.log" 2>&1 9>&- &
 	SPID=$!
 	PIDS+=("$SPID")
 	wait_until 30 scrape_has "$AUX_PORT" "vm=\"${VMP}mem\"" || nl_fail "numalens under strace sees ${VMP}mem"
@@ -456,8 +476,10 @@ if command -v strace >/dev/null && command -v systemd-analyze >/dev/null; then
 	wait "$SPID" 2>/dev/null
 	sed -nE 's/^[0-9]+ +([a-z0-9_]+)\(.*/\1/p' "$OUT/strace.txt" | sort -u > "$OUT/syscalls-used.txt"
 	extra=$(comm -23 "$OUT/syscalls-used.txt" "$OUT/syscalls-allowed.txt" | tr '\n' ' ')
-	echo "    numalens made $(wc -l < "$OUT/syscalls-used.txt") distinct syscalls; the filter allows $(wc -l < "$OUT/syscalls-allowed.txt")"
-	ck "every syscall numalens made is in the unit's SystemCallFilter${extra:+ (not: $extra)}" test -z "$extra"
+	nused=$(wc -l < "$OUT/syscalls-used.txt") nallowed=$(wc -l < "$OUT/syscalls-allowed.txt")
+	echo "    numalens made $nused distinct syscalls; the filter allows $nallowed"
+	nl_check_num --names=syscalls,want "systemd-analyze expands the unit's SystemCallFilter" "$nallowed" -gt 0
+	nl_check_none --names="not allowed,syscalls made" "every syscall numalens made is in the unit's SystemCallFilter" "${extra% }" "$nused"
 	ck "the syscall trace saw perf_event_open (the check sees what matters)" \
 		grep -qx perf_event_open "$OUT/syscalls-used.txt"
 else
@@ -480,7 +502,7 @@ run_as_user() {   # NAME CAPS PORT
 	setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps="$caps" --ambient-caps="$caps" \
 		--bounding-set="$caps" --no-new-privs \
 		"$BIN" --web.listen-address="127.0.0.1:$port" --sample.interval=500ms --discovery=proc \
-		> "$OUT/$1.log" 2>&1 9>&- &
+		"${NL_EXTRA[@]}" > "$OUT/$1.log" 2>&1 9>&- &
 	PIDS+=($!)
 	if wait_until 20 scrape_has "$port" "^numalens_thread_cpu_seconds_total{vm=\"${VMP}mem\""; then
 		sleep 1.5
@@ -495,15 +517,19 @@ run_as_user unit-caps "$UNIT_CAPS" "$AUX_PORT"
 M=$OUT/unit-caps.prom
 ck "as uid 65534 with $UNIT_CAPS: both VMs tracked" sh -c \
 	"grep -q '^numalens_vm_info{vm=\"${VMP}mem\"' $M && grep -q '^numalens_vm_info{vm=\"${VMP}cpu\"' $M"
-ck "as uid 65534 with $UNIT_CAPS: every collector succeeds" sh -c \
-	"grep -q '^numalens_collector_success' $M && ! grep -q '^numalens_collector_success{.*} 0' $M"
-ck "as uid 65534 with $UNIT_CAPS: vCPU placement and CPU time measured" sh -c \
-	"grep -q '^numalens_vm_node_cpu_seconds_total{vm=\"${VMP}mem\",role=\"vcpu\"' $M"
-ck "as uid 65534 with $UNIT_CAPS: memory per node from the cgroup, no ptrace needed" sh -c \
-	"grep -q '^numalens_vm_memory_bytes{vm=\"${VMP}mem\"' $M && grep -Eq '^numalens_vm_memory_source_info\\{vm=\"${VMP}mem\",source=\"cgroup_v[12]\"' $M"
-ck "as uid 65534 with $UNIT_CAPS: locality scored" grep -q "^numalens_vm_locality_ratio{vm=\"${VMP}mem\",role=\"all\"" "$M"
-ck "as uid 65534 with $UNIT_CAPS: perf counts QEMU's threads" \
-	grep -q "^numalens_thread_events_total{vm=\"${VMP}mem\",role=\"vcpu\",thread=\"0\",event=\"task_clock\"}" "$M"
+nl_check_none --names=failing,collectors "as uid 65534 with $UNIT_CAPS: every collector succeeds" \
+	"$(grep '^numalens_collector_success{.*} 0$' "$M" | sed -n 's/.*collector="\([^"]*\)".*/\1/p' | paste -sd' ')" \
+	"$(grep -c '^numalens_collector_success{' "$M")"
+nl_check_num --names=seconds,want "as uid 65534 with $UNIT_CAPS: vCPU placement and CPU time measured" \
+	"$(nl_metric "$M" "numalens_vm_node_cpu_seconds_total{vm=\"${VMP}mem\",role=\"vcpu\"" | nl_sum)" -gt 0
+nl_check_num --names=bytes,want "as uid 65534 with $UNIT_CAPS: memory per node measured" \
+	"$(nl_metric "$M" "numalens_vm_memory_bytes{vm=\"${VMP}mem\"" | nl_sum)" -gt 0
+ck "as uid 65534 with $UNIT_CAPS: memory per node from the cgroup, no ptrace needed" \
+	grep -Eq "^numalens_vm_memory_source_info\\{vm=\"${VMP}mem\",source=\"cgroup_v[12]\"" "$M"
+nl_check_within --names=locality,"0.5 +- 0.5" "as uid 65534 with $UNIT_CAPS: locality scored (a ratio in [0, 1])" \
+	"$(nl_metric "$M" "numalens_vm_locality_ratio{vm=\"${VMP}mem\",role=\"all\"")" 0.5 0 0.5
+nl_check_num --names=task_clock,want "as uid 65534 with $UNIT_CAPS: perf counts QEMU's threads" \
+	"$(nl_metric "$M" "numalens_thread_events_total{vm=\"${VMP}mem\",role=\"vcpu\",thread=\"0\",event=\"task_clock\"}")" -gt 0
 # Negative controls: what each capability is for.
 run_as_user no-caps "" "$AUX_PORT"
 ck "without CAP_PERFMON: perf cannot count QEMU's threads (so the unit needs it)" sh -c \
@@ -517,7 +543,8 @@ if [ -n "$QPID" ]; then
 fi
 
 # --- a real Prometheus with the shipped scrape config and rules --------------
-"$BIN" --web.listen-address="127.0.0.1:$NL_PORT" --sample.interval=1s > "$OUT/numalens.log" 2>&1 9>&- &
+"$BIN" --web.listen-address="127.0.0.1:$NL_PORT" --sample.interval=1s "${NL_EXTRA[@]}" \
+	> "$OUT/numalens.log" 2>&1 9>&- &
 NLPID=$!
 PIDS+=("$NLPID")
 # The shipped example, with this run's target, 1 s intervals and absolute
@@ -543,6 +570,8 @@ pq() {   # QUERY -> response JSON on stdout; non-zero when not "success"
 }
 nseries() { jq '.data.result | length' "$OUT/q.json"; }
 has_series() { pq "$1" && [ "$(nseries)" -gt 0 ]; }
+# pval QUERY: the value of the query's first series (empty without one)
+pval() { pq "$1" && jq -r '.data.result[0].value[1] // empty' "$OUT/q.json"; }
 
 ck "Prometheus is ready" wait_until 30 sh -c "curl -fsS '$PROM/-/ready' >/dev/null 2>&1"
 ck "Prometheus scrapes numalens (up == 1)" wait_until 30 has_series "up{job=\"numalens\",instance=\"$INSTANCE\"} == 1"
@@ -553,6 +582,12 @@ ck "recording rules produce data for the guests" wait_until 60 sh -c "
 	jq -e '.data.result | length > 0' >/dev/null"
 sleep 2
 echo "    data ready after $((SECONDS - T1)) s"
+# what Prometheus got from numalens: successful scrapes, and samples in the
+# last one (a run that scraped nothing must not pass as "no series here")
+nl_check_num --names=scrapes,want "Prometheus scraped numalens successfully (sum_over_time(up[10m]))" \
+	"$(pval "sum_over_time(up{job=\"numalens\",instance=\"$INSTANCE\"}[10m])")" -ge 2
+nl_check_num --names=samples,want "the last scrape brought samples (scrape_samples_scraped)" \
+	"$(pval "scrape_samples_scraped{job=\"numalens\",instance=\"$INSTANCE\"}")" -gt 0
 
 # Which optional data exists on this host.
 declare -A HAVE
@@ -589,8 +624,10 @@ while IFS=$'\t' read -r uid id ref b64; do
 		"${DASH_FILE[$uid]}")
 	check_query "$uid/$id/$ref \"$title\"" "$uid/$id/$ref" "$(subst "$(base64 -d <<<"$b64")" "$INSTANCE" "$VM")"
 done < "$OUT/exprs.tsv"
+nl_check_num --names=queries,expressions "every dashboard expression was queried" "$nq" -eq "$nexpr"
 
 echo "deploy: every variable query through Prometheus"
+nvq=0
 for d in "${DASHES[@]}"; do
 	uid=$(jq -r .uid "$d")
 	while IFS=$'\t' read -r name b64; do
@@ -598,6 +635,7 @@ for d in "${DASHES[@]}"; do
 		if [[ $q =~ ^label_values\((.*),\ *([A-Za-z_][A-Za-z0-9_]*)\)$ ]]; then
 			sel=${BASH_REMATCH[1]} label=${BASH_REMATCH[2]}
 			want=$([ "$name" = instance ] && echo "$INSTANCE" || echo "$VM")
+			nvq=$((nvq + 1))
 			curl -sS -G --data-urlencode "match[]=$sel" "$PROM/api/v1/series" > "$OUT/v.json"
 			ck "$uid variable $name: $q lists $want" jqt --arg l "$label" --arg w "$want" \
 				'.status == "success" and ([.data[][$l]] | index($w) != null)' "$OUT/v.json"
@@ -606,9 +644,12 @@ for d in "${DASHES[@]}"; do
 		fi
 	done < <(jq -r '.templating.list[] | select(.type == "query") | [.name, (.query | if type == "object" then .query else . end | @base64)] | @tsv' "$d")
 done
+nl_check_num --names=queries,dashboards "variable queries were run (at least instance and vm per dashboard)" "$nvq" -ge $((2 * ndash))
 
 echo "deploy: every recording rule and alert expression through Prometheus"
+nrec=0 nalert=0
 while IFS=$'\t' read -r record b64; do
+	nrec=$((nrec + 1))
 	check_query "rule $record" "rule/$record" "$(base64 -d <<<"$b64")"
 	# the rule's own output, recorded by Prometheus, agrees
 	if pq "$record"; then
@@ -619,17 +660,28 @@ while IFS=$'\t' read -r record b64; do
 	fi
 done < <(jq -r '.groups[].rules[] | select(.record) | [.record, (.expr | @base64)] | @tsv' "$OUT/rules.json")
 while IFS=$'\t' read -r alert b64; do
+	nalert=$((nalert + 1))
 	ck "alert $alert: expression evaluates" pq "$(base64 -d <<<"$b64")"
 done < <(jq -r '.groups[].rules[] | select(.alert) | [.alert, (.expr | @base64)] | @tsv' "$OUT/alerts.json")
+nl_check_num --names="recording rules,alerts" "recording rules and alert expressions were evaluated" "$nrec" -gt 0
+nl_check_num --names="alerts evaluated,alerts in the file" "every alert expression was evaluated" "$nalert" -eq "${#ALERT_NAMES[@]}"
 
-curl -sS "$PROM/api/v1/rules" > "$OUT/rules-state.json"
+curl -sS "$PROM/api/v1/rules" > "$OUT/rules-state.json" 2>/dev/null
 bad=$(jq -r '.data.groups[].rules[] | select(.health != "ok") | "\(.name // .alert): \(.health) \(.lastError // "")"' \
-	"$OUT/rules-state.json")
-nr=$(jq '[.data.groups[].rules[]] | length' "$OUT/rules-state.json")
-ck "Prometheus loaded all $nr rules and every one is healthy${bad:+ ($bad)}" sh -c \
-	"test -z '$bad' && test '$nr' -eq $(jq '[.groups[].rules[]] | length' "$OUT/rules.json" "$OUT/alerts.json" | awk '{s+=$1} END {print s}')"
-firing=$(curl -sS "$PROM/api/v1/alerts" | jq -r '[.data.alerts[] | select(.state == "firing") | .labels.alertname] | unique | join(" ")')
-ck "no alert fires for a healthy host${firing:+ (firing: $firing)}" test -z "$firing"
+	"$OUT/rules-state.json" 2>/dev/null | paste -sd';')
+nr=$(jq '[.data.groups[].rules[]] | length' "$OUT/rules-state.json" 2>/dev/null)
+nfile=$(jq '[.groups[].rules[]] | length' "$OUT/rules.json" "$OUT/alerts.json" | nl_sum)
+nl_check_num --names="rules loaded,rules in the files" "Prometheus loaded all the rules" "$nr" -eq "$nfile"
+nl_check_none --names=unhealthy,rules "every rule Prometheus loaded is healthy" "$bad" "$nr"
+# (only an answer counts: a failed request would list no firing alert)
+if curl -sS "$PROM/api/v1/alerts" -o "$OUT/alerts-state.json" 2>/dev/null &&
+   jq -e '.status == "success"' "$OUT/alerts-state.json" >/dev/null 2>&1; then
+	firing=$(jq -r '[.data.alerts[] | select(.state == "firing") | .labels.alertname] | unique | join(" ")' "$OUT/alerts-state.json")
+else
+	firing="(no answer from /api/v1/alerts)"
+fi
+nl_check_none --names=firing,"alerting rules" "no alert fires for a healthy host" "$firing" \
+	"$(jq '[.data.groups[].rules[] | select(.type == "alerting")] | length' "$OUT/rules-state.json" 2>/dev/null)"
 
 echo "    $nq queries, $nempty_ok legitimately empty here; runtime $((SECONDS - T1)) s, total $((SECONDS - T0)) s"
 ck "numalens still running" kill -0 "$NLPID"
