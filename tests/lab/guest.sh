@@ -12,6 +12,10 @@
 # under test has the hint engine and /api/v1 (else a note says so).
 # Writes OUT/results ("scenario|expected|measured|pass|seconds" lines) and
 # OUT/notes (measurements and what is not tested yet), logs on the console.
+# Every comparison fails on an empty or unparsable side (the measured value
+# and the expected one are both in the row), and a scenario that records no
+# row at all is a failed row. OUT/extra_flags (lab.sh writes NL_EXTRA_FLAGS
+# there) holds extra flags for numalens, to break a measurement on purpose.
 set -uo pipefail
 REPO=$1 TOPO=$2 OUT=$3
 cd "$REPO" || exit 1
@@ -53,10 +57,13 @@ result() {
 	echo "$1|$2|$3${RETRY:+ (second try)}|$pass|$(since "$5")" >> "$RESULTS"
 	log "$pass: $1: expected $2, measured $3${RETRY:+ (second try)}"
 }
-# within A B TOL: |A-B| <= TOL
-within() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= t + 1e-9) }'; }
-le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && a + 0 <= b + 0) }'; }
-ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && a + 0 >= b + 0) }'; }
+# isnum V: V is one decimal number ("", "x", "null", "1 2" are not); no fork
+isnum() { [[ $1 =~ ^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$ ]]; }
+# within A B TOL: |A-B| <= TOL; false unless A, B and TOL are numbers (an
+# absent kernel value, passed as "x", must not count as 0)
+within() { isnum "$1" && isnum "$2" && isnum "$3" && awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t + 1e-9) }'; }
+le() { isnum "$1" && isnum "$2" && awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 <= b + 0) }'; }
+ge() { isnum "$1" && isnum "$2" && awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }'; }
 
 # --- the guest's own NUMA layout --------------------------------------------
 NODES=$(cat /sys/devices/system/node/online)
@@ -91,6 +98,8 @@ help_default() {   # FLAG: the "(default: X)" of numalens --help
 INTERVAL=$(help_default sample.interval); INTERVAL=${INTERVAL%s}
 [ -n "$INTERVAL" ] || INTERVAL=2
 NLFLAGS=(--discovery=proc --web.listen-address="127.0.0.1:$PORT" --log.level=info)
+EXTRA=()
+[ -s "$OUT/extra_flags" ] && read -r -a EXTRA < "$OUT/extra_flags"
 HINTS=0
 # (help captured first: `grep -q` closing the pipe early would SIGPIPE the
 # writer and, under pipefail, fail the test at random)
@@ -101,7 +110,8 @@ if [[ $nlhelp == *--hints.proxy-threshold=* ]] &&
 	CONFIRM=$(help_default hints.confirm-windows)
 	NLFLAGS+=(--hints.proxy-threshold=0.05)
 fi
-"$NL" "${NLFLAGS[@]}" > "$OUT/numalens.log" 2>&1 &
+[ "${#EXTRA[@]}" -eq 0 ] || note "NL_EXTRA_FLAGS: numalens runs with ${EXTRA[*]}"
+"$NL" "${NLFLAGS[@]}" "${EXTRA[@]}" > "$OUT/numalens.log" 2>&1 &
 NLPID=$!
 VMS=()
 cleanup() {
@@ -293,20 +303,26 @@ vm_stop() {
 }
 # vm_wait_resident NAME SECONDS [MARK]: memburn finished its first pass
 # (its buffer is resident; MARK is the serial line that says so) and
-# numalens has a vCPU locality for the VM.
+# numalens has a vCPU locality for the VM. On failure WAIT_WHY says which
+# of them did not happen.
+WAIT_WHY=
 vm_wait_resident() {
 	local name=$1 end=$((SECONDS + $2)) mark=${3:-"memburn: alive pass="}
+	WAIT_WHY=
 	while [ $SECONDS -le $end ]; do
 		[[ "$(< "/tmp/$name.serial")" == *"$mark"* ]] 2>/dev/null && break
-		kill -0 "$VM_PID" 2>/dev/null || { log "$name: QEMU exited: $(cat "/tmp/$name.qemu.log")"; return 1; }
+		kill -0 "$VM_PID" 2>/dev/null || {
+			WAIT_WHY="VM did not start: QEMU exited"
+			log "$name: QEMU exited: $(cat "/tmp/$name.qemu.log")"; return 1; }
 		nap 0.2
 	done
 	[[ "$(< "/tmp/$name.serial")" == *"$mark"* ]] 2>/dev/null ||
-		{ log "$name: memburn did not start"; return 1; }
+		{ WAIT_WHY="VM did not start: no \"$mark\" on its console"; log "$name: memburn did not start"; return 1; }
 	while [ $SECONDS -le $end ]; do
 		scrape "$M" && [ -n "$(vcpu_locality "$M" "$name")" ] && return 0
 		nap 0.2
 	done
+	WAIT_WHY="VM running, but numalens has no vCPU locality for it"
 	log "$name: numalens has no vCPU locality for it"
 	return 1
 }
@@ -326,6 +342,7 @@ loc3() {
 # cmp3 A le|ge B: compare two non-negative decimals to three places; no fork
 cmp3() {
 	local a b
+	isnum "$1" && isnum "$3" || return 1
 	printf -v a '%.3f' "$1"
 	printf -v b '%.3f' "$3"
 	a=$((10#${a/./})) b=$((10#${b/./}))
@@ -562,7 +579,7 @@ scenario() {
 		log "$VM: resident and measured by numalens after $(since "$T0")s"
 		return 0
 	fi
-	result "$row" "setup: $setup" "VM did not start (see console)" 1 "$T0"
+	result "$row" "setup: $setup" "${WAIT_WHY:-VM did not start} (see console)" 1 "$T0"
 	vm_stop "$VM"
 	return 1
 }
@@ -626,7 +643,7 @@ sc_vmm() {   # emulator threads on node 1, memory and vCPUs on node 0
 	judge "$ROW" "$VM" "1.00 +-0.05" within 1 0.05
 	a=$(grep -F "numalens_vm_role_affinity_info{vm=\"$VM\",role=\"emulator\"," "$M" |
 		sed -n 's/.*cpus="\([^"]*\)".*/\1/p')
-	[ "$a" = "$want" ]; ok=$?
+	[ -n "$want" ] && [ "$a" = "$want" ]; ok=$?
 	result "emulator node 1: emulator thread CPUs" "cpus=$want (taskset per TID)" "cpus=${a:-absent}" $ok "$T0"
 	v=$(role_locality "$M" "$VM" emulator)
 	note "vmm: emulator-thread locality ${v:-absent (no emulator CPU time in the window)}"
@@ -772,7 +789,7 @@ sc_apply() {
 		fi
 		nap 0.5
 	done
-	[ -n "$gone" ] && le "$gone" "$lim" && [ -z "$back" ]; ok=$?
+	[ "$asked" -gt 0 ] && [ -n "$gone" ] && le "$gone" "$lim" && [ -z "$back" ]; ok=$?
 	result "apply: hint withdrawn, no flapping" "gone within ${lim}s, not back for $((10 * ${INTERVAL%.*}))s more" \
 		"gone $([ -n "$gone" ] && echo "after ${gone}s" || echo never), back $([ -n "$back" ] && echo "after ${back}s" || echo never) ($asked answers)" $ok "$T0"
 	[ "$nloc" -ge 5 ] && ge "$lmin" 0.95; lok=$?
@@ -796,13 +813,18 @@ sc_topology() {
 		for i in "${!ids[@]}"; do
 			d=${ids[$i]}
 			got=$(metric "$M" "numalens_node_distance{node=\"$s\",peer=\"$d\"} ")
-			[ "$got" = "${row[$i]}" ] ||
+			isnum "$got" && [ "$got" = "${row[$i]}" ] ||
 				{ log "distance $s->$d: numalens ${got:-absent}, kernel ${row[$i]}"; ok=1; }
 		done
 		read -r cpus < "/sys/devices/system/node/node$s/cpulist"
 		got=$(metric "$M" "numalens_node_info{node=\"$s\",cpus=\"$cpus\"} ")
 		[ "$got" = 1 ] || { log "node $s: numalens_node_info does not say cpus=$cpus"; ok=1; }
 	done
+	# as many nodes as lab.sh configured, and more than one: a comparison
+	# over no node is none
+	want=$(grep -c . "$OUT/distances" 2>/dev/null)
+	[ "${#ids[@]}" -ge 2 ] && [ "${#ids[@]}" = "$want" ] ||
+		{ log "kernel shows ${#ids[@]} nodes, lab.sh configured ${want:-?}"; ok=1; }
 	result "${#ids[@]} nodes: numalens node distances and CPUs" \
 		"SLIT $(paste -sd/ "$OUT/distances")" \
 		"$([ $ok = 0 ] && echo "same (kernel and numalens)" || echo differs)" $ok "$T0"
@@ -842,6 +864,13 @@ sc_placement() {
 	fi
 	vm_stop source
 	need=$(jq -r '.memory_bytes // ([.memory[].bytes] | add) // 0' "$OUT/profile.json")
+	# the profile must carry the VM's memory, and the reserve must be known:
+	# everything below is computed from them
+	if ! isnum "$need" || [ "$need" -le 0 ] || ! isnum "$reserve"; then
+		result "$row" "setup: a profile with the VM's memory, the memory reserve" \
+			"memory_bytes ${need:-none}, reserve ${reserve:-none}" 1 "$T0"
+		return
+	fi
 	jq '.vm = "incoming" | .uuid = ""' "$OUT/profile.json" > /tmp/incoming.json
 	# 2. node 2 filled by a cold VM until the VM no longer fits above the reserve
 	read -r _ _ _ free2 _ < <(grep MemFree /sys/devices/system/node/node2/meminfo)
@@ -849,7 +878,7 @@ sc_placement() {
 	log "placement: incoming profile $((need / 1048576)) MiB; node 2 free $((free2 / 1024)) MiB, reserve $((reserve / 1048576)) MiB; cold VM of $cold MiB on node 2"
 	VM_MEM=$((cold + 64)) vm_start cold 1 "stride=4096 size=$cold mode=touch" --membind=2 --cpunodebind=2
 	if ! vm_wait_resident cold 120 "memburn: buffer touched once"; then
-		result "$row" "setup: cold VM resident on node 2" "not started (see console)" 1 "$T0"
+		result "$row" "setup: cold VM resident on node 2" "${WAIT_WHY:-not started} (see console)" 1 "$T0"
 		vm_stop cold; return
 	fi
 	# 3. the request, until the cold VM's CPU time from touching its memory
@@ -871,7 +900,7 @@ sc_placement() {
 		kfree=$((kfree * 1024))
 		IFS='|' read -r free reason feasible < <(jq -r --argjson n "$n" \
 			'.nodes[] | select(.node == $n) | "\(.free_bytes)|\(.reason_code)|\(.feasible)"' "$OUT/placement.json")
-		[ -n "$free" ] || { why+="node $n missing; "; ok=1; continue; }
+		isnum "$free" || { why+="node $n missing (free_bytes '${free}'); "; ok=1; continue; }
 		within "$free" "$kfree" 33554432 || { why+="node $n free $free vs kernel $kfree; "; ok=1; }
 		room=$(( free - reserve ))
 		if [ "$room" -ge $(( need + 16777216 )) ] && [ "$feasible" != true ]; then
@@ -911,6 +940,7 @@ sc_placement() {
 		for n in 0 1 2 3; do
 			[ "$n" = "$f" ] && continue
 			room=$(jq -r --argjson n "$n" '.nodes[] | select(.node == $n) | .free_bytes' "$OUT/placement.json")
+			isnum "$room" && isnum "$b" || { dwhy+="node $n free_bytes '$room', move bytes '$b'; "; continue; }
 			[ $(( room - reserve )) -ge "$b" ] || continue
 			if [ -z "$nd" ] || [ "${d[$n]}" -lt "$nd" ]; then near=$n nd=${d[$n]}; fi
 		done
@@ -951,6 +981,12 @@ for sc in $SCENARIOS; do
 		"sc_$sc"
 		log "scenario $sc done in $(since "$t")s"
 		mapfile -t rows < "$RESULTS"
+		# a scenario that measured nothing says so (apply and placement
+		# record nothing on purpose without the hint engine: a note says it)
+		if [ "${#rows[@]}" -le "${#before[@]}" ] && ! { [ "$HINTS" != 1 ] && [[ $sc == apply || $sc == placement ]]; }; then
+			result "scenario $sc: recorded a result" "at least one row" "none" 1 "$t"
+			mapfile -t rows < "$RESULTS"
+		fi
 		failed=()
 		for r in "${rows[@]:${#before[@]}}"; do
 			[[ $r == *'|FAIL|'* ]] && failed+=("$r")

@@ -26,6 +26,13 @@
 #   NL_LAB_TIMEOUT  seconds one guest may run before it is killed (420: a
 #                   scenario with a failed check is run once more)
 #   NL_LAB_KEEP=1   keep the unpacked kernel package tree
+#   NL_LAB_SCENARIOS  the guest's scenarios (default: all of the topology's)
+#   NL_EXTRA_FLAGS  extra flags for the numalens in the guest (written to
+#                   OUT/extra_flags), to break a measurement on purpose, e.g.
+#                   '--no-collector.numa_stat --no-collector.numa_maps'
+# A guest that did not boot is the first failure, with QEMU's or the
+# console's last words; a guest that recorded no result, or a row that is
+# neither pass nor FAIL, fails.
 # Needs root, qemu-system-x86, cpio, kmod, numactl, jq (tests/lib/deps.sh
 # lab installs them) and Debian's mirror the first time (about 72 MB).
 set -uo pipefail
@@ -214,6 +221,7 @@ boot() {
 		echo "$row"
 	done > "$out/distances"
 	[ -n "${NL_LAB_SCENARIOS:-}" ] && echo "$NL_LAB_SCENARIOS" > "$out/scenarios"
+	[ "${#NL_EXTRA[@]}" -eq 0 ] || echo "${NL_EXTRA[*]}" > "$out/extra_flags"
 	case "$ACCEL" in
 	kvm) accel=(-accel kvm -cpu host) ;;
 	*)   accel=(-accel "tcg,thread=${NL_LAB_TCG_THREAD:-single}" -cpu max) ;;
@@ -253,7 +261,10 @@ for topo in $TOPOS; do
 	out=$LAB/out/$topo
 	status=$(cat "$out/status" 2>/dev/null)
 	if [ -z "${BOOT_S[$topo]}" ] || [ "${BOOT_S[$topo]}" = n/a ]; then
-		nl_fail "$topo: guest booted and entered the shared root"
+		# the cause, once, first: QEMU's complaint, else the console's end
+		why=$(grep -v '^[[:space:]]*$' "$out/qemu.log" 2>/dev/null | head -n 1)
+		[ -n "$why" ] || why="console: $(grep -v '^[[:space:]]*$' "$out/console.log" 2>/dev/null | tail -n 1)"
+		nl_cause "$topo: guest did not start (boot, 9p root, chroot): ${why:0:300}"
 		echo "---- $topo console (last 40 lines) ----"; tail -n 40 "$out/console.log" 2>/dev/null
 		continue
 	fi
@@ -262,17 +273,24 @@ for topo in $TOPOS; do
 		nl_fail "$topo: guest scenario script finished (status ${status:-none: killed or crashed})"
 		echo "---- $topo console (last 40 lines) ----"; tail -n 40 "$out/console.log" 2>/dev/null
 	fi
-	bad=0
+	bad=0 nrows=0
 	while IFS='|' read -r name expected measured pass secs; do
 		[ -n "$name" ] || continue
+		nrows=$((nrows + 1))
 		rows+=("$topo|$name|$expected|$measured|$pass|$secs")
 		if [ "$pass" = pass ]; then
 			nl_pass "$topo: $name: expected $expected, measured $measured"
 		else
-			nl_fail "$topo: $name: expected $expected, measured $measured"
+			# FAIL, or a row that says neither
+			nl_fail "$topo: $name: expected $expected, measured ${measured:-(nothing)}$([ "$pass" = FAIL ] || echo " (result '$pass')")"
 			bad=1
 		fi
 	done < "$out/results" 2>/dev/null
+	# the guest's last row says numalens outlived the scenarios: without it
+	# the results stop early, whatever they say
+	nl_check_num --names=rows,want "$topo: the guest recorded its results, to the last row" \
+		"$(grep -c '^numalens still running after the scenarios|' "$out/results" 2>/dev/null)" -eq 1
+	nl_check_num --names=rows,want "$topo: results recorded beside the last row" "$nrows" -ge 2
 	# a failed check: the whole scenario log (phases, timings), which CI
 	# keeps when nothing else of the guest survives
 	if [ "$bad" = 1 ] || grep -q '^nllab: first try failed' "$out/console.log" 2>/dev/null; then
