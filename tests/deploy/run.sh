@@ -606,9 +606,11 @@ check_query() {
 		nl_fail "$label: error: $(jq -r '.error // "no answer"' "$OUT/q.json" 2>/dev/null) [$expr]"
 		return
 	fi
-	n=$(nseries)
+	n=$(nseries 2>/dev/null)
 	tag=${ITEM_TAG[$item]:-}
-	if [ "$n" -gt 0 ]; then
+	if ! nl_is_num "$n"; then
+		nl_fail "$label: an answer without a series count ('$n') [$expr]"
+	elif [ "$n" -gt 0 ]; then
 		nl_pass "$label: $n series"
 	elif [ -n "$tag" ] && [ "${HAVE[$tag]}" = 0 ]; then
 		nempty_ok=$((nempty_ok + 1))
