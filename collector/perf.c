@@ -484,12 +484,84 @@ cleanup:
 	return rc;
 }
 
+/* What one sample cycle ran into, for its complaints. */
+struct cycle {
+	bool stop_opening;         /* out of fds: open nothing more */
+	bool open_failed;
+	uint32_t starved;          /* hardware groups never on the PMU */
+	int nstarved;              /* threads with such a group */
+	int rc;                    /* -ENOMEM, else 0 */
+};
+
+/* Count thread t this window: find or open its groups, read them. */
+static void sample_thread(struct nl_perf_priv *p, struct nl_state *st,
+			  struct nl_thread *t, struct cycle *c)
+{
+	struct nl_perf_thread *pt = NULL;
+	bool found;
+	size_t pos = table_find(p, t->tid, &found);
+	int orc;
+	uint32_t s;
+
+	memset(t->win_events, 0, sizeof(t->win_events));
+	t->win_valid = 0;
+	for (int g = 0; g < NL_MAX_GROUPS; g++)
+		t->group_scaling[g] = NAN;
+	if (found) {
+		pt = p->threads[pos];
+		/* the same TID listed twice: count it once */
+		if (pt->gen == p->gen)
+			return;
+		/* opened before a plan split: reopen */
+		if (pt->plan_gen != p->plan.gen) {
+			memmove(&p->threads[pos], &p->threads[pos + 1],
+				(p->nthreads - pos - 1) * sizeof(p->threads[0]));
+			p->nthreads--;
+			thread_free(p, pt);
+			pt = NULL;
+			found = false;
+		}
+	}
+	if (!found && !c->stop_opening) {
+		orc = thread_open(p, &st->perf, t->tid, &pt);
+		if (orc == -EMFILE || orc == -ENFILE) {
+			nl_complain(&p->c_emfile, NL_LOG_WARN,
+				    "perf: out of file descriptors (%llu perf "
+				    "fds open); some threads are not counted",
+				    (unsigned long long)p->nfds);
+			c->stop_opening = true;
+		} else if (orc < 0 && orc != -ESRCH) {
+			nl_complain(&p->c_open, NL_LOG_WARN,
+				    "perf: cannot open counters for thread "
+				    "%d: %s", (int)t->tid, strerror(-orc));
+			c->open_failed = true;
+			if (orc == -ENOMEM)
+				c->rc = orc;
+		}
+		if (pt && table_insert(p, pos, pt) < 0) {
+			thread_free(p, pt);
+			pt = NULL;
+			c->rc = -ENOMEM;
+		}
+	}
+	if (!pt) {
+		/* not counted this window (ESRCH: it vanished since
+		 * discovery); events[] keeps its value */
+		t->scaling_ratio = NAN;
+		return;
+	}
+	pt->gen = p->gen;
+	s = thread_read(p, pt, t);
+	if (s) {
+		c->starved |= s;
+		c->nstarved++;
+	}
+}
+
 static int perf_sample(struct nl_state *st, void *priv)
 {
 	struct nl_perf_priv *p = priv;
-	bool stop_opening = false, open_failed = false;
-	uint32_t starved = 0;
-	int nstarved = 0, rc = 0;
+	struct cycle c = { false, false, 0, 0, 0 };
 
 	if (!p)
 		return -EINVAL;
@@ -497,79 +569,13 @@ static int perf_sample(struct nl_state *st, void *priv)
 	for (size_t v = 0; v < st->nvms; v++) {
 		struct nl_vm *vm = st->vms[v];
 
-		for (size_t k = 0; k < vm->nthreads; k++) {
-			struct nl_thread *t = &vm->threads[k];
-			struct nl_perf_thread *pt = NULL;
-			bool found;
-			size_t pos = table_find(p, t->tid, &found);
-			int orc;
-			uint32_t s;
-
-			memset(t->win_events, 0, sizeof(t->win_events));
-			t->win_valid = 0;
-			for (int g = 0; g < NL_MAX_GROUPS; g++)
-				t->group_scaling[g] = NAN;
-			if (found) {
-				pt = p->threads[pos];
-				/* the same TID listed twice: count it once */
-				if (pt->gen == p->gen)
-					continue;
-				/* opened before a plan split: reopen */
-				if (pt->plan_gen != p->plan.gen) {
-					memmove(&p->threads[pos],
-						&p->threads[pos + 1],
-						(p->nthreads - pos - 1) *
-						sizeof(p->threads[0]));
-					p->nthreads--;
-					thread_free(p, pt);
-					pt = NULL;
-					found = false;
-				}
-			}
-			if (!found && !stop_opening) {
-				orc = thread_open(p, &st->perf, t->tid, &pt);
-				if (orc == -EMFILE || orc == -ENFILE) {
-					nl_complain(&p->c_emfile, NL_LOG_WARN,
-						    "perf: out of file "
-						    "descriptors (%llu perf "
-						    "fds open); some threads "
-						    "are not counted",
-						    (unsigned long long)p->nfds);
-					stop_opening = true;
-				} else if (orc < 0 && orc != -ESRCH) {
-					nl_complain(&p->c_open, NL_LOG_WARN,
-						    "perf: cannot open counters"
-						    " for thread %d: %s",
-						    (int)t->tid,
-						    strerror(-orc));
-					open_failed = true;
-					if (orc == -ENOMEM)
-						rc = orc;
-				}
-				if (pt && table_insert(p, pos, pt) < 0) {
-					thread_free(p, pt);
-					pt = NULL;
-					rc = -ENOMEM;
-				}
-			}
-			if (!pt) {
-				/* not counted this window (ESRCH: it vanished
-				 * since discovery); events[] keeps its value */
-				t->scaling_ratio = NAN;
-				continue;
-			}
-			pt->gen = p->gen;
-			s = thread_read(p, pt, t);
-			if (s) {
-				starved |= s;
-				nstarved++;
-			}
-		}
+		for (size_t k = 0; k < vm->nthreads; k++)
+			sample_thread(p, st, &vm->threads[k], &c);
 	}
 	table_gc(p);
-	if (starved) {
+	if (c.starved) {
 		char names[256];
-		int g = __builtin_ctz(starved);
+		int g = __builtin_ctz(c.starved);
 
 		group_names(p, &st->perf, g, names, sizeof(names));
 		nl_complain(&p->c_starved, NL_LOG_WARN,
@@ -577,19 +583,19 @@ static int perf_sample(struct nl_state *st, void *priv)
 			    "while %d of its threads ran (other users hold "
 			    "the counters: another perf session, a pinned "
 			    "event): not counted, scaling ratio 0", g, names,
-			    nstarved);
+			    c.nstarved);
 	} else {
 		nl_complain_clear(&p->c_starved, "perf: every hardware group "
 				  "gets on the PMU again");
 	}
-	if (!stop_opening)
+	if (!c.stop_opening)
 		nl_complain_clear(&p->c_emfile, "perf: file descriptors "
 				  "available again");
-	if (!open_failed)
+	if (!c.open_failed)
 		nl_complain_clear(&p->c_open, "perf: opening counters works "
 				  "again");
 	st->perf.fds = p->nfds;
-	return rc;
+	return c.rc;
 }
 
 static void perf_free(struct nl_state *st, void *priv)

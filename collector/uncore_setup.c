@@ -536,14 +536,110 @@ static int pfm_to_kernel(const char *pfm_pmu, char *family, size_t len,
 	return 0;
 }
 
-static int setup_user(struct nl_uncore_priv *p, const char *name,
-		      const char *event, const struct nl_uncore_pmu *pmus, size_t npmus)
+/* Where and how an [uncore] event is counted. */
+struct user_target {
+	bool pfm;                       /* a libpfm4 PMU::EVENT */
+	char family[64];                /* kernel PMU family, "" unknown */
+	char pfm_base[64];              /* libpfm4 PMU without box number */
+	char body[NL_EVCONF_EVENT_MAX]; /* libpfm4 event, terms or alias */
+	int box;                        /* one box, or -1 for all */
+};
+
+/* Parse the EVENT of an [uncore] line: a libpfm4 "PMU::EVENT", or
+ * "PMU/BODY/" as `perf stat -e` takes it ("uncore_imc_0/.../" names one
+ * box). *t is filled as far as the text allows, also on error. Return 0
+ * or -EINVAL. */
+static int user_parse(const char *event, const struct nl_uncore_pmu *pmus,
+		      size_t npmus, struct user_target *t)
 {
-	char family[64], pfm_base[64], body[NL_EVCONF_EVENT_MAX];
 	const char *sep = strstr(event, "::");
+	const char *s1 = strchr(event, '/');
+	size_t len = strlen(event);
+	int rc = 0;
+
+	memset(t, 0, sizeof(*t));
+	t->box = -1;
+	t->pfm = sep != NULL;
+	if (t->pfm) {
+		char pmu[64];
+
+		snprintf(pmu, sizeof(pmu), "%.*s", (int)(sep - event), event);
+		if (pfm_to_kernel(pmu, t->family, sizeof(t->family),
+				  t->pfm_base, sizeof(t->pfm_base), &t->box) < 0)
+			rc = -EINVAL;
+		snprintf(t->body, sizeof(t->body), "%s", sep + 2);
+		return rc;
+	}
+	if (!s1 || len < 3 || event[len - 1] != '/' || s1 == event + len - 1 ||
+	    s1 == event || (size_t)(s1 - event) >= sizeof(t->family))
+		return -EINVAL;
+	snprintf(t->family, sizeof(t->family), "%.*s", (int)(s1 - event),
+		 event);
+	snprintf(t->body, sizeof(t->body), "%.*s",
+		 (int)(event + len - 1 - s1 - 1), s1 + 1);
+	if (!t->body[0] || strchr(t->body, '/'))
+		rc = -EINVAL;
+	for (size_t k = 0; k < npmus; k++) {
+		if (strcmp(pmus[k].name, t->family) == 0 && pmus[k].box >= 0) {
+			t->box = pmus[k].box;
+			snprintf(t->family, sizeof(t->family), "%s",
+				 pmus[k].family);
+			break;
+		}
+	}
+	return rc;
+}
+
+/* The config of target t on box b into cfg; what resolved it goes into
+ * st. Return 0 or -errno. */
+static int user_encode(const struct user_target *t,
+		       const struct nl_uncore_pmu *b, uint64_t cfg[3],
+		       struct nl_uncore_stat *st)
+{
+	int rc;
+
+	if (t->pfm) {
+		char str[NL_EVCONF_EVENT_MAX + 160];
+
+		snprintf(str, sizeof(str), "%s%d::%s", t->pfm_base,
+			 b->box < 0 ? 0 : b->box, t->body);
+		rc = pfm_codes(str, cfg);
+		if (rc == -ENOENT) {
+			snprintf(str, sizeof(str), "%s::%s", t->pfm_base,
+				 t->body);
+			rc = pfm_codes(str, cfg);
+		}
+		if (rc == 0)
+			snprintf(st->source, sizeof(st->source), "libpfm4");
+	} else if (strchr(t->body, '=')) {
+		struct nl_uncore_format fmt[NL_UNCORE_MAX_FORMATS];
+		int nfmt = nl_uncore_read_formats(b->name, fmt, ARRAY_LEN(fmt));
+
+		rc = nfmt < 0 ? nfmt :
+		     nl_uncore_encode_terms(t->body, fmt, (size_t)nfmt, cfg);
+		if (rc == 0)
+			snprintf(st->source, sizeof(st->source), "sysfs");
+	} else {
+		struct nl_uncore_alias al;
+
+		rc = nl_uncore_resolve_alias(b->name, t->body, &al);
+		if (rc == 0) {
+			memcpy(cfg, al.config, sizeof(al.config));
+			snprintf(st->source, sizeof(st->source), "sysfs");
+			st->scale = al.scale;
+			snprintf(st->unit, sizeof(st->unit), "%s", al.unit);
+		}
+	}
+	return rc;
+}
+
+static int setup_user(struct nl_uncore_priv *p, const char *name,
+		      const char *event, const struct nl_uncore_pmu *pmus,
+		      size_t npmus)
+{
+	struct user_target t;
 	struct nl_uncore_stat *st;
-	int idx = p->u.nuser, box = -1, rc = 0, found = 0;
-	bool pfm = sep != NULL;
+	int idx = p->u.nuser, rc, found = 0;
 
 	if (idx >= NL_MAX_UNCORE_USER) {
 		nl_warn("uncore: more than %d [uncore] events; \"%s\" is not "
@@ -559,44 +655,8 @@ static int setup_user(struct nl_uncore_priv *p, const char *name,
 	}
 	snprintf(p->u.user[idx], sizeof(p->u.user[idx]), "%s", name);
 	p->u.nuser++;
-	body[0] = '\0';
-	family[0] = '\0';
-	if (pfm) {
-		char pmu[64];
-
-		snprintf(pmu, sizeof(pmu), "%.*s", (int)(sep - event), event);
-		if (pfm_to_kernel(pmu, family, sizeof(family), pfm_base,
-				  sizeof(pfm_base), &box) < 0)
-			rc = -EINVAL;
-		snprintf(body, sizeof(body), "%s", sep + 2);
-	} else {
-		/* PMU/BODY/ as `perf stat -e` takes it */
-		const char *s1 = strchr(event, '/');
-		size_t len = strlen(event);
-
-		if (!s1 || len < 3 || event[len - 1] != '/' ||
-		    s1 == event + len - 1 || s1 == event ||
-		    (size_t)(s1 - event) >= sizeof(family)) {
-			rc = -EINVAL;
-		} else {
-			snprintf(family, sizeof(family), "%.*s",
-				 (int)(s1 - event), event);
-			snprintf(body, sizeof(body), "%.*s",
-				 (int)(event + len - 1 - s1 - 1), s1 + 1);
-			if (!body[0] || strchr(body, '/'))
-				rc = -EINVAL;
-			/* "uncore_imc_0/.../" names one box */
-			for (size_t k = 0; k < npmus; k++)
-				if (strcmp(pmus[k].name, family) == 0 &&
-				    pmus[k].box >= 0) {
-					box = pmus[k].box;
-					snprintf(family, sizeof(family), "%s",
-						 pmus[k].family);
-					break;
-				}
-		}
-	}
-	st = stat_add(&p->u, name, family[0] ? family : "unknown");
+	rc = user_parse(event, pmus, npmus, &t);
+	st = stat_add(&p->u, name, t.family[0] ? t.family : "unknown");
 	if (!st)
 		return 0;
 	if (rc < 0) {
@@ -609,53 +669,17 @@ static int setup_user(struct nl_uncore_priv *p, const char *name,
 	for (size_t k = 0; k < npmus; k++) {
 		const struct nl_uncore_pmu *b = &pmus[k];
 		uint64_t cfg[3];
-		uint64_t num = 1, den = 1;
 
-		if (strcmp(b->family, family) != 0 || (box >= 0 && b->box != box))
+		if (strcmp(b->family, t.family) != 0 ||
+		    (t.box >= 0 && b->box != t.box))
 			continue;
 		found++;
-		if (pfm) {
-			char str[NL_EVCONF_EVENT_MAX + 160];
-
-			snprintf(str, sizeof(str), "%s%d::%s", pfm_base,
-				 b->box < 0 ? 0 : b->box, body);
-			rc = pfm_codes(str, cfg);
-			if (rc == -ENOENT) {
-				snprintf(str, sizeof(str), "%s::%s", pfm_base,
-					 body);
-				rc = pfm_codes(str, cfg);
-			}
-			if (rc == 0)
-				snprintf(st->source, sizeof(st->source),
-					 "libpfm4");
-		} else if (strchr(body, '=')) {
-			struct nl_uncore_format fmt[NL_UNCORE_MAX_FORMATS];
-			int nfmt = nl_uncore_read_formats(b->name, fmt,
-							  ARRAY_LEN(fmt));
-
-			rc = nfmt < 0 ? nfmt :
-			     nl_uncore_encode_terms(body, fmt, (size_t)nfmt, cfg);
-			if (rc == 0)
-				snprintf(st->source, sizeof(st->source),
-					 "sysfs");
-		} else {
-			struct nl_uncore_alias al;
-
-			rc = nl_uncore_resolve_alias(b->name, body, &al);
-			if (rc == 0) {
-				memcpy(cfg, al.config, sizeof(cfg));
-				snprintf(st->source, sizeof(st->source),
-					 "sysfs");
-				st->scale = al.scale;
-				snprintf(st->unit, sizeof(st->unit), "%s",
-					 al.unit);
-			}
-		}
+		rc = user_encode(&t, b, cfg, st);
 		if (rc < 0) {
 			stat_fail(st, rc);
 			continue;
 		}
-		if (open_box(p, b, cfg, NL_UNCORE_M_USER, idx, num, den, st) ==
+		if (open_box(p, b, cfg, NL_UNCORE_M_USER, idx, 1, 1, st) ==
 		    -ENOMEM)
 			return -ENOMEM;
 	}

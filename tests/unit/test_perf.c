@@ -769,6 +769,108 @@ static int count_lines(FILE *fp, const char *needle)
 	return n;
 }
 
+/* Fault in fresh pages of this thread (after a context switch: siblings
+ * of a group opened on the calling thread itself start counting when it
+ * is next scheduled in). */
+static void touch_pages(void)
+{
+	size_t len = 64 * 4096;
+	char *mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	CHECK(mem != MAP_FAILED);
+	for (size_t i = 0; mem != MAP_FAILED && i < len; i += 4096)
+		((volatile char *)mem)[i] = 1;
+	if (mem != MAP_FAILED)
+		munmap(mem, len);
+}
+
+/* task_clock of the busy thread over the window (tc1..tc2) matches its
+ * CPU time, bracketed by the clock reads around each sample (c1a..c1b,
+ * c2a..c2b). */
+static void check_task_clock(uint64_t c1a, uint64_t c1b, uint64_t c2a,
+			     uint64_t c2b, uint64_t tc1, uint64_t tc2)
+{
+	double lo = (double)(c2a - c1b), hi = (double)(c2b - c1a);
+	double got = (double)(tc2 - tc1);
+
+	CHECK(hi > 50e6);   /* it did run */
+	if (!(got >= lo * 0.95 && got <= hi * 1.05))
+		fprintf(stderr, "  task_clock %.0f ns, CPU time %.0f..%.0f ns\n",
+			got, lo, hi);
+	CHECK(got >= lo * 0.95);
+	CHECK(got <= hi * 1.05);
+}
+
+/* After two cycles over the busy thread bt and this one (mt): what
+ * counts, and (without a PMU) that hardware events were tried once. */
+static void check_events(const struct fake *f, const struct nl_perf_priv *p,
+			 const struct nl_thread *bt, const struct nl_thread *mt,
+			 const uint64_t *hw_attempts, int icyc, bool pmu)
+{
+	for (int i = 0; i < f->st.perf.nevents; i++) {
+		const struct nl_event_desc *e = &f->st.perf.events[i];
+
+		if (!e->hardware) {
+			CHECK_EQ_INT(e->supported, 1);
+			CHECK_EQ_INT(e->err, 0);
+			CHECK(bt->events_valid & (1u << i));
+			CHECK(mt->events_valid & (1u << i));
+		} else if (pmu) {
+			CHECK_EQ_INT(e->supported, 1);
+			CHECK(bt->events_valid & (1u << i));
+		} else {
+			/* no PMU here: -ENOENT, one open attempt over two
+			 * threads and two cycles, nothing valid */
+			CHECK_EQ_INT(e->supported, 0);
+			CHECK_EQ_INT(e->err, -ENOENT);
+			CHECK_EQ_U64(p->event_open_attempts[i], 1);
+			CHECK_EQ_U64(hw_attempts[i], 1);
+			CHECK(!(bt->events_valid & (1u << i)));
+		}
+	}
+	if (pmu) {
+		CHECK(bt->events[icyc] > 0);
+		CHECK(!isnan(bt->scaling_ratio));
+	} else {
+		CHECK_NEAR(bt->scaling_ratio, 1.0, 0);
+		CHECK_NEAR(mt->scaling_ratio, 1.0, 0);
+		/* 4 software events on each of 2 threads */
+		CHECK_EQ_U64(f->st.perf.fds, 8);
+	}
+	CHECK_EQ_U64(f->st.perf.fds, p->nfds);
+	CHECK_EQ_U64(p->nthreads, 2);
+}
+
+/* Give stderr back, show the failed checks the log caught, and check that
+ * "unsupported" was said once per hardware event (without a PMU). */
+static void check_log(FILE *log, int saved_err, bool pmu)
+{
+	if (saved_err >= 0) {
+		fflush(stderr);
+		dup2(saved_err, 2);
+		close(saved_err);
+	}
+	if (log) {
+		/* checks that failed while stderr went to the log */
+		char line[2048];
+
+		rewind(log);
+		while (fgets(line, sizeof(line), log))
+			if (strncmp(line, "  ", 2) == 0)
+				fputs(line, stderr);
+	}
+	if (log && !pmu) {
+		CHECK_EQ_INT(count_lines(log, "event cycles ("), 1);
+		CHECK_EQ_INT(count_lines(log, "event instructions ("), 1);
+		CHECK_EQ_INT(count_lines(log, "event llc_misses ("), 1);
+		CHECK_EQ_INT(count_lines(log, "event llc_references ("), 1);
+		CHECK_EQ_INT(count_lines(log, "event task_clock ("), 0);
+	}
+	if (log)
+		fclose(log);
+}
+
 static void test_measure_threads(void)
 {
 	struct fake f;
@@ -831,20 +933,8 @@ static void test_measure_threads(void)
 	 * less than the wall time), at most 5 s */
 	for (int i = 0; i < 500 && cputime_ns(cid) - c1b < 100000000; i++)
 		sleep_ms(10);
-	/* page faults of this thread: touch fresh pages (after a context
-	 * switch: siblings of a group opened on the calling thread itself
-	 * start counting when it is next scheduled in) */
-	{
-		size_t len = 64 * 4096;
-		char *mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-		CHECK(mem != MAP_FAILED);
-		for (size_t i = 0; mem != MAP_FAILED && i < len; i += 4096)
-			((volatile char *)mem)[i] = 1;
-		if (mem != MAP_FAILED)
-			munmap(mem, len);
-	}
+	/* page faults of this thread */
+	touch_pages();
 
 	c2a = cputime_ns(cid);
 	CHECK_EQ_INT(nl_source_perf.sample(&f.st, f.priv), 0);
@@ -855,55 +945,10 @@ static void test_measure_threads(void)
 	if (!bt || !mt)
 		goto cleanup;
 	tc2 = bt->events[itc];
-
-	/* task_clock of the busy thread over the window matches its CPU
-	 * time, bracketed by the clock reads around each sample */
-	{
-		double lo = (double)(c2a - c1b), hi = (double)(c2b - c1a);
-		double got = (double)(tc2 - tc1);
-
-		CHECK(hi > 50e6);   /* it did run */
-		if (!(got >= lo * 0.95 && got <= hi * 1.05))
-			fprintf(stderr, "  task_clock %.0f ns, CPU time %.0f..%.0f ns\n",
-				got, lo, hi);
-		CHECK(got >= lo * 0.95);
-		CHECK(got <= hi * 1.05);
-	}
+	check_task_clock(c1a, c1b, c2a, c2b, tc1, tc2);
 	CHECK(mt->events[ipf] >= pf_main1 + 32);
 	CHECK(mt->events[itc] > 0);
-
-	for (int i = 0; i < f.st.perf.nevents; i++) {
-		const struct nl_event_desc *e = &f.st.perf.events[i];
-
-		if (!e->hardware) {
-			CHECK_EQ_INT(e->supported, 1);
-			CHECK_EQ_INT(e->err, 0);
-			CHECK(bt->events_valid & (1u << i));
-			CHECK(mt->events_valid & (1u << i));
-		} else if (pmu) {
-			CHECK_EQ_INT(e->supported, 1);
-			CHECK(bt->events_valid & (1u << i));
-		} else {
-			/* no PMU here: -ENOENT, one open attempt over two
-			 * threads and two cycles, nothing valid */
-			CHECK_EQ_INT(e->supported, 0);
-			CHECK_EQ_INT(e->err, -ENOENT);
-			CHECK_EQ_U64(p->event_open_attempts[i], 1);
-			CHECK_EQ_U64(hw_attempts[i], 1);
-			CHECK(!(bt->events_valid & (1u << i)));
-		}
-	}
-	if (pmu) {
-		CHECK(bt->events[icyc] > 0);
-		CHECK(!isnan(bt->scaling_ratio));
-	} else {
-		CHECK_NEAR(bt->scaling_ratio, 1.0, 0);
-		CHECK_NEAR(mt->scaling_ratio, 1.0, 0);
-		/* 4 software events on each of 2 threads */
-		CHECK_EQ_U64(f.st.perf.fds, 8);
-	}
-	CHECK_EQ_U64(f.st.perf.fds, p->nfds);
-	CHECK_EQ_U64(p->nthreads, 2);
+	check_events(&f, p, bt, mt, hw_attempts, icyc, pmu);
 
 	/* the busy thread exits and discovery drops it: its fds close at the
 	 * next sample */
@@ -920,29 +965,7 @@ static void test_measure_threads(void)
 		if (f.st.perf.events[i].hardware && !pmu)
 			CHECK_EQ_U64(p->event_open_attempts[i], 1);
 cleanup:
-	if (saved_err >= 0) {
-		fflush(stderr);
-		dup2(saved_err, 2);
-		close(saved_err);
-	}
-	if (log) {
-		/* checks that failed while stderr went to the log */
-		char line[2048];
-
-		rewind(log);
-		while (fgets(line, sizeof(line), log))
-			if (strncmp(line, "  ", 2) == 0)
-				fputs(line, stderr);
-	}
-	if (log && !pmu) {
-		CHECK_EQ_INT(count_lines(log, "event cycles ("), 1);
-		CHECK_EQ_INT(count_lines(log, "event instructions ("), 1);
-		CHECK_EQ_INT(count_lines(log, "event llc_misses ("), 1);
-		CHECK_EQ_INT(count_lines(log, "event llc_references ("), 1);
-		CHECK_EQ_INT(count_lines(log, "event task_clock ("), 0);
-	}
-	if (log)
-		fclose(log);
+	check_log(log, saved_err, pmu);
 	if (!atomic_load(&b.stop)) {
 		atomic_store(&b.stop, 1);
 		pthread_join(th, NULL);

@@ -337,6 +337,25 @@ static void test_not_mounted(void)
 	host_done(&h);
 }
 
+/* alpha's row after the first cycle: monitored, both L3 domains read. */
+static void check_alpha(const struct nl_resctrl_vm *v)
+{
+	CHECK(v && v->state == NL_RESCTRL_MONITORED);
+	if (!v)
+		return;
+	CHECK_STR(v->group, "numalens-" ALPHA_UUID);
+	CHECK_EQ_INT(v->ndom, 2);
+	CHECK_EQ_INT(v->dom[0].id, 0);
+	CHECK_EQ_U64(v->dom[0].valid, 7);
+	CHECK_EQ_U64(v->dom[0].llc_occupancy, 1048576);
+	CHECK_EQ_U64(v->dom[0].mbm_total, 123456789);
+	CHECK_EQ_U64(v->dom[0].mbm_local, 100000000);
+	CHECK_EQ_INT(v->dom[1].id, 1);
+	/* "Unavailable" is left out, not read as 0 */
+	CHECK_EQ_U64(v->dom[1].valid, NL_RESCTRL_LLC | NL_RESCTRL_TOTAL);
+	CHECK_EQ_U64(v->dom[1].mbm_total, 1000);
+}
+
 static void test_lifecycle(void)
 {
 	struct nl_resctrl_priv *p;
@@ -371,21 +390,7 @@ static void test_lifecycle(void)
 	CHECK_STR(p->pub.vms[0].name, "alpha");
 	CHECK_STR(p->pub.vms[1].name, "beta");
 	CHECK_STR(p->pub.vms[2].name, "gamma");
-	v = out_vm(&p->pub, "alpha");
-	CHECK(v && v->state == NL_RESCTRL_MONITORED);
-	if (v) {
-		CHECK_STR(v->group, "numalens-" ALPHA_UUID);
-		CHECK_EQ_INT(v->ndom, 2);
-		CHECK_EQ_INT(v->dom[0].id, 0);
-		CHECK_EQ_U64(v->dom[0].valid, 7);
-		CHECK_EQ_U64(v->dom[0].llc_occupancy, 1048576);
-		CHECK_EQ_U64(v->dom[0].mbm_total, 123456789);
-		CHECK_EQ_U64(v->dom[0].mbm_local, 100000000);
-		CHECK_EQ_INT(v->dom[1].id, 1);
-		/* "Unavailable" is left out, not read as 0 */
-		CHECK_EQ_U64(v->dom[1].valid, NL_RESCTRL_LLC | NL_RESCTRL_TOTAL);
-		CHECK_EQ_U64(v->dom[1].mbm_total, 1000);
-	}
+	check_alpha(out_vm(&p->pub, "alpha"));
 	/* libvirt <cachetune>: a control group of its own */
 	v = out_vm(&p->pub, "beta");
 	CHECK(v && v->state == NL_RESCTRL_FOREIGN && v->group[0] == '\0' &&
