@@ -23,7 +23,7 @@
 	{ "cpu_migrations",   "perf::PERF_COUNT_SW_CPU_MIGRATIONS", NL_FIXED_NONE }, \
 	{ "page_faults",      "perf::PERF_COUNT_SW_PAGE_FAULTS", NL_FIXED_NONE }
 
-/* Order matters: groups are filled in catalog order (perf.c), so the events
+/* Order matters: groups are filled in catalog order (perf_plan.c), so the events
  * one score divides (cycles and instructions; dram_local and dram_remote;
  * llc_misses and instructions) come first and share a group. */
 

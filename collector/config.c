@@ -1,6 +1,7 @@
 #include "config.h"
 #include "hints.h"
 
+#include <errno.h>
 #include <string.h>
 
 void nl_config_defaults(struct nl_config *c)
@@ -17,4 +18,28 @@ void nl_config_defaults(struct nl_config *c)
 	c->events = NULL;
 	c->max_vms = 4096;
 	nl_hint_config_defaults(&c->hints);
+}
+
+int nl_config_set_collector(struct nl_config *c, const char *name, bool on)
+{
+	for (int i = 0; i < c->ncollectors; i++) {
+		if (strcmp(c->collectors[i].name, name) == 0) {
+			c->collectors[i].enabled = on;
+			return 0;
+		}
+	}
+	if (c->ncollectors >= NL_MAX_SOURCES)
+		return -E2BIG;
+	c->collectors[c->ncollectors].name = name;
+	c->collectors[c->ncollectors].enabled = on;
+	c->ncollectors++;
+	return 0;
+}
+
+int nl_config_collector(const struct nl_config *c, const char *name)
+{
+	for (int i = 0; i < c->ncollectors; i++)
+		if (strcmp(c->collectors[i].name, name) == 0)
+			return c->collectors[i].enabled;
+	return -1;
 }

@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-#include "model.h"
+#include "types.h"
 
 enum nl_discovery { NL_DISCOVERY_AUTO, NL_DISCOVERY_LIBVIRT, NL_DISCOVERY_PROC };
 
@@ -25,6 +25,12 @@ struct nl_hint_config {
 	double min_move;                /* --hints.min-move, bytes */
 };
 
+/* --collector.NAME=true|false as given on the command line. */
+struct nl_collector_flag {
+	const char *name;               /* a registry row's name */
+	bool enabled;
+};
+
 struct nl_config {
 	const char *listen_address;     /* --web.listen-address, ":9808" */
 	const char *telemetry_path;     /* --web.telemetry-path, "/metrics" */
@@ -38,12 +44,20 @@ struct nl_config {
 					   name=libpfm4 pairs; NULL = default */
 	const char *perf_config;        /* --perf.config: user event file
 					   (docs/events.md); NULL = none */
-	bool collector_enabled[NL_MAX_SOURCES]; /* by registry index */
-	bool collector_set[NL_MAX_SOURCES];     /* given on the command line */
+	/* collectors switched on or off by flag, by name, the last flag for
+	 * a name winning; the others follow their registry row */
+	struct nl_collector_flag collectors[NL_MAX_SOURCES];
+	int ncollectors;
 	int max_vms;                    /* safety cap, 4096 */
 	struct nl_hint_config hints;    /* --hints.* */
 };
 
 void nl_config_defaults(struct nl_config *c);
+
+/* Record --collector.NAME=on (name must outlive c). Return 0, or -E2BIG
+ * when more than NL_MAX_SOURCES names were given. */
+int nl_config_set_collector(struct nl_config *c, const char *name, bool on);
+/* The flag given for `name`: 1 on, 0 off, -1 not given. */
+int nl_config_collector(const struct nl_config *c, const char *name);
 
 #endif

@@ -86,7 +86,7 @@ static int vm_devices(const struct nl_topology *t, struct nl_vm *vm)
 	return 0;
 }
 
-int nl_devices_source_sample(struct nl_state *st, void *priv)
+static int devices_sample(struct nl_state *st, void *priv)
 {
 	(void)priv;
 	if (!st->topo_valid)
@@ -95,3 +95,10 @@ int nl_devices_source_sample(struct nl_state *st, void *priv)
 		vm_devices(&st->topo, st->vms[i]);
 	return 0;
 }
+
+const struct nl_source nl_source_devices = {
+	.name = "devices",
+	.default_enabled = true,
+	.required = false,
+	.sample = devices_sample,
+};

@@ -5,8 +5,9 @@
 #ifndef NL_DEVICES_H
 #define NL_DEVICES_H
 
-#include "sampler.h"
+#include "state.h"
 
-int nl_devices_source_sample(struct nl_state *st, void *priv);
+/* Fills nl_vm.dev_nodes and ndevices. */
+extern const struct nl_source nl_source_devices;
 
 #endif

@@ -20,7 +20,7 @@
 #include <sys/types.h>
 
 #include "config.h"
-#include "model.h"
+#include "snapshot.h"
 
 enum nl_policy {
 	NL_POLICY_LOCALITY,    /* maximise locality weighted by memory intensity */

@@ -322,7 +322,15 @@ void nl_libvirt_resolve_pids(struct nl_state *st)
 	}
 }
 
-int nl_libvirt_source_init(struct nl_state *st, void **priv)
+static void libvirt_free(struct nl_state *st, void *priv);
+
+/* --discovery=proc never asks libvirt. */
+static bool libvirt_wanted(const struct nl_config *cfg)
+{
+	return cfg->discovery != NL_DISCOVERY_PROC;
+}
+
+static int libvirt_init(struct nl_state *st, void **priv)
 {
 	struct nl_libvirt *lv;
 	const char *uri = NL_LIBVIRT_DEFAULT_URI;
@@ -362,11 +370,11 @@ int nl_libvirt_source_init(struct nl_state *st, void **priv)
 	*priv = lv;
 	lv = NULL;
 cleanup:
-	nl_libvirt_source_free(NULL, lv);
+	libvirt_free(NULL, lv);
 	return err;
 }
 
-int nl_libvirt_source_sample(struct nl_state *st, void *priv)
+static int libvirt_sample(struct nl_state *st, void *priv)
 {
 	struct nl_libvirt *lv = priv;
 	virDomainPtr *doms = NULL;
@@ -437,7 +445,7 @@ cleanup:
 
 /* Callbacks may still run on the event loop thread until it is joined, which
  * the last reference does; the daemon holds only one. */
-void nl_libvirt_source_free(struct nl_state *st, void *priv)
+static void libvirt_free(struct nl_state *st, void *priv)
 {
 	struct nl_libvirt *lv = priv;
 
@@ -456,3 +464,13 @@ void nl_libvirt_source_free(struct nl_state *st, void *priv)
 	free(lv->uri);
 	free(lv);
 }
+
+const struct nl_source nl_source_libvirt = {
+	.name = "libvirt",
+	.default_enabled = true,
+	.required = false,
+	.wanted = libvirt_wanted,
+	.init = libvirt_init,
+	.sample = libvirt_sample,
+	.free = libvirt_free,
+};

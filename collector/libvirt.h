@@ -5,17 +5,16 @@
 #ifndef NL_LIBVIRT_H
 #define NL_LIBVIRT_H
 
-#include "sampler.h"
+#include "state.h"
 
-/* Sets up the libvirt event loop; does not connect (the first sample does,
- * so a host without libvirtd is a normal state, not an init failure). */
-int nl_libvirt_source_init(struct nl_state *st, void **priv);
-/* Fills st->domains / st->ndomains, st->domains_valid and st->libvirt_up.
- * Returns 0, or -ECONNREFUSED while libvirtd cannot be reached (including
- * while waiting out the reconnect backoff), -ECONNRESET when an open
- * connection failed, -ENOMEM. */
-int nl_libvirt_source_sample(struct nl_state *st, void *priv);
-void nl_libvirt_source_free(struct nl_state *st, void *priv);
+/* Not wanted with --discovery=proc. init sets up the libvirt event loop;
+ * it does not connect (the first sample does, so a host without libvirtd
+ * is a normal state, not an init failure). sample fills st->domains /
+ * st->ndomains, st->domains_valid and st->libvirt_up, and returns 0, or
+ * -ECONNREFUSED while libvirtd cannot be reached (including while waiting
+ * out the reconnect backoff), -ECONNRESET when an open connection failed,
+ * -ENOMEM. */
+extern const struct nl_source nl_source_libvirt;
 
 /* Set st->domains[i].pid from st->qprocs[]: by UUID first, then by name;
  * 0 when no QEMU process matches. */

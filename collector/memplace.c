@@ -1,5 +1,7 @@
-/* Memory placement: bytes of each VM's memory per NUMA node, from the VM's
- * memory cgroup (memory.numa_stat) or, failing that, /proc/PID/numa_maps.
+/* Memory placement, shared by the numa_stat and numa_maps sources
+ * (numa_stat.c, numa_maps.c): bytes of each VM's memory per NUMA node, from
+ * the VM's memory cgroup (memory.numa_stat) or, failing that,
+ * /proc/PID/numa_maps. This file holds their parsers and common helpers.
  *
  * What counts as "VM memory":
  *  - cgroup v2: anon + shmem. Guest RAM is anonymous memory, or shmem when
@@ -40,17 +42,11 @@
 #include "log.h"
 #include "paths.h"
 
-struct mp_priv {
-	long page_size;
-	char *buf;          /* numa_stat / numa_maps text, reused */
-	size_t cap;
-	struct nl_complaint notopo;
-	struct nl_complaint denied;   /* numa_maps: EACCES / EPERM */
-};
+/* ---- shared by both sources ---- */
 
-static int mp_init(void **priv)
+int nl_memplace_init(void **priv)
 {
-	struct mp_priv *p = calloc(1, sizeof(*p));
+	struct nl_memplace_priv *p = calloc(1, sizeof(*p));
 
 	if (!p)
 		return -ENOMEM;
@@ -61,9 +57,9 @@ static int mp_init(void **priv)
 	return 0;
 }
 
-static void mp_free(void *priv)
+void nl_memplace_free(void *priv)
 {
-	struct mp_priv *p = priv;
+	struct nl_memplace_priv *p = priv;
 
 	if (!p)
 		return;
@@ -71,8 +67,8 @@ static void mp_free(void *priv)
 	free(p);
 }
 
-static bool mp_topo_ok(struct nl_state *st, struct mp_priv *p,
-		       const char *src)
+bool nl_memplace_topo_ok(const struct nl_state *st,
+			 struct nl_memplace_priv *p, const char *src)
 {
 	if (st->topo_valid && st->topo.nnodes > 0) {
 		nl_complain_clear(&p->notopo, "%s: host topology known again",
@@ -84,7 +80,7 @@ static bool mp_topo_ok(struct nl_state *st, struct mp_priv *p,
 	return false;
 }
 
-static bool is_cgroup_source(enum nl_mem_source s)
+bool nl_memplace_is_cgroup(enum nl_mem_source s)
 {
 	return s == NL_MEM_CGROUP_V1 || s == NL_MEM_CGROUP_V2;
 }
@@ -511,206 +507,4 @@ uint64_t nl_memplace_status_hugetlb(const char *text)
 	if (errno || end == p || kb > UINT64_MAX / 1024)
 		return 0;
 	return kb * 1024;
-}
-
-/* ---- memory.numa_stat source ---- */
-
-/* Read a small procfs/sysfs file into buf. Return bytes or -errno. */
-static ssize_t read_small(const char *path, char *buf, size_t len)
-{
-	ssize_t n = nl_read_file(path, buf, len);
-
-	if (n >= 0 && (size_t)n >= len - 1)
-		return -EFBIG;
-	return n;
-}
-
-/* Fill vm's placement from its memory cgroup. Return 0, or -errno and
- * leave vm untouched. */
-static int measure_cgroup(struct mp_priv *p, struct nl_state *st,
-			  struct nl_vm *vm)
-{
-	char text[8192], path[NL_PATH_MAX], leaf[NL_PATH_MAX];
-	char dir[sizeof(vm->mem_cgroup)];
-	uint64_t bytes[NL_MAX_NODES];
-	const char *hier;
-	bool named;
-	ssize_t n;
-	int rc, v2;
-
-	rc = nl_path_proc(path, sizeof(path), "%d/cgroup", (int)vm->pid);
-	if (rc < 0)
-		return rc;
-	n = read_small(path, text, sizeof(text));
-	if (n < 0)
-		return (int)n;
-	rc = nl_memplace_parse_cgroup(text, leaf, sizeof(leaf), &v2);
-	if (rc < 0)
-		return rc;
-	rc = nl_memplace_cgroup_vm_dir(leaf, dir, sizeof(dir), &named);
-	if (rc < 0)
-		return rc;
-
-	if (!v2) {
-		hier = "fs/cgroup/memory";
-	} else {
-		/* cgroup2 at fs/cgroup (unified) or fs/cgroup/unified
-		 * (hybrid; memory is then normally bound to v1 and the
-		 * numa_stat below will not exist) */
-		rc = nl_path_sys(path, sizeof(path),
-				 "fs/cgroup/cgroup.controllers");
-		if (rc < 0)
-			return rc;
-		hier = access(path, F_OK) == 0 ? "fs/cgroup"
-					       : "fs/cgroup/unified";
-	}
-
-	if (!named) {
-		rc = nl_path_sys(path, sizeof(path), "%s%s/cgroup.procs",
-				 hier, dir);
-		if (rc < 0)
-			return rc;
-		n = read_small(path, text, sizeof(text));
-		if (n < 0)
-			return (int)n;
-		if (!nl_memplace_procs_only(text, vm->pid))
-			return -EBUSY;   /* shared with other processes */
-	}
-
-	rc = nl_path_proc(path, sizeof(path), "%d/status", (int)vm->pid);
-	if (rc < 0)
-		return rc;
-	n = read_small(path, text, sizeof(text));
-	if (n < 0)
-		return (int)n;
-	if (nl_memplace_status_hugetlb(text) > 0)
-		return -EOPNOTSUPP;   /* hugetlbfs: numa_maps sees it */
-
-	rc = nl_path_sys(path, sizeof(path), "%s%s/memory.numa_stat", hier,
-			 dir);
-	if (rc < 0)
-		return rc;
-	n = nl_read_file_alloc(path, &p->buf, &p->cap);
-	if (n < 0)
-		return (int)n;
-	rc = nl_memplace_parse_numa_stat(p->buf, v2, p->page_size, &st->topo,
-					 bytes);
-	if (rc < 0)
-		return rc;
-
-	memcpy(vm->mem_bytes, bytes, sizeof(vm->mem_bytes));
-	vm->mem_source = v2 ? NL_MEM_CGROUP_V2 : NL_MEM_CGROUP_V1;
-	vm->mem_updated_ns = st->now_ns;
-	memcpy(vm->mem_cgroup, dir, sizeof(vm->mem_cgroup));
-	return 0;
-}
-
-int nl_memplace_numastat_source_init(struct nl_state *st, void **priv)
-{
-	(void)st;
-	return mp_init(priv);
-}
-
-/* A VM that cannot be measured here is not a failure of the source (the
- * numa_maps source takes it); only a missing topology is. */
-int nl_memplace_numastat_source_sample(struct nl_state *st, void *priv)
-{
-	struct mp_priv *p = priv;
-
-	if (!mp_topo_ok(st, p, "numa_stat"))
-		return -ENODATA;
-	for (size_t i = 0; i < st->nvms; i++) {
-		struct nl_vm *vm = st->vms[i];
-		int rc = measure_cgroup(p, st, vm);
-
-		if (rc == 0)
-			continue;
-		if (is_cgroup_source(vm->mem_source)) {
-			/* measured before, not now: hand it to numa_maps
-			 * rather than publish stale numbers */
-			nl_debug("numa_stat: VM %s (pid %d): %s; "
-				 "falling back to numa_maps", vm->name,
-				 (int)vm->pid, strerror(-rc));
-			memset(vm->mem_bytes, 0, sizeof(vm->mem_bytes));
-			vm->mem_source = NL_MEM_NONE;
-			vm->mem_cgroup[0] = '\0';
-		}
-	}
-	return 0;
-}
-
-void nl_memplace_numastat_source_free(struct nl_state *st, void *priv)
-{
-	(void)st;
-	mp_free(priv);
-}
-
-/* ---- numa_maps source ---- */
-
-int nl_memplace_numamaps_source_init(struct nl_state *st, void **priv)
-{
-	(void)st;
-	return mp_init(priv);
-}
-
-int nl_memplace_numamaps_source_sample(struct nl_state *st, void *priv)
-{
-	struct mp_priv *p = priv;
-	double secs = st->cfg ? st->cfg->numa_maps_interval : 30.0;
-	uint64_t interval = secs > 0 ? (uint64_t)(secs * 1e9) : 0;
-
-	if (!mp_topo_ok(st, p, "numa_maps"))
-		return -ENODATA;
-	for (size_t i = 0; i < st->nvms; i++) {
-		struct nl_vm *vm = st->vms[i];
-		uint64_t bytes[NL_MAX_NODES];
-		char path[NL_PATH_MAX];
-		ssize_t n;
-		int rc;
-
-		if (is_cgroup_source(vm->mem_source) &&
-		    vm->mem_updated_ns == st->now_ns)
-			continue;
-		/* first reading right away, then every interval */
-		if (vm->mem_source == NL_MEM_NUMA_MAPS &&
-		    st->now_ns - vm->mem_updated_ns < interval)
-			continue;
-		rc = nl_path_proc(path, sizeof(path), "%d/numa_maps",
-				  (int)vm->pid);
-		if (rc < 0)
-			continue;
-		n = nl_read_file_alloc(path, &p->buf, &p->cap);
-		rc = n < 0 ? (int)n
-			   : nl_memplace_parse_numa_maps(p->buf, p->page_size,
-							 &st->topo, bytes);
-		if (rc < 0) {
-			if (rc == -EACCES || rc == -EPERM)
-				nl_complain(&p->denied, NL_LOG_WARN,
-					    "numa_maps: %s: %s (reading it "
-					    "needs ptrace access to QEMU)",
-					    path, strerror(-rc));
-			else
-				nl_debug("numa_maps: VM %s (pid %d): %s",
-					 vm->name, (int)vm->pid,
-					 strerror(-rc));
-			/* unknown now: publish nothing rather than stale
-			 * numbers */
-			memset(vm->mem_bytes, 0, sizeof(vm->mem_bytes));
-			vm->mem_source = NL_MEM_NONE;
-			vm->mem_cgroup[0] = '\0';
-			continue;
-		}
-		nl_complain_clear(&p->denied, "numa_maps: readable again");
-		memcpy(vm->mem_bytes, bytes, sizeof(vm->mem_bytes));
-		vm->mem_source = NL_MEM_NUMA_MAPS;
-		vm->mem_updated_ns = st->now_ns;
-		vm->mem_cgroup[0] = '\0';
-	}
-	return 0;
-}
-
-void nl_memplace_numamaps_source_free(struct nl_state *st, void *priv)
-{
-	(void)st;
-	mp_free(priv);
 }

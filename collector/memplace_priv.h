@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "model.h"
+#include "types.h"
 
 /* The VM's memory from a memory.numa_stat: v2 != 0 for the cgroup v2
  * format (bytes), else v1 (pages of page_size bytes). Zeroes bytes first.

@@ -7,9 +7,13 @@
  * software events in one more group. Each group is read with one read()
  * per cycle; the deltas, scaled for multiplexing, are added to
  * nl_thread.events[] (and win_events[] for the window). Events the host
- * cannot count are marked unsupported once (st->events[i].supported = 0)
+ * cannot count are marked unsupported once (perf.events[i].supported = 0)
  * and never retried; an event the kernel refuses to add to a group but
- * opens alone moves to a group of its own (the plan is split). */
+ * opens alone moves to a group of its own (the plan is split).
+ *
+ * This header is what the rest of numalens (the snapshot builder, `numalens
+ * events`, main.c) needs; the source's row and internals are in
+ * perf_priv.h. */
 #ifndef NL_PERF_H
 #define NL_PERF_H
 
@@ -17,9 +21,27 @@
 #include <stdint.h>
 
 #include "catalog.h"
-#include "sampler.h"
+#include "types.h"
 
+struct nl_config;
 struct perf_event_attr;
+
+/* What the perf source resolved and keeps up to date: the event list the
+ * per-thread counters (nl_thread.events[]) are indexed by, and the group
+ * plan. It lives in the sampler state (nl_state.perf), because the
+ * snapshot builder aggregates and scores the counters by it; the snapshot
+ * carries a copy (nl_snapshot.events, perf_fds, pmu_name, ...). */
+struct nl_perf_info {
+	struct nl_event_desc events[NL_MAX_EVENTS];
+	int nevents;
+	uint64_t fds;                /* open perf fds */
+	char pmu_name[64];           /* core PMU, "" none */
+	char cpu_model[128];
+	char catalog[16];            /* catalog name, "" before perf init */
+	int gp_counters;             /* general-purpose counters budgeted */
+	struct nl_perf_group_desc groups[NL_MAX_GROUPS];
+	int ngroups;
+};
 
 /* Encode a libpfm4 event string into *attr (counting user + kernel) so
  * that it counts guest mode too: attr->exclude_guest is always 0 (and
@@ -75,9 +97,5 @@ struct nl_perf_resolved {
 int nl_perf_resolve(const struct nl_config *cfg, const char *catalog,
 		    bool try_open, struct nl_perf_resolved *out, char *err,
 		    size_t errlen);
-
-int nl_perf_source_init(struct nl_state *st, void **priv);
-int nl_perf_source_sample(struct nl_state *st, void *priv);
-void nl_perf_source_free(struct nl_state *st, void *priv);
 
 #endif

@@ -12,8 +12,12 @@
 #include "catalog.h"
 #include "evconf.h"
 #include "log.h"
-#include "model.h"
-#include "sampler.h"
+#include "perf.h"
+#include "state.h"
+#include "types.h"
+
+/* The registry row (perf.c). */
+extern const struct nl_source nl_source_perf;
 
 /* One perf group of one thread: leader is fd[0]. */
 struct nl_perf_group {
@@ -96,15 +100,15 @@ double nl_perf_group_update(struct nl_perf_group *g,
 			    const struct nl_perf_read *r, uint64_t *events,
 			    uint64_t *win, uint32_t *valid);
 
-/* Fill st->events[] from a --perf.events list ("name=pfm,...") or, when
+/* Fill pi->events[] from a --perf.events list ("name=pfm,...") or, when
  * spec is NULL, from catalog c (NULL: the generic one). Return 0 or
  * -EINVAL / -E2BIG. */
-int nl_perf_catalog_load(struct nl_state *st, const char *spec,
+int nl_perf_catalog_load(struct nl_perf_info *pi, const char *spec,
 			 const struct nl_catalog *c);
 
-/* Merge the [thread] entries of conf into st->events: a name already there
+/* Merge the [thread] entries of conf into pi->events: a name already there
  * gets the user's event, others are appended. Return 0 or -E2BIG. */
-int nl_perf_user_events(struct nl_state *st, const struct nl_evconf *conf);
+int nl_perf_user_events(struct nl_perf_info *pi, const struct nl_evconf *conf);
 
 /* The fixed counter an encoded event may use under budget b, if any. */
 enum nl_fixed_slot nl_perf_fixed_slot(const struct perf_event_attr *a,
@@ -123,8 +127,29 @@ void nl_perf_plan_build(struct nl_perf_plan *plan, struct nl_event_desc *events,
 int nl_perf_plan_split(struct nl_perf_plan *plan, struct nl_event_desc *events,
 		       int nevents, int g, int pos);
 
-/* Copy the plan into st->perf_groups. */
-void nl_perf_plan_publish(const struct nl_perf_plan *plan, struct nl_state *st);
+/* Copy the plan into pi->groups. */
+void nl_perf_plan_publish(const struct nl_perf_plan *plan,
+			  struct nl_perf_info *pi);
+
+/* libpfm4 keeps its own "initialized" flag, so this is cheap to repeat.
+ * Return 0 or -errno. */
+int nl_perf_pfm_init(void);
+
+/* The catalog for this host, with libpfm4 prepared for it (the generic
+ * one when libpfm4 cannot encode for the host's PMU). */
+const struct nl_catalog *nl_perf_host_catalog(struct nl_cpuid *id,
+					      int *id_err, bool *native);
+
+/* Load the events (catalog c or cfg's --perf.events, then cfg's
+ * --perf.config) into pi, encode them into p, and plan the groups. Return
+ * 0 or -errno (a bad --perf.events or --perf.config; logged). */
+int nl_perf_setup_events(struct nl_perf_info *pi, struct nl_perf_priv *p,
+			 const struct nl_config *cfg,
+			 const struct nl_catalog *c);
+
+/* perf_event_open(2). Returns an fd or -1 with errno set. */
+int nl_perf_event_open(struct perf_event_attr *attr, pid_t tid, int cpu,
+		       int group_fd, unsigned long flags);
 
 /* "vendor family/model" from <procfs>/cpuinfo into buf ("" unknown). */
 void nl_perf_cpu_model(char *buf, size_t len);

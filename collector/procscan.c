@@ -148,14 +148,14 @@ struct procscan_priv {
 	size_t cap;
 };
 
-int nl_procscan_source_init(struct nl_state *st, void **priv)
+static int procscan_init(struct nl_state *st, void **priv)
 {
 	(void)st;
 	*priv = calloc(1, sizeof(struct procscan_priv));
 	return *priv ? 0 : -ENOMEM;
 }
 
-void nl_procscan_source_free(struct nl_state *st, void *priv)
+static void procscan_free(struct nl_state *st, void *priv)
 {
 	struct procscan_priv *pp = priv;
 
@@ -207,7 +207,7 @@ static int scan_one(struct nl_state *st, struct procscan_priv *pp, pid_t pid)
 	return push_qproc(st, &q);
 }
 
-int nl_procscan_source_sample(struct nl_state *st, void *priv)
+static int procscan_sample(struct nl_state *st, void *priv)
 {
 	struct procscan_priv *pp = priv;
 	char path[NL_PATH_MAX];
@@ -235,3 +235,12 @@ int nl_procscan_source_sample(struct nl_state *st, void *priv)
 	closedir(d);
 	return rc;
 }
+
+const struct nl_source nl_source_procscan = {
+	.name = "procscan",
+	.default_enabled = true,
+	.required = true,
+	.init = procscan_init,
+	.sample = procscan_sample,
+	.free = procscan_free,
+};

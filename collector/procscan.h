@@ -3,11 +3,14 @@
 #ifndef NL_PROCSCAN_H
 #define NL_PROCSCAN_H
 
-#include "sampler.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
-int nl_procscan_source_init(struct nl_state *st, void **priv);
-int nl_procscan_source_sample(struct nl_state *st, void *priv);
-void nl_procscan_source_free(struct nl_state *st, void *priv);
+#include "state.h"
+
+/* Fills st->qprocs and st->kworkers. */
+extern const struct nl_source nl_source_procscan;
 
 /* Parse a NUL-separated QEMU command line of len bytes into name / uuid
  * ("" when absent). */

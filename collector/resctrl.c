@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sampler.h"
 
 #define PREFIX "numalens-"
 
@@ -684,7 +685,9 @@ static int cmp_out(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-static int publish(struct nl_resctrl_priv *p, struct nl_state *st)
+/* This cycle's summary into p->pub (which keeps the last one when there is
+ * no memory for the new one). */
+static int build_summary(struct nl_resctrl_priv *p)
 {
 	size_t n = 0;
 
@@ -715,20 +718,18 @@ static int publish(struct nl_resctrl_priv *p, struct nl_state *st)
 	if (n > 1)
 		qsort(p->out, n, sizeof(*p->out), cmp_out);
 	p->nout = n;
-	if (st) {
-		st->resctrl.active = p->active;
-		st->resctrl.features = p->features;
-		st->resctrl.rmid_exhausted = p->exhausted;
-		st->resctrl.groups = 0;
-		for (size_t i = 0; i < p->ngroups; i++)
-			st->resctrl.groups += p->groups[i].created;
-		st->resctrl.vms = p->out;
-		st->resctrl.nvms = n;
-	}
+	p->pub.active = p->active;
+	p->pub.features = p->features;
+	p->pub.rmid_exhausted = p->exhausted;
+	p->pub.groups = 0;
+	for (size_t i = 0; i < p->ngroups; i++)
+		p->pub.groups += p->groups[i].created;
+	p->pub.vms = p->out;
+	p->pub.nvms = n;
 	return 0;
 }
 
-int nl_resctrl_source_sample(struct nl_state *st, void *priv)
+static int resctrl_sample(struct nl_state *st, void *priv)
 {
 	struct nl_resctrl_priv *p = priv;
 	struct cycle c;
@@ -770,7 +771,7 @@ int nl_resctrl_source_sample(struct nl_state *st, void *priv)
 		reap(p, &c);
 		lock_release(p);
 	}
-	rc = publish(p, st);
+	rc = build_summary(p);
 	nl_resctrl_tids_free(&c.root);
 	nl_resctrl_tids_free(&c.foreign);
 	if (rc < 0)
@@ -780,7 +781,9 @@ int nl_resctrl_source_sample(struct nl_state *st, void *priv)
 	return c.err;
 }
 
-int nl_resctrl_source_init(struct nl_state *st, void **priv)
+static void resctrl_free(struct nl_state *st, void *priv);
+
+static int resctrl_init(struct nl_state *st, void **priv)
 {
 	struct nl_resctrl_priv *p = nl_resctrl_priv_new(NULL, NULL);
 	int rc;
@@ -790,19 +793,39 @@ int nl_resctrl_source_init(struct nl_state *st, void **priv)
 		return -ENOMEM;
 	rc = nl_resctrl_setup(p);
 	if (rc < 0) {
-		nl_resctrl_source_free(st, p);
+		resctrl_free(st, p);
 		return rc;
 	}
-	st->resctrl.active = p->active;
-	st->resctrl.features = p->features;
+	p->pub.active = p->active;
+	p->pub.features = p->features;
 	*priv = p;
 	return 0;
 }
 
-void nl_resctrl_source_free(struct nl_state *st, void *priv)
+/* The snapshot gets its own copy of the VM rows. */
+static int resctrl_publish(const struct nl_state *st, void *priv,
+			   struct nl_snapshot *snap)
+{
+	const struct nl_resctrl_priv *p = priv;
+
+	(void)st;
+	snap->resctrl = p->pub;
+	snap->resctrl.vms = NULL;
+	if (!p->pub.nvms)
+		return 0;
+	snap->resctrl.vms = malloc(p->pub.nvms * sizeof(*snap->resctrl.vms));
+	if (!snap->resctrl.vms)
+		return -ENOMEM;
+	memcpy(snap->resctrl.vms, p->pub.vms,
+	       p->pub.nvms * sizeof(*snap->resctrl.vms));
+	return 0;
+}
+
+static void resctrl_free(struct nl_state *st, void *priv)
 {
 	struct nl_resctrl_priv *p = priv;
 
+	(void)st;
 	if (!p)
 		return;
 	/* the daemon stops: our groups go, their threads return to the
@@ -821,9 +844,17 @@ void nl_resctrl_source_free(struct nl_state *st, void *priv)
 				strerror(-rc));
 	}
 	lock_release(p);
-	if (st)
-		memset(&st->resctrl, 0, sizeof(st->resctrl));
 	free(p->groups);
 	free(p->out);
 	free(p);
 }
+
+const struct nl_source nl_source_resctrl = {
+	.name = "resctrl",
+	.default_enabled = false,
+	.required = false,
+	.init = resctrl_init,
+	.sample = resctrl_sample,
+	.publish = resctrl_publish,
+	.free = resctrl_free,
+};

@@ -8,9 +8,12 @@
 #include <sys/types.h>
 
 #include "log.h"
-#include "model.h"
 #include "paths.h"
-#include "sampler.h"
+#include "resctrl.h"
+#include "state.h"
+
+/* The registry row (resctrl.c). */
+extern const struct nl_source nl_source_resctrl;
 
 /* The changes the source makes to resctrl, replaceable so that a test can
  * emulate the kernel on a plain directory tree (where mkdir does not
@@ -62,8 +65,11 @@ struct nl_resctrl_priv {
 	int lock_fd;                   /* held during a cycle's changes, -1 */
 	bool lock_busy;                /* someone else held it this cycle */
 	struct nl_complaint c_mkdir, c_write, c_read, c_lock;
-	struct nl_resctrl_vm *out;     /* published into st->resctrl */
+	struct nl_resctrl_vm *out;     /* this cycle's VMs, sorted */
 	size_t nout, cap_out;
+	struct nl_resctrl pub;         /* the summary of the last cycle
+					  (pub.vms = out); the row's publish
+					  hook copies it into the snapshot */
 };
 
 struct nl_resctrl_priv *nl_resctrl_priv_new(const struct nl_resctrl_ops *ops,

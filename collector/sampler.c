@@ -1,3 +1,7 @@
+/* The sampler: the registry of sources in run order, one cycle (every
+ * source's sample, the snapshot, the sources' publish hooks, the hint
+ * engine, publication), and the thread that runs a cycle every interval.
+ * The sources themselves live in their own files (docs/internals.md). */
 #include "sampler.h"
 
 #include <errno.h>
@@ -6,53 +10,66 @@
 #include <string.h>
 #include <time.h>
 
-#include "cpuplace.h"
-#include "devices.h"
 #include "hints.h"
-#include "libvirt.h"
 #include "log.h"
-#include "memplace.h"
 #include "paths.h"
-#include "perf.h"
-#include "procscan.h"
-#include "resctrl.h"
-#include "snapshot.h"
-#include "threads.h"
-#include "topology.h"
-#include "uncore.h"
-#include "vms.h"
+#include "state.h"
 
-/* Run order matters: topology before anything that maps CPUs to nodes, the
- * /proc scan before libvirt (which resolves QEMU PIDs from it), both before
- * the VM set is reconciled, threads before the per-thread sources. */
-const struct nl_source nl_sources[] = {
-	{ "topology", true, true, nl_topology_source_init,
-	  nl_topology_source_sample, nl_topology_source_free },
-	{ "procscan", true, true, nl_procscan_source_init,
-	  nl_procscan_source_sample, nl_procscan_source_free },
-	{ "libvirt", true, false, nl_libvirt_source_init,
-	  nl_libvirt_source_sample, nl_libvirt_source_free },
-	{ "vms", true, true, NULL, nl_vms_source_sample, nl_vms_source_free },
-	{ "threads", true, true, NULL, nl_threads_source_sample, NULL },
-	{ "schedstat", true, false, NULL, nl_cpuplace_source_sample, NULL },
-	{ "numa_stat", true, false, nl_memplace_numastat_source_init,
-	  nl_memplace_numastat_source_sample, nl_memplace_numastat_source_free },
-	{ "numa_maps", true, false, nl_memplace_numamaps_source_init,
-	  nl_memplace_numamaps_source_sample, nl_memplace_numamaps_source_free },
-	{ "devices", true, false, NULL, nl_devices_source_sample, NULL },
-	{ "perf", true, false, nl_perf_source_init, nl_perf_source_sample,
-	  nl_perf_source_free },
-	{ "uncore", true, false, nl_uncore_source_init,
-	  nl_uncore_source_sample, nl_uncore_source_free },
-	{ "resctrl", false, false, nl_resctrl_source_init,
-	  nl_resctrl_source_sample, nl_resctrl_source_free },
+/* Each row is defined in the file of its source (collector/<name>.c). */
+extern const struct nl_source nl_source_topology, nl_source_procscan,
+	nl_source_libvirt, nl_source_vms, nl_source_threads,
+	nl_source_schedstat, nl_source_numa_stat, nl_source_numa_maps,
+	nl_source_devices, nl_source_perf, nl_source_uncore,
+	nl_source_resctrl;
+
+/* The registry, in run order, which matters: topology first (everything
+ * after it maps CPUs and node ids to node indexes); the /proc scan before
+ * libvirt (libvirt resolves its domains' QEMU PIDs from the scan); both
+ * before vms, which reconciles the tracked VM set from them; threads
+ * after vms, and before the sources that work on every thread
+ * (schedstat, perf, resctrl); numa_stat before numa_maps (numa_maps only
+ * reads the VMs numa_stat could not measure this cycle). --help and the
+ * order of the numalens_collector_* series follow this list. */
+static const struct nl_source *const registry[] = {
+	&nl_source_topology,
+	&nl_source_procscan,
+	&nl_source_libvirt,
+	&nl_source_vms,
+	&nl_source_threads,
+	&nl_source_schedstat,
+	&nl_source_numa_stat,
+	&nl_source_numa_maps,
+	&nl_source_devices,
+	&nl_source_perf,
+	&nl_source_uncore,
+	&nl_source_resctrl,
 };
-const int nl_nsources = (int)(sizeof(nl_sources) / sizeof(nl_sources[0]));
+static const int nregistry = (int)(sizeof(registry) / sizeof(registry[0]));
+
+int nl_source_count(void)
+{
+	return nregistry;
+}
+
+const char *nl_source_name(int i)
+{
+	return i >= 0 && i < nregistry ? registry[i]->name : NULL;
+}
+
+bool nl_source_required(int i)
+{
+	return i >= 0 && i < nregistry && registry[i]->required;
+}
+
+bool nl_source_default_enabled(int i)
+{
+	return i >= 0 && i < nregistry && registry[i]->default_enabled;
+}
 
 int nl_source_index(const char *name)
 {
-	for (int i = 0; i < nl_nsources; i++)
-		if (strcmp(nl_sources[i].name, name) == 0)
+	for (int i = 0; i < nregistry; i++)
+		if (strcmp(registry[i]->name, name) == 0)
 			return i;
 	return -1;
 }
@@ -60,6 +77,8 @@ int nl_source_index(const char *name)
 struct nl_sampler {
 	struct nl_config cfg;
 	struct nl_state st;
+	const struct nl_source *src[NL_MAX_SOURCES];
+	int nsrc;
 	void *priv[NL_MAX_SOURCES];
 	bool enabled[NL_MAX_SOURCES];
 	bool init_ok[NL_MAX_SOURCES];
@@ -90,21 +109,55 @@ static double thread_cpu_seconds(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static bool source_wanted(const struct nl_config *cfg, int i)
+/* Required, else what the row's wanted hook allows, else the flag, else
+ * the row's default. */
+static bool source_wanted(const struct nl_config *cfg,
+			  const struct nl_source *src)
 {
-	if (nl_sources[i].required)
+	int flag;
+
+	if (src->required)
 		return true;
-	if (i == nl_source_index("libvirt") && cfg->discovery == NL_DISCOVERY_PROC)
+	if (src->wanted && !src->wanted(cfg))
 		return false;
-	if (cfg->collector_set[i])
-		return cfg->collector_enabled[i];
-	return nl_sources[i].default_enabled;
+	flag = nl_config_collector(cfg, src->name);
+	if (flag >= 0)
+		return flag;
+	return src->default_enabled;
 }
 
-struct nl_sampler *nl_sampler_new(const struct nl_config *cfg)
+static void sources_init(struct nl_sampler *s)
 {
-	struct nl_sampler *s = calloc(1, sizeof(*s));
+	for (int i = 0; i < s->nsrc; i++) {
+		const struct nl_source *src = s->src[i];
+		int rc;
 
+		s->stats[i].name = src->name;
+		s->enabled[i] = source_wanted(&s->cfg, src);
+		s->stats[i].enabled = s->enabled[i];
+		if (!s->enabled[i])
+			continue;
+		if (!src->init) {
+			s->init_ok[i] = true;
+			continue;
+		}
+		rc = src->init(&s->st, &s->priv[i]);
+		s->init_ok[i] = rc == 0;
+		if (rc < 0)
+			nl_warn("collector %s unavailable: %s", src->name,
+				strerror(-rc));
+	}
+}
+
+struct nl_sampler *nl_sampler_new_with_sources(const struct nl_config *cfg,
+					       const struct nl_source *const *list,
+					       int n)
+{
+	struct nl_sampler *s;
+
+	if (n < 0 || n > NL_MAX_SOURCES)
+		return NULL;
+	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
 	s->cfg = *cfg;
@@ -123,24 +176,32 @@ struct nl_sampler *nl_sampler_new(const struct nl_config *cfg)
 		nl_sampler_free(s);
 		return NULL;
 	}
-	for (int i = 0; i < nl_nsources && i < NL_MAX_SOURCES; i++) {
-		s->stats[i].name = nl_sources[i].name;
-		s->enabled[i] = source_wanted(cfg, i);
-		s->stats[i].enabled = s->enabled[i];
-		if (!s->enabled[i])
-			continue;
-		if (!nl_sources[i].init) {
-			s->init_ok[i] = true;
-			continue;
-		}
-		int rc = nl_sources[i].init(&s->st, &s->priv[i]);
-
-		s->init_ok[i] = rc == 0;
-		if (rc < 0)
-			nl_warn("collector %s unavailable: %s", nl_sources[i].name,
-				strerror(-rc));
-	}
+	for (int i = 0; i < n; i++)
+		s->src[i] = list[i];
+	s->nsrc = n;
+	sources_init(s);
 	return s;
+}
+
+struct nl_sampler *nl_sampler_new(const struct nl_config *cfg)
+{
+	return nl_sampler_new_with_sources(cfg, registry, nregistry);
+}
+
+/* Let every source with a publish hook add its summary to snap. */
+static int sources_publish(struct nl_sampler *s, struct nl_snapshot *snap)
+{
+	for (int i = 0; i < s->nsrc; i++) {
+		const struct nl_source *src = s->src[i];
+		int rc;
+
+		if (!s->enabled[i] || !s->init_ok[i] || !src->publish)
+			continue;
+		rc = src->publish(&s->st, s->priv[i], snap);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
 }
 
 int nl_sampler_cycle(struct nl_sampler *s)
@@ -154,22 +215,26 @@ int nl_sampler_cycle(struct nl_sampler *s)
 	st->prev_ns = st->now_ns;
 	st->now_ns = t0;
 	st->domains_valid = false;
-	for (int i = 0; i < nl_nsources; i++) {
+	for (int i = 0; i < s->nsrc; i++) {
 		uint64_t a = nl_now_ns();
 		int rc = -ENODEV;
 
 		if (!s->enabled[i])
 			continue;
 		if (s->init_ok[i])
-			rc = nl_sources[i].sample(st, s->priv[i]);
+			rc = s->src[i]->sample(st, s->priv[i]);
 		s->stats[i].success = rc == 0;
 		s->stats[i].duration_seconds = (nl_now_ns() - a) / 1e9;
 	}
 	s->cpu_seconds_total += thread_cpu_seconds() - cpu0;
-	snap = nl_snapshot_build(st, s->stats, nl_nsources,
+	snap = nl_snapshot_build(st, s->stats, s->nsrc,
 				 (nl_now_ns() - t0) / 1e9);
 	if (!snap)
 		return -ENOMEM;
+	if (sources_publish(s, snap) < 0) {
+		nl_snapshot_put(snap);
+		return -ENOMEM;
+	}
 	snap->sample_cpu_seconds_total = s->cpu_seconds_total;
 	/* hints are computed before publishing: the snapshot is immutable
 	 * once readers can see it */
@@ -277,9 +342,9 @@ void nl_sampler_free(struct nl_sampler *s)
 		return;
 	nl_sampler_stop(s);
 	/* reverse order: later sources may hold on to earlier ones' data */
-	for (int i = nl_nsources - 1; i >= 0; i--)
-		if (s->enabled[i] && s->init_ok[i] && nl_sources[i].free)
-			nl_sources[i].free(&s->st, s->priv[i]);
+	for (int i = s->nsrc - 1; i >= 0; i--)
+		if (s->enabled[i] && s->init_ok[i] && s->src[i]->free)
+			s->src[i]->free(&s->st, s->priv[i]);
 	free(s->st.domains);
 	nl_snapshot_put(s->current);
 	nl_hints_free(s->hints);

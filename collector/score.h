@@ -15,7 +15,7 @@
 
 #include <stdint.h>
 
-#include "model.h"
+#include "snapshot.h"
 
 /* cpu and mem are indexed by node index, t->nnodes long. Returns 0 and sets
  * both outputs, or -ENODATA (outputs NaN) when either side sums to zero. */

@@ -1,4 +1,5 @@
 #include "snapshot.h"
+#include "state.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -167,7 +168,7 @@ static void pmu_scores(const struct nl_vm *vm, const struct nl_state *st,
 {
 	struct nl_pmu_score_events ix;
 
-	nl_score_pmu_events(st->events, st->nevents, &ix);
+	nl_score_pmu_events(st->perf.events, st->perf.nevents, &ix);
 	for (int r = 0; r <= NL_ROLE_ALL; r++) {
 		uint64_t win[NL_MAX_EVENTS] = { 0 };
 		uint32_t valid = 0;
@@ -225,6 +226,19 @@ static void role_cpu(const struct nl_vm *vm, int role, const struct nl_topology 
 	}
 }
 
+static void copy_perf(const struct nl_perf_info *pi, struct nl_snapshot *s)
+{
+	memcpy(s->events, pi->events, sizeof(s->events));
+	s->nevents = pi->nevents;
+	s->perf_fds = pi->fds;
+	memcpy(s->pmu_name, pi->pmu_name, sizeof(s->pmu_name));
+	memcpy(s->cpu_model, pi->cpu_model, sizeof(s->cpu_model));
+	memcpy(s->perf_catalog, pi->catalog, sizeof(s->perf_catalog));
+	s->perf_gp_counters = pi->gp_counters;
+	memcpy(s->perf_groups, pi->groups, sizeof(s->perf_groups));
+	s->nperf_groups = pi->ngroups;
+}
+
 static int vm_cmp(const void *a, const void *b)
 {
 	const struct nl_vm_snap *x = a, *y = b;
@@ -249,32 +263,14 @@ struct nl_snapshot *nl_snapshot_build(const struct nl_state *st,
 	s->window_seconds = st->prev_ns ? (st->now_ns - st->prev_ns) / 1e9 : 0;
 	s->topo = st->topo;
 	s->topo_valid = st->topo_valid;
-	memcpy(s->events, st->events, sizeof(s->events));
-	s->nevents = st->nevents;
 	if (nstats > NL_MAX_SOURCES)
 		nstats = NL_MAX_SOURCES;
 	memcpy(s->collectors, stats, sizeof(*stats) * (size_t)nstats);
 	s->ncollectors = nstats;
 	s->sample_duration_seconds = sample_duration;
 	s->libvirt_up = st->libvirt_up;
-	s->perf_fds = st->perf_fds;
 	s->samples_total = st->gen;
-	memcpy(s->pmu_name, st->pmu_name, sizeof(s->pmu_name));
-	memcpy(s->cpu_model, st->cpu_model, sizeof(s->cpu_model));
-	memcpy(s->perf_catalog, st->perf_catalog, sizeof(s->perf_catalog));
-	s->perf_gp_counters = st->perf_gp_counters;
-	memcpy(s->perf_groups, st->perf_groups, sizeof(s->perf_groups));
-	s->nperf_groups = st->nperf_groups;
-	s->uncore = st->uncore;
-	s->resctrl = st->resctrl;
-	s->resctrl.vms = NULL;
-	if (st->resctrl.nvms) {
-		s->resctrl.vms = malloc(st->resctrl.nvms * sizeof(*s->resctrl.vms));
-		if (!s->resctrl.vms)
-			goto fail;
-		memcpy(s->resctrl.vms, st->resctrl.vms,
-		       st->resctrl.nvms * sizeof(*s->resctrl.vms));
-	}
+	copy_perf(&st->perf, s);
 
 	s->vms = calloc(st->nvms ? st->nvms : 1, sizeof(*s->vms));
 	if (!s->vms)

@@ -1,17 +1,161 @@
-/* Building the immutable snapshot from the sampler's state. */
+/* The snapshot: what one sample cycle measured, immutable once published
+ * and reference counted, so HTTP threads read it without locks. This is
+ * the header exporter/ includes from the collector (with hints.h for the
+ * hint report the snapshot carries). The sampler's mutable state, which
+ * the snapshot is built from, is in state.h and stays inside collector/. */
 #ifndef NL_SNAPSHOT_H
 #define NL_SNAPSHOT_H
 
-#include "sampler.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
-/* Deep copy of what encoders need, with series aggregated and scores
- * computed. stats are copied. Returns NULL on allocation failure. The
- * snapshot starts with one reference. */
-struct nl_snapshot *nl_snapshot_build(const struct nl_state *st,
-				      const struct nl_collector_stat *stats,
-				      int nstats, double sample_duration);
+#include "resctrl.h"
+#include "types.h"
+#include "uncore.h"
+
+/* Which locality scores a VM role has (nl_vm_snap.locality_sources). */
+#define NL_LOCALITY_SRC_PLACEMENT 1u   /* locality[] from placement */
+#define NL_LOCALITY_SRC_PMU       2u   /* pmu_locality[] from DRAM events */
+
+/* Which PMU scores of a VM role are defined (nl_vm_snap.pmu_scores). */
+#define NL_PMU_SCORE_LOCALITY 1u
+#define NL_PMU_SCORE_MPKI     2u
+#define NL_PMU_SCORE_CPI      4u
+
+/* One thread of a VM. The sampler keeps one per tracked thread in its
+ * state (struct nl_vm, state.h) and the snapshot publishes verbatim copies
+ * (nl_vm_snap.threads), so the record is defined here, with the snapshot. */
+struct nl_thread {
+	pid_t tid;
+	enum nl_role role;
+	int index;                 /* vCPU index / iothread id, else -1 */
+	char comm[16];
+	bool kernel_thread;        /* vhost kernel worker (own process) */
+	uint64_t seen_gen;         /* last sampler generation seen */
+
+	/* scheduler placement (schedstat source) */
+	uint64_t run_ns;           /* cumulative on-CPU time from schedstat */
+	bool run_valid;            /* run_ns read at least once */
+	int last_cpu;              /* CPU it last ran on, -1 unknown */
+	uint64_t node_ns[NL_MAX_NODES];      /* cumulative, by node index */
+	uint64_t win_node_ns[NL_MAX_NODES];  /* last window, by node index */
+	struct nl_cpuset cpus_allowed;
+	uint64_t mems_allowed;     /* by node index */
+
+	/* counters (perf source): cumulative, scaled for multiplexing */
+	uint64_t events[NL_MAX_EVENTS];
+	uint32_t events_valid;     /* bit i: events[i] counts on this thread */
+	double scaling_ratio;      /* last window time_running/time_enabled of
+				      the hardware group; 1 when only software
+				      events count; NaN when nothing counts */
+	/* perf source, last window only: event deltas (scaled), and each
+	 * group's time_running/time_enabled (0 never on the PMU while the
+	 * thread ran, NaN not read or did not run), by plan group index;
+	 * scaling_ratio above is the lowest hardware one */
+	uint64_t win_events[NL_MAX_EVENTS];
+	uint32_t win_valid;        /* bit i: win_events[i] was read */
+	double group_scaling[NL_MAX_GROUPS];
+};
+
+/* One aggregated series (what /metrics shows per role/thread). */
+struct nl_series {
+	enum nl_role role;
+	int index;                 /* vCPU index / iothread id; -1 = summed */
+	uint32_t nthreads;
+	uint64_t run_ns;
+	uint64_t node_ns[NL_MAX_NODES];
+	uint64_t win_node_ns[NL_MAX_NODES];
+	uint64_t events[NL_MAX_EVENTS];
+	uint32_t events_valid;
+	double scaling_ratio;
+	struct nl_cpuset cpus_allowed;
+	uint64_t mems_allowed;
+	uint64_t win_events[NL_MAX_EVENTS];   /* summed last-window deltas */
+	uint32_t win_valid;
+	double group_scaling[NL_MAX_GROUPS];  /* mean over the threads */
+};
+
+struct nl_vm_snap {
+	char name[NL_NAME_MAX];
+	char uuid[NL_UUID_LEN];
+	pid_t pid;
+	enum nl_backend backend;
+	enum nl_mem_source mem_source;
+	uint64_t mem_bytes[NL_MAX_NODES];
+	uint64_t mem_total_bytes;
+	struct nl_series *series;
+	size_t nseries;
+	struct nl_thread *threads;   /* copies, for the API */
+	size_t nthreads;
+	/* placement locality and SLIT-weighted access distance per role and
+	 * for NL_ROLE_ALL; NaN where undefined (no CPU time, no memory) */
+	double locality[NL_ROLE_COUNT + 1];
+	double distance[NL_ROLE_COUNT + 1];
+	uint64_t dev_nodes;          /* passthrough devices: node indexes */
+	int ndevices;
+	/* PMU scores over the last window per role and NL_ROLE_ALL (score.h);
+	 * NaN where the events do not count or saw too little */
+	double pmu_locality[NL_ROLE_COUNT + 1];  /* dram_local share */
+	double llc_mpki[NL_ROLE_COUNT + 1];      /* LLC misses / 1000 instr */
+	double cpi[NL_ROLE_COUNT + 1];           /* cycles / instruction */
+	uint32_t locality_sources[NL_ROLE_COUNT + 1]; /* NL_LOCALITY_SRC_* */
+	uint32_t pmu_scores[NL_ROLE_COUNT + 1];       /* NL_PMU_SCORE_*: the
+							 defined ones */
+};
+
+struct nl_collector_stat {
+	const char *name;
+	bool enabled;
+	bool success;
+	double duration_seconds;
+};
+
+struct nl_hint_report;           /* hints.h */
+
+struct nl_snapshot {
+	int refs;                     /* atomic; see snapshot.c */
+	uint64_t gen;
+	double timestamp;             /* wall clock, seconds */
+	uint64_t mono_ns;             /* monotonic time of the sample */
+	double window_seconds;        /* length of the last window */
+	struct nl_topology topo;
+	bool topo_valid;
+	struct nl_vm_snap *vms;
+	size_t nvms;
+	struct nl_collector_stat collectors[NL_MAX_SOURCES];  /* run order */
+	int ncollectors;
+	double sample_duration_seconds;
+	double sample_cpu_seconds_total;  /* sampler thread CPU time, cumulative */
+	int libvirt_up;               /* 1 / 0; -1 when libvirt is not used */
+	uint64_t threads_tracked;
+	uint64_t samples_total;
+	/* the perf source's nl_perf_info (perf.h), copied field by field */
+	struct nl_event_desc events[NL_MAX_EVENTS];
+	int nevents;
+	uint64_t perf_fds;
+	char pmu_name[64];            /* "" when no hardware PMU */
+	char cpu_model[128];
+	char perf_catalog[16];        /* event catalog in use, "" perf off */
+	int perf_gp_counters;         /* general-purpose counters budgeted */
+	struct nl_perf_group_desc perf_groups[NL_MAX_GROUPS];
+	int nperf_groups;
+	/* the hint engine's report for this snapshot (hints.h): hints of
+	 * every policy and per-VM features; NULL when the engine did not run.
+	 * Freed with the snapshot. */
+	struct nl_hint_report *hints;
+	/* summaries that sources publish through their row's publish hook
+	 * (state.h); zero when the source is off or failed to start */
+	struct nl_uncore uncore;      /* uncore source (uncore.h) */
+	struct nl_resctrl resctrl;    /* resctrl source (resctrl.h); vms owned
+					 by the snapshot */
+};
+
+/* Take / drop a reference; the last put frees the snapshot (NULL is
+ * fine). Thread-safe. */
 void nl_snapshot_get(struct nl_snapshot *snap);
-/* nl_snapshot_put() (sampler.h) drops a reference and frees at zero. */
+void nl_snapshot_put(struct nl_snapshot *snap);
 
 /* Find a VM by name (snapshot VMs are sorted by name), or NULL. */
 const struct nl_vm_snap *nl_snapshot_find_vm(const struct nl_snapshot *s,

@@ -241,7 +241,7 @@ static int scan_vm(struct nl_state *st, struct nl_vm *vm)
 	return rc;
 }
 
-int nl_threads_source_sample(struct nl_state *st, void *priv)
+static int threads_sample(struct nl_state *st, void *priv)
 {
 	int rc = 0;
 
@@ -256,3 +256,10 @@ int nl_threads_source_sample(struct nl_state *st, void *priv)
 	}
 	return rc;
 }
+
+const struct nl_source nl_source_threads = {
+	.name = "threads",
+	.default_enabled = true,
+	.required = true,
+	.sample = threads_sample,
+};

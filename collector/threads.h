@@ -5,9 +5,10 @@
 #ifndef NL_THREADS_H
 #define NL_THREADS_H
 
-#include "sampler.h"
+#include "state.h"
 
-int nl_threads_source_sample(struct nl_state *st, void *priv);
+/* Fills the threads of every st->vms[i]. */
+extern const struct nl_source nl_source_threads;
 
 /* Classify by comm; returns the role and sets *index (-1 if none).
  * Returns NL_ROLE_EMULATOR when the name says nothing. */

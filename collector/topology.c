@@ -439,7 +439,7 @@ static int topo_read_counters(struct nl_topology *t, bool synthetic)
 	return 0;
 }
 
-int nl_topology_source_init(struct nl_state *st, void **priv)
+static int topology_init(struct nl_state *st, void **priv)
 {
 	struct topo_priv *p;
 
@@ -456,7 +456,7 @@ int nl_topology_source_init(struct nl_state *st, void **priv)
  * costs as much as the counters and almost never changes. Counters are read
  * every cycle into a copy, so a failed read never leaves st->topo half
  * updated; on failure the previous topology stays published. */
-int nl_topology_source_sample(struct nl_state *st, void *priv)
+static int topology_sample(struct nl_state *st, void *priv)
 {
 	struct topo_priv *p = priv;
 	struct nl_topology *t = &p->scratch;
@@ -491,8 +491,17 @@ int nl_topology_source_sample(struct nl_state *st, void *priv)
 	return 0;
 }
 
-void nl_topology_source_free(struct nl_state *st, void *priv)
+static void topology_free(struct nl_state *st, void *priv)
 {
 	(void)st;
 	free(priv);
 }
+
+const struct nl_source nl_source_topology = {
+	.name = "topology",
+	.default_enabled = true,
+	.required = true,
+	.init = topology_init,
+	.sample = topology_sample,
+	.free = topology_free,
+};

@@ -3,8 +3,8 @@
 #ifndef NL_TOPOLOGY_H
 #define NL_TOPOLOGY_H
 
-#include "model.h"
-#include "sampler.h"
+#include "state.h"
+#include "types.h"
 
 /* Read the whole topology into *t (which is overwritten). A kernel without
  * NUMA (no devices/system/node) yields one synthetic node 0 holding every
@@ -17,8 +17,6 @@ int nl_topology_read(struct nl_topology *t);
  * whenever a refresh fails); memory counters every cycle. */
 #define NL_TOPOLOGY_FULL_INTERVAL_S 60
 
-int nl_topology_source_init(struct nl_state *st, void **priv);
-int nl_topology_source_sample(struct nl_state *st, void *priv);
-void nl_topology_source_free(struct nl_state *st, void *priv);
+extern const struct nl_source nl_source_topology;
 
 #endif

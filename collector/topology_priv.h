@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#include "model.h"
+#include "types.h"
 
 /* MemTotal and MemFree, in bytes, from a node meminfo ("Node 3 MemTotal:
  * 123 kB") when node_id >= 0, or from /proc/meminfo ("MemTotal: 123 kB")

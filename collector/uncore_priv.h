@@ -9,9 +9,13 @@
 
 #include <perfmon/perf_event.h>
 
+#include "catalog.h"
 #include "log.h"
-#include "model.h"
-#include "sampler.h"
+#include "state.h"
+#include "uncore.h"
+
+/* The registry row (uncore.c). */
+extern const struct nl_source nl_source_uncore;
 
 /* ---- sysfs event encoding (pure) ---- */
 
@@ -70,10 +74,8 @@ int nl_uncore_resolve_alias(const char *pmu, const char *alias,
 
 /* ---- CPU identification ---- */
 
-enum nl_uncore_vendor { NL_VENDOR_UNKNOWN, NL_VENDOR_INTEL, NL_VENDOR_AMD };
-
 struct nl_uncore_cpu {
-	enum nl_uncore_vendor vendor;
+	enum nl_cpu_vendor vendor;     /* catalog.h; NL_VENDOR_OTHER unknown */
 	unsigned family, model;
 };
 
@@ -85,7 +87,27 @@ int nl_uncore_parse_modalias(const char *text, struct nl_uncore_cpu *out);
 void nl_uncore_split_pmu(const char *name, char *family, size_t len,
 			 int *box);
 
-/* ---- the source ---- */
+/* ---- discovery (uncore_sysfs.c) ---- */
+
+#define NL_UNCORE_PMU_CPUS (NL_MAX_SOCKETS * 8)
+
+/* A PMU with a cpumask, and the socket of each CPU it lists. */
+struct nl_uncore_pmu {
+	char name[64];
+	char family[64];
+	int box;
+	uint32_t type;
+	int ncpu;
+	int cpu[NL_UNCORE_PMU_CPUS];
+	int socket[NL_UNCORE_PMU_CPUS];
+};
+
+/* Every PMU with a cpumask (uncore PMUs have one; core PMUs do not), sorted
+ * by family and box. *out is freed by the caller. Return 0 (also when
+ * there is no PMU directory) or -ENOMEM. */
+int nl_uncore_discover(struct nl_uncore_pmu **out, size_t *n);
+
+/* ---- the source (uncore_setup.c sets up, uncore.c reads) ---- */
 
 /* Stand-ins for perf_event_open(pid -1, cpu), read() and close() of one
  * counter, so tests can feed counts. open returns an fd or -errno; read
@@ -126,11 +148,12 @@ struct nl_uncore_priv {
 	size_t nctr, cap_ctr;
 	uint64_t opens;            /* open attempts (tests: never retried) */
 	struct nl_complaint c_read;
-	struct nl_uncore u;        /* published into st->uncore */
+	struct nl_uncore u;        /* the summary; the row's publish hook
+				      copies it into the snapshot */
 };
 
 /* A source with `ops` (NULL: the real syscalls). Free with
- * nl_uncore_source_free(). */
+ * nl_source_uncore.free(NULL, p). */
 struct nl_uncore_priv *nl_uncore_priv_new(const struct nl_uncore_ops *ops);
 
 /* Discover the PMUs under --path.sysfs, resolve and open everything; the
@@ -142,14 +165,5 @@ int nl_uncore_setup(struct nl_uncore_priv *p, const struct nl_config *cfg);
  * (the counter was not scheduled: add nothing rather than guess). */
 uint64_t nl_uncore_scale(uint64_t raw_delta, uint64_t enabled,
 			 uint64_t running);
-
-/* Stat row of (event, pmu), or NULL. */
-const struct nl_uncore_stat *nl_uncore_find_stat(const struct nl_uncore *u,
-						 const char *event,
-						 const char *pmu);
-
-/* Socket slot of physical package `id`, or NULL. */
-const struct nl_uncore_socket *nl_uncore_find_socket(const struct nl_uncore *u,
-						     int id);
 
 #endif

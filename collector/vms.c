@@ -93,7 +93,7 @@ static bool claimed_by_domain(const struct nl_state *st, pid_t pid)
 	return false;
 }
 
-int nl_vms_source_sample(struct nl_state *st, void *priv)
+static int vms_sample(struct nl_state *st, void *priv)
 {
 	enum nl_discovery mode = st->cfg->discovery;
 	int rc = 0;
@@ -156,7 +156,7 @@ int nl_vms_source_sample(struct nl_state *st, void *priv)
 	return rc;
 }
 
-void nl_vms_source_free(struct nl_state *st, void *priv)
+static void vms_free(struct nl_state *st, void *priv)
 {
 	(void)priv;
 	for (size_t i = 0; i < st->nvms; i++)
@@ -165,3 +165,11 @@ void nl_vms_source_free(struct nl_state *st, void *priv)
 	st->vms = NULL;
 	st->nvms = st->cap_vms = 0;
 }
+
+const struct nl_source nl_source_vms = {
+	.name = "vms",
+	.default_enabled = true,
+	.required = true,
+	.sample = vms_sample,
+	.free = vms_free,
+};

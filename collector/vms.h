@@ -3,12 +3,14 @@
 #ifndef NL_VMS_H
 #define NL_VMS_H
 
-#include "sampler.h"
+#include "state.h"
 
-int nl_vms_source_sample(struct nl_state *st, void *priv);
-void nl_vms_source_free(struct nl_state *st, void *priv);
+/* Fills st->vms. */
+extern const struct nl_source nl_source_vms;
 
 /* Free one tracked VM (NULL is fine). */
 void nl_vm_free(struct nl_vm *vm);
+/* The tracked VM of QEMU process pid, or NULL. */
+struct nl_vm *nl_state_find_vm(struct nl_state *st, pid_t pid);
 
 #endif

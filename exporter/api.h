@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 #include "buf.h"
-#include "model.h"
+#include "snapshot.h"
 
 #define NL_API_PREFIX "/api/v1/"
 /* Largest request body accepted (413 above). A profile is a few KiB. */

@@ -24,10 +24,10 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "model.h"
 #include "numalens.pb-c.h"
 #include "paths.h"
 #include "pbjson.h"
+#include "types.h"
 
 #define MAX_RESPONSE (64u * 1024 * 1024)
 #define NL_MPOL_MF_MOVE (1 << 1)

@@ -1,5 +1,5 @@
 /* `numalens events`: see cmd_events.h. The resolution (catalog, encoding,
- * trial opens) happens in collector/perf.c; this file parses flags and
+ * trial opens) happens in collector/perf_plan.c; this file parses flags and
  * formats the table. */
 #include "cmd_events.h"
 

@@ -5,7 +5,7 @@
 #ifndef NL_HTTP_H
 #define NL_HTTP_H
 
-#include "model.h"
+#include "snapshot.h"
 
 struct nl_http_source {
 	/* Newest snapshot with a reference held, or NULL when there is none

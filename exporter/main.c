@@ -20,6 +20,7 @@
 #include "paths.h"
 #include "perf.h"
 #include "sampler.h"
+#include "snapshot.h"
 
 
 /* parse_flags() results besides 0 */
@@ -205,10 +206,10 @@ static void usage(FILE *f, const struct options *defaults)
 			flags[i].name, flags[i].metavar, flags[i].help, def);
 	}
 	fprintf(f, "\nCollectors (--collector.NAME / --no-collector.NAME):\n");
-	for (int i = 0; i < nl_nsources; i++)
-		fprintf(f, "      --collector.%-14s %s\n", nl_sources[i].name,
-			nl_sources[i].required ? "required, always on" :
-			nl_sources[i].default_enabled ? "enabled by default" :
+	for (int i = 0; i < nl_source_count(); i++)
+		fprintf(f, "      --collector.%-14s %s\n", nl_source_name(i),
+			nl_source_required(i) ? "required, always on" :
+			nl_source_default_enabled(i) ? "enabled by default" :
 			"disabled by default");
 }
 
@@ -295,16 +296,18 @@ static int collector_flag(struct options *o, const char *arg)
 	}
 	snprintf(buf, sizeof(buf), "%.*s", (int)(eq ? (size_t)(eq - name) : strlen(name)), name);
 	idx = nl_source_index(buf);
-	if (idx < 0 || idx >= NL_MAX_SOURCES) {
+	if (idx < 0) {
 		fprintf(stderr, "numalens: unknown collector \"%s\" (see --help)\n", buf);
 		return PARSE_BAD;
 	}
-	if (!on && nl_sources[idx].required) {
+	if (!on && nl_source_required(idx)) {
 		fprintf(stderr, "numalens: collector \"%s\" is required and cannot be disabled\n", buf);
 		return PARSE_BAD;
 	}
-	o->cfg.collector_enabled[idx] = on;
-	o->cfg.collector_set[idx] = true;
+	/* the registry's name outlives the configuration; there are at
+	 * most NL_MAX_SOURCES rows, so this cannot run out of room */
+	if (nl_config_set_collector(&o->cfg, nl_source_name(idx), on) < 0)
+		return PARSE_BAD;
 	return 0;
 }
 
@@ -347,8 +350,6 @@ static void options_defaults(struct options *o)
 {
 	memset(o, 0, sizeof(*o));
 	nl_config_defaults(&o->cfg);
-	for (int i = 0; i < nl_nsources && i < NL_MAX_SOURCES; i++)
-		o->cfg.collector_enabled[i] = nl_sources[i].default_enabled;
 	o->log_level = NL_LOG_INFO;
 }
 

@@ -4,7 +4,7 @@
 #define NL_PROM_H
 
 #include "buf.h"
-#include "model.h"
+#include "snapshot.h"
 
 #define NL_PROM_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 

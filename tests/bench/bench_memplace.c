@@ -1,8 +1,6 @@
 /* Cost of the two memory placement readers for one live process.
  *
- *   cc -std=c11 -D_GNU_SOURCE -O2 -Icollector tests/bench/bench_memplace.c \
- *      collector/memplace.c collector/topology.c collector/paths.c \
- *      collector/log.c collector/model.c -o build/bench_memplace
+ *   make bench-tools     (build/bench/bench_memplace)
  *   build/bench_memplace PID [iterations]
  *
  * Times, per iteration: the numa_stat source for one VM (reads
@@ -22,7 +20,7 @@
 #include "memplace.h"
 #include "memplace_priv.h"
 #include "paths.h"
-#include "sampler.h"
+#include "state.h"
 #include "topology.h"
 
 static struct nl_state st;
@@ -81,8 +79,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	st.topo_valid = true;
-	if (nl_memplace_numastat_source_init(&st, &a) < 0 ||
-	    nl_memplace_numamaps_source_init(&st, &b) < 0)
+	if (nl_source_numa_stat.init(&st, &a) < 0 ||
+	    nl_source_numa_maps.init(&st, &b) < 0)
 		goto cleanup;
 
 	/* numa_stat source */
@@ -90,7 +88,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < iters; i++) {
 		st.now_ns = (uint64_t)(i + 1) * 1000000000ULL;
 		vm.mem_source = NL_MEM_NONE;
-		nl_memplace_numastat_source_sample(&st, a);
+		nl_source_numa_stat.sample(&st, a);
 		if (vm.mem_source == NL_MEM_NONE)
 			stat_ok = 0;
 	}
@@ -109,7 +107,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < iters; i++) {
 		st.now_ns = (uint64_t)(iters + i + 1) * 1000000000ULL;
 		vm.mem_source = NL_MEM_NONE;
-		nl_memplace_numamaps_source_sample(&st, b);
+		nl_source_numa_maps.sample(&st, b);
 	}
 	t_maps = (now_s() - t0) / iters;
 	print_bytes("numa_maps");
@@ -143,7 +141,7 @@ int main(int argc, char **argv)
 	rc = 0;
 cleanup:
 	free(buf);
-	nl_memplace_numastat_source_free(&st, a);
-	nl_memplace_numamaps_source_free(&st, b);
+	nl_source_numa_stat.free(&st, a);
+	nl_source_numa_maps.free(&st, b);
 	return rc;
 }

@@ -23,7 +23,7 @@
 
 #include "config.h"
 #include "log.h"
-#include "model.h"
+#include "types.h"
 #include "perf.h"
 #include "perf_priv.h"
 
@@ -157,20 +157,20 @@ static int run(int nthreads, int cycles, bool split)
 	vms[0] = &vm;
 	st.vms = vms;
 	st.nvms = 1;
-	if (nl_perf_source_init(&st, &priv) < 0)
+	if (nl_source_perf.init(&st, &priv) < 0)
 		goto cleanup;
 	p = priv;
 	if (split) {
 		/* the plan trusts 4 counters; the stand-in PMU has 2 */
 		p->budget.gp = 4;
 		p->budget.fixed_cycles = p->budget.fixed_instructions = false;
-		nl_perf_plan_build(&p->plan, st.events, p->fixed, st.nevents,
+		nl_perf_plan_build(&p->plan, st.perf.events, p->fixed, st.perf.nevents,
 				   &p->budget);
 		p->open_fn = sim_open;
 	}
 
 	t0 = now_us();
-	if (nl_perf_source_sample(&st, priv) < 0)
+	if (nl_source_perf.sample(&st, priv) < 0)
 		goto cleanup;
 	open_ms = (now_us() - t0) / 1e3;
 	if (p->nthreads != (size_t)nthreads) {
@@ -183,7 +183,7 @@ static int run(int nthreads, int cycles, bool split)
 		uint64_t buf[3 + 2 * NL_MAX_EVENTS];
 
 		t0 = now_us();
-		nl_perf_source_sample(&st, priv);
+		nl_source_perf.sample(&st, priv);
 		t_sample[c] = now_us() - t0;
 
 		/* the floor: the same group reads, nothing else */
@@ -208,12 +208,12 @@ static int run(int nthreads, int cycles, bool split)
 
 		printf("%-7s %8d %8llu %9d %10.2f %11.1f %10.1f %12.3f %7.2f\n",
 		       split ? "split" : "catalog", nthreads,
-		       (unsigned long long)st.perf_fds, reads, open_ms,
+		       (unsigned long long)st.perf.fds, reads, open_ms,
 		       s, f, (s - f) / nthreads, s / f);
 	}
 	rc = 0;
 cleanup:
-	nl_perf_source_free(&st, priv);
+	nl_source_perf.free(&st, priv);
 	if (pfd[1] >= 0)
 		close(pfd[1]);   /* wakes every sleeper: read() returns 0 */
 	for (int i = 0; i < started; i++)

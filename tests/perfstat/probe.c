@@ -48,27 +48,27 @@ int main(int argc, char **argv)
 	vm.nthreads = vm.cap_threads = 1;
 	st.vms = vms;
 	st.nvms = 1;
-	if (nl_perf_source_init(&st, &priv) < 0)
+	if (nl_source_perf.init(&st, &priv) < 0)
 		goto cleanup;
 	/* the first sample opens the groups: their counts start at 0, so
 	 * the baseline is taken right there */
-	if (nl_perf_source_sample(&st, priv) < 0)
+	if (nl_source_perf.sample(&st, priv) < 0)
 		goto cleanup;
 	memcpy(before, th.events, sizeof(before));
 	ts.tv_sec = (time_t)secs;
 	ts.tv_nsec = (long)((secs - floor(secs)) * 1e9);
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
-	if (nl_perf_source_sample(&st, priv) < 0)
+	if (nl_source_perf.sample(&st, priv) < 0)
 		goto cleanup;
-	for (int i = 0; i < st.nevents; i++) {
-		if (st.events[i].hardware || !(th.events_valid & (1u << i)))
+	for (int i = 0; i < st.perf.nevents; i++) {
+		if (st.perf.events[i].hardware || !(th.events_valid & (1u << i)))
 			continue;
-		printf("%s %llu\n", st.events[i].name,
+		printf("%s %llu\n", st.perf.events[i].name,
 		       (unsigned long long)(th.events[i] - before[i]));
 	}
 	rc = 0;
 cleanup:
-	nl_perf_source_free(&st, priv);
+	nl_source_perf.free(&st, priv);
 	return rc;
 }

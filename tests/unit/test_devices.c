@@ -78,12 +78,12 @@ static void test_vfio_groups_to_nodes(void)
 	st.nvms = 1;
 	vm.pid = 4242;
 	vm.dev_nodes = 0xff;                    /* stale values are replaced */
-	CHECK_EQ_INT(nl_devices_source_sample(&st, NULL), 0);
+	CHECK_EQ_INT(nl_source_devices.sample(&st, NULL), 0);
 	CHECK_EQ_U64(vm.dev_nodes, 1ULL << 1);
 	CHECK_EQ_INT(vm.ndevices, 3);
 	/* a process that is gone: no devices */
 	vm.pid = 4343;
-	CHECK_EQ_INT(nl_devices_source_sample(&st, NULL), 0);
+	CHECK_EQ_INT(nl_source_devices.sample(&st, NULL), 0);
 	CHECK_EQ_U64(vm.dev_nodes, 0);
 	CHECK_EQ_INT(vm.ndevices, 0);
 	nl_paths_set("/proc", "/sys");

@@ -65,7 +65,7 @@ static int fixture_init(struct fixture *f, const char *uri)
 	f->cfg.libvirt_uri = uri;
 	f->st.cfg = &f->cfg;
 	f->st.libvirt_up = -1;
-	err = nl_libvirt_source_init(&f->st, &priv);
+	err = nl_source_libvirt.init(&f->st, &priv);
 	f->lv = priv;
 	if (f->lv) {
 		f->lv->clock_ns = fake_clock;
@@ -79,7 +79,7 @@ static int fixture_init(struct fixture *f, const char *uri)
 
 static void fixture_free(struct fixture *f)
 {
-	nl_libvirt_source_free(&f->st, f->lv);
+	nl_source_libvirt.free(&f->st, f->lv);
 	free(f->st.qprocs);
 	f->lv = NULL;
 }
@@ -206,7 +206,7 @@ static void test_lists_test_driver(void)
 		return;
 	CHECK_EQ_INT(f.st.libvirt_up, 0);      /* init does not connect */
 	add_qproc(&f.st, 4242, "test", uuid);
-	rc = nl_libvirt_source_sample(&f.st, f.lv);
+	rc = nl_source_libvirt.sample(&f.st, f.lv);
 	CHECK_EQ_INT(rc, 0);
 	CHECK_EQ_INT(f.st.libvirt_up, 1);
 	CHECK(f.st.domains_valid);
@@ -220,7 +220,7 @@ static void test_lists_test_driver(void)
 	CHECK(f.lv->lifecycle_id >= 0);
 
 	/* a second cycle reuses the connection and rebuilds the list */
-	rc = nl_libvirt_source_sample(&f.st, f.lv);
+	rc = nl_source_libvirt.sample(&f.st, f.lv);
 	CHECK_EQ_INT(rc, 0);
 	CHECK_EQ_INT(f.st.ndomains, 1);
 	CHECK_EQ_INT(f.lv->connects, 1);
@@ -239,7 +239,7 @@ static void test_failing_uri(void)
 		return;
 	f.st.domains_valid = true;    /* stale from an earlier cycle */
 	f.st.ndomains = 0;
-	rc = nl_libvirt_source_sample(&f.st, f.lv);
+	rc = nl_source_libvirt.sample(&f.st, f.lv);
 	CHECK_EQ_INT(rc, -ECONNREFUSED);
 	CHECK_EQ_INT(f.st.libvirt_up, 0);
 	CHECK(!f.st.domains_valid);
@@ -265,7 +265,7 @@ static void test_libvirt_errors_silenced(void)
 	fflush(stderr);
 	dup2(fd, 2);
 	if (fixture_init(&f, BAD_URI) == 0) {
-		nl_libvirt_source_sample(&f.st, f.lv);
+		nl_source_libvirt.sample(&f.st, f.lv);
 		fixture_free(&f);
 	}
 	fflush(stderr);
@@ -291,28 +291,28 @@ static void test_backoff(void)
 	if (!f.lv)
 		return;
 	t0 = fake_now;
-	CHECK_EQ_INT(nl_libvirt_source_sample(&f.st, f.lv), -ECONNREFUSED);
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), -ECONNREFUSED);
 	CHECK_EQ_INT(f.lv->connect_attempts, 1);
 	/* next immediate cycle: still backing off, no attempt */
-	CHECK_EQ_INT(nl_libvirt_source_sample(&f.st, f.lv), -ECONNREFUSED);
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), -ECONNREFUSED);
 	fake_now = t0 + SEC / 2;
-	CHECK_EQ_INT(nl_libvirt_source_sample(&f.st, f.lv), -ECONNREFUSED);
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), -ECONNREFUSED);
 	CHECK_EQ_INT(f.lv->connect_attempts, 1);
 	CHECK_EQ_INT(f.st.libvirt_up, 0);
 	/* after 1 s: one retry, then the delay doubles to 2 s */
 	fake_now = t0 + SEC;
-	CHECK_EQ_INT(nl_libvirt_source_sample(&f.st, f.lv), -ECONNREFUSED);
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), -ECONNREFUSED);
 	CHECK_EQ_INT(f.lv->connect_attempts, 2);
 	fake_now = t0 + 2 * SEC;
-	nl_libvirt_source_sample(&f.st, f.lv);
+	nl_source_libvirt.sample(&f.st, f.lv);
 	CHECK_EQ_INT(f.lv->connect_attempts, 2);
 	fake_now = t0 + 3 * SEC;
-	nl_libvirt_source_sample(&f.st, f.lv);
+	nl_source_libvirt.sample(&f.st, f.lv);
 	CHECK_EQ_INT(f.lv->connect_attempts, 3);
 	/* the delay is capped at 60 s */
 	for (int i = 0; i < 12; i++) {
 		fake_now += NL_LIBVIRT_BACKOFF_MAX_NS;
-		nl_libvirt_source_sample(&f.st, f.lv);
+		nl_source_libvirt.sample(&f.st, f.lv);
 	}
 	CHECK_EQ_INT(f.lv->connect_attempts, 15);
 	CHECK_EQ_U64(f.lv->next_attempt_ns - fake_now, NL_LIBVIRT_BACKOFF_MAX_NS);
@@ -321,10 +321,10 @@ static void test_backoff(void)
 	 * backoff starts from 1 s again */
 	set_uri(f.lv, TEST_URI);
 	fake_now += NL_LIBVIRT_BACKOFF_MAX_NS - SEC;
-	CHECK_EQ_INT(nl_libvirt_source_sample(&f.st, f.lv), -ECONNREFUSED);
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), -ECONNREFUSED);
 	CHECK_EQ_INT(f.lv->connect_attempts, 15);
 	fake_now += SEC;
-	CHECK_EQ_INT(nl_libvirt_source_sample(&f.st, f.lv), 0);
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), 0);
 	CHECK_EQ_INT(f.lv->connect_attempts, 16);
 	CHECK_EQ_INT(f.st.libvirt_up, 1);
 	CHECK_EQ_U64(f.lv->backoff_ns, NL_LIBVIRT_BACKOFF_MIN_NS);
@@ -346,7 +346,7 @@ static void test_event_callbacks_wake(void)
 	CHECK_EQ_INT(f.lv->events, 1);
 
 	f.st.sampler = DUMMY_SAMPLER;
-	CHECK_EQ_INT(nl_libvirt_source_sample(&f.st, f.lv), 0);
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), 0);
 	nl_libvirt_lifecycle_cb(NULL, NULL, VIR_DOMAIN_EVENT_STOPPED, 0, f.lv);
 	CHECK_EQ_INT(atomic_load(&wakes), 1);
 	CHECK(atomic_load(&woken_with) == DUMMY_SAMPLER);
@@ -356,7 +356,7 @@ static void test_event_callbacks_wake(void)
 	CHECK_EQ_INT(f.lv->connects, 1);
 	nl_libvirt_close_cb(f.lv->conn, VIR_CONNECT_CLOSE_REASON_EOF, f.lv);
 	CHECK_EQ_INT(atomic_load(&wakes), 2);
-	CHECK_EQ_INT(nl_libvirt_source_sample(&f.st, f.lv), 0);
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), 0);
 	CHECK_EQ_INT(f.lv->connects, 2);
 	CHECK(f.lv->lifecycle_id >= 0);
 	CHECK(!atomic_load(&f.lv->dropped));
@@ -377,7 +377,7 @@ static void test_lifecycle_events_end_to_end(void)
 	if (!f.lv)
 		return;
 	f.st.sampler = DUMMY_SAMPLER;
-	CHECK_EQ_INT(nl_libvirt_source_sample(&f.st, f.lv), 0);
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), 0);
 	CHECK_EQ_INT(f.st.ndomains, 1);
 
 	rw = virConnectOpen(TEST_URI);
@@ -392,13 +392,13 @@ static void test_lifecycle_events_end_to_end(void)
 	w = wait_for_wakes(1);
 	CHECK(w >= 1);
 	CHECK(atomic_load(&woken_with) == DUMMY_SAMPLER);
-	CHECK_EQ_INT(nl_libvirt_source_sample(&f.st, f.lv), 0);
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), 0);
 	CHECK_EQ_INT(f.st.ndomains, 0);
 	CHECK(f.st.domains_valid);
 
 	CHECK_EQ_INT(virDomainCreate(dom), 0);
 	CHECK(wait_for_wakes(w + 1) >= w + 1);
-	CHECK_EQ_INT(nl_libvirt_source_sample(&f.st, f.lv), 0);
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), 0);
 	CHECK_EQ_INT(f.st.ndomains, 1);
 cleanup:
 	if (dom)
@@ -417,12 +417,12 @@ static void test_lost_connection(void)
 	CHECK_EQ_INT(fixture_init(&f, TEST_URI), 0);
 	if (!f.lv)
 		return;
-	CHECK_EQ_INT(nl_libvirt_source_sample(&f.st, f.lv), 0);
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), 0);
 	CHECK_EQ_INT(f.st.ndomains, 1);
 
 	atomic_store(&f.lv->dropped, true);
 	set_uri(f.lv, BAD_URI);
-	CHECK_EQ_INT(nl_libvirt_source_sample(&f.st, f.lv), -ECONNREFUSED);
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), -ECONNREFUSED);
 	CHECK(f.lv->conn == NULL);
 	CHECK_EQ_INT(f.lv->lifecycle_id, -1);
 	CHECK_EQ_INT(f.st.libvirt_up, 0);
@@ -431,7 +431,7 @@ static void test_lost_connection(void)
 
 	set_uri(f.lv, TEST_URI);
 	fake_now += NL_LIBVIRT_BACKOFF_MIN_NS;
-	CHECK_EQ_INT(nl_libvirt_source_sample(&f.st, f.lv), 0);
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), 0);
 	CHECK_EQ_INT(f.st.libvirt_up, 1);
 	CHECK_EQ_INT(f.st.ndomains, 1);
 	CHECK(f.lv->lifecycle_id >= 0);
@@ -442,7 +442,7 @@ static void test_event_loop_lifetime(void)
 {
 	struct fixture a, b;
 
-	nl_libvirt_source_free(NULL, NULL);
+	nl_source_libvirt.free(NULL, NULL);
 	CHECK_EQ_INT(nl_libvirt_loop_running(), 0);
 	CHECK_EQ_INT(fixture_init(&a, TEST_URI), 0);
 	CHECK_EQ_INT(fixture_init(&b, BAD_URI), 0);
@@ -451,7 +451,7 @@ static void test_event_loop_lifetime(void)
 		usleep(10000);
 	CHECK_EQ_INT(nl_libvirt_loop_running(), 1);
 	if (a.lv)
-		nl_libvirt_source_sample(&a.st, a.lv);
+		nl_source_libvirt.sample(&a.st, a.lv);
 	fixture_free(&a);
 	CHECK_EQ_INT(nl_libvirt_loop_running(), 1);
 	/* the last free stops and joins it (it would hang here if not) */
@@ -460,7 +460,7 @@ static void test_event_loop_lifetime(void)
 	/* and it starts again */
 	CHECK_EQ_INT(fixture_init(&a, TEST_URI), 0);
 	if (a.lv)
-		CHECK_EQ_INT(nl_libvirt_source_sample(&a.st, a.lv), 0);
+		CHECK_EQ_INT(nl_source_libvirt.sample(&a.st, a.lv), 0);
 	fixture_free(&a);
 	CHECK_EQ_INT(nl_libvirt_loop_running(), 0);
 }
@@ -471,13 +471,13 @@ static void test_default_uri(void)
 	struct nl_libvirt *lv = NULL;
 	void *priv = NULL;
 
-	CHECK_EQ_INT(nl_libvirt_source_init(&st, &priv), 0);
+	CHECK_EQ_INT(nl_source_libvirt.init(&st, &priv), 0);
 	lv = priv;
 	CHECK(lv != NULL);
 	if (lv)
 		CHECK_STR(lv->uri, "qemu:///system");
 	CHECK_EQ_INT(st.libvirt_up, 0);
-	nl_libvirt_source_free(&st, priv);
+	nl_source_libvirt.free(&st, priv);
 }
 
 NL_TEST_MAIN(NL_T(test_resolve_by_uuid), NL_T(test_resolve_by_name),

@@ -9,7 +9,7 @@
 #include "memplace.h"
 #include "memplace_priv.h"
 #include "paths.h"
-#include "sampler.h"
+#include "state.h"
 #include "topology.h"
 
 #define FIX NL_SRCDIR "/tests/fixtures/"
@@ -365,12 +365,12 @@ static void run_both(void)
 {
 	void *a = NULL, *b = NULL;
 
-	CHECK_EQ_INT(nl_memplace_numastat_source_init(&st, &a), 0);
-	CHECK_EQ_INT(nl_memplace_numamaps_source_init(&st, &b), 0);
-	CHECK_EQ_INT(nl_memplace_numastat_source_sample(&st, a), 0);
-	CHECK_EQ_INT(nl_memplace_numamaps_source_sample(&st, b), 0);
-	nl_memplace_numastat_source_free(&st, a);
-	nl_memplace_numamaps_source_free(&st, b);
+	CHECK_EQ_INT(nl_source_numa_stat.init(&st, &a), 0);
+	CHECK_EQ_INT(nl_source_numa_maps.init(&st, &b), 0);
+	CHECK_EQ_INT(nl_source_numa_stat.sample(&st, a), 0);
+	CHECK_EQ_INT(nl_source_numa_maps.sample(&st, b), 0);
+	nl_source_numa_stat.free(&st, a);
+	nl_source_numa_maps.free(&st, b);
 }
 
 static void test_fixture_two_socket_v2(void)
@@ -405,10 +405,10 @@ static void test_fixture_sparse_hugetlb(void)
 	void *a = NULL;
 
 	state_for("sparse-nodes");
-	CHECK_EQ_INT(nl_memplace_numastat_source_init(&st, &a), 0);
-	CHECK_EQ_INT(nl_memplace_numastat_source_sample(&st, a), 0);
+	CHECK_EQ_INT(nl_source_numa_stat.init(&st, &a), 0);
+	CHECK_EQ_INT(nl_source_numa_stat.sample(&st, a), 0);
 	CHECK_EQ_INT(vm.mem_source, NL_MEM_NONE);
-	nl_memplace_numastat_source_free(&st, a);
+	nl_source_numa_stat.free(&st, a);
 
 	state_for(NULL);
 	run_both();
@@ -448,8 +448,8 @@ static void test_numa_maps_interval(void)
 	const uint64_t n1 = (131072 + 512) * 4096ULL;
 
 	state_for("two-socket");
-	CHECK_EQ_INT(nl_memplace_numamaps_source_init(&st, &b), 0);
-	CHECK_EQ_INT(nl_memplace_numamaps_source_sample(&st, b), 0);
+	CHECK_EQ_INT(nl_source_numa_maps.init(&st, &b), 0);
+	CHECK_EQ_INT(nl_source_numa_maps.sample(&st, b), 0);
 	CHECK_EQ_INT(vm.mem_source, NL_MEM_NUMA_MAPS);
 	CHECK_EQ_U64(vm.mem_bytes[0], n0);
 	CHECK_EQ_U64(vm.mem_bytes[1], n1);
@@ -457,10 +457,10 @@ static void test_numa_maps_interval(void)
 
 	vm.mem_bytes[0] = 0;              /* marks "not re-read" */
 	st.now_ns += 29 * SEC;
-	CHECK_EQ_INT(nl_memplace_numamaps_source_sample(&st, b), 0);
+	CHECK_EQ_INT(nl_source_numa_maps.sample(&st, b), 0);
 	CHECK_EQ_U64(vm.mem_bytes[0], 0);
 	st.now_ns += 1 * SEC;             /* 30 s since the last read */
-	CHECK_EQ_INT(nl_memplace_numamaps_source_sample(&st, b), 0);
+	CHECK_EQ_INT(nl_source_numa_maps.sample(&st, b), 0);
 	CHECK_EQ_U64(vm.mem_bytes[0], n0);
 	CHECK_EQ_U64(vm.mem_updated_ns, st.now_ns);
 
@@ -468,15 +468,15 @@ static void test_numa_maps_interval(void)
 	vm.mem_source = NL_MEM_CGROUP_V2;
 	vm.mem_updated_ns = st.now_ns;
 	vm.mem_bytes[0] = 7;
-	CHECK_EQ_INT(nl_memplace_numamaps_source_sample(&st, b), 0);
+	CHECK_EQ_INT(nl_source_numa_maps.sample(&st, b), 0);
 	CHECK_EQ_INT(vm.mem_source, NL_MEM_CGROUP_V2);
 	CHECK_EQ_U64(vm.mem_bytes[0], 7);
 	/* ... but not one it measured in an earlier cycle only */
 	st.now_ns += SEC;
-	CHECK_EQ_INT(nl_memplace_numamaps_source_sample(&st, b), 0);
+	CHECK_EQ_INT(nl_source_numa_maps.sample(&st, b), 0);
 	CHECK_EQ_INT(vm.mem_source, NL_MEM_NUMA_MAPS);
 	CHECK_EQ_U64(vm.mem_bytes[0], n0);
-	nl_memplace_numamaps_source_free(&st, b);
+	nl_source_numa_maps.free(&st, b);
 }
 
 static void test_no_topology_or_process(void)
@@ -485,10 +485,10 @@ static void test_no_topology_or_process(void)
 
 	state_for("two-socket");
 	st.topo_valid = false;
-	CHECK_EQ_INT(nl_memplace_numastat_source_init(&st, &a), 0);
-	CHECK_EQ_INT(nl_memplace_numamaps_source_init(&st, &b), 0);
-	CHECK_EQ_INT(nl_memplace_numastat_source_sample(&st, a), -ENODATA);
-	CHECK_EQ_INT(nl_memplace_numamaps_source_sample(&st, b), -ENODATA);
+	CHECK_EQ_INT(nl_source_numa_stat.init(&st, &a), 0);
+	CHECK_EQ_INT(nl_source_numa_maps.init(&st, &b), 0);
+	CHECK_EQ_INT(nl_source_numa_stat.sample(&st, a), -ENODATA);
+	CHECK_EQ_INT(nl_source_numa_maps.sample(&st, b), -ENODATA);
 	CHECK_EQ_INT(vm.mem_source, NL_MEM_NONE);
 
 	/* a process that is gone is not an error of the source, and what
@@ -498,14 +498,14 @@ static void test_no_topology_or_process(void)
 	vm.mem_source = NL_MEM_NUMA_MAPS;
 	vm.mem_bytes[1] = 5;
 	vm.mem_updated_ns = st.now_ns - 31 * SEC;
-	CHECK_EQ_INT(nl_memplace_numastat_source_sample(&st, a), 0);
-	CHECK_EQ_INT(nl_memplace_numamaps_source_sample(&st, b), 0);
+	CHECK_EQ_INT(nl_source_numa_stat.sample(&st, a), 0);
+	CHECK_EQ_INT(nl_source_numa_maps.sample(&st, b), 0);
 	CHECK_EQ_INT(vm.mem_source, NL_MEM_NONE);
 	CHECK_EQ_U64(vm.mem_bytes[1], 0);
-	nl_memplace_numastat_source_free(&st, a);
-	nl_memplace_numamaps_source_free(&st, b);
-	nl_memplace_numastat_source_free(&st, NULL);
-	nl_memplace_numamaps_source_free(&st, NULL);
+	nl_source_numa_stat.free(&st, a);
+	nl_source_numa_maps.free(&st, b);
+	nl_source_numa_stat.free(&st, NULL);
+	nl_source_numa_maps.free(&st, NULL);
 }
 
 /* ---- built trees: which cgroups are (not) the VM's own ---- */

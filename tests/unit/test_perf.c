@@ -40,8 +40,8 @@ static pid_t my_tid(void)
 
 static int find_event(const struct nl_state *st, const char *name)
 {
-	for (int i = 0; i < st->nevents; i++)
-		if (strcmp(st->events[i].name, name) == 0)
+	for (int i = 0; i < st->perf.nevents; i++)
+		if (strcmp(st->perf.events[i].name, name) == 0)
 			return i;
 	return -1;
 }
@@ -132,17 +132,17 @@ static void test_encode_default_catalog(void)
 	size_t nwant = sizeof(want) / sizeof(want[0]);
 
 	memset(&st, 0, sizeof(st));
-	CHECK_EQ_INT(nl_perf_catalog_load(&st, NULL, NULL), 0);
-	CHECK_EQ_INT(st.nevents, (int)nwant);
-	for (size_t i = 0; i < nwant && (int)i < st.nevents; i++) {
+	CHECK_EQ_INT(nl_perf_catalog_load(&st.perf, NULL, NULL), 0);
+	CHECK_EQ_INT(st.perf.nevents, (int)nwant);
+	for (size_t i = 0; i < nwant && (int)i < st.perf.nevents; i++) {
 		struct perf_event_attr a;
 		bool hw = !want[i].hw;
 
-		CHECK_STR(st.events[i].name, want[i].name);
-		CHECK_EQ_INT(st.events[i].supported, -1);
-		CHECK_EQ_INT(st.events[i].group, -1);
-		CHECK(!st.events[i].user);
-		CHECK_EQ_INT(nl_perf_encode(st.events[i].pfm, &a, &hw), 0);
+		CHECK_STR(st.perf.events[i].name, want[i].name);
+		CHECK_EQ_INT(st.perf.events[i].supported, -1);
+		CHECK_EQ_INT(st.perf.events[i].group, -1);
+		CHECK(!st.perf.events[i].user);
+		CHECK_EQ_INT(nl_perf_encode(st.perf.events[i].pfm, &a, &hw), 0);
 		CHECK_EQ_INT(hw, want[i].hw);
 		CHECK_EQ_INT(a.type, want[i].type);
 		CHECK_EQ_U64(a.config, want[i].config);
@@ -167,14 +167,14 @@ static void test_source_attrs_count_guest(void)
 	for (size_t i = 0; i < c->nevents; i++)
 		want_hw += strncmp(c->events[i].pfm, "perf::PERF_COUNT_SW_", 20) != 0;
 	fake_init(&f, NULL);
-	CHECK_EQ_INT(nl_perf_source_init(&f.st, &f.priv), 0);
+	CHECK_EQ_INT(nl_source_perf.init(&f.st, &f.priv), 0);
 	p = f.priv;
 	CHECK(p != NULL);
 	/* the host's catalog */
 	CHECK(p == NULL || p->catalog == c);
-	CHECK_STR(f.st.perf_catalog, c->name);
-	CHECK(f.st.nperf_groups >= 2);
-	for (int i = 0; p && i < f.st.nevents; i++) {
+	CHECK_STR(f.st.perf.catalog, c->name);
+	CHECK(f.st.perf.ngroups >= 2);
+	for (int i = 0; p && i < f.st.perf.nevents; i++) {
 		const struct perf_event_attr *a = &p->attr[i];
 
 		CHECK_EQ_INT(a->read_format, PERF_FORMAT_GROUP |
@@ -182,25 +182,25 @@ static void test_source_attrs_count_guest(void)
 			     PERF_FORMAT_TOTAL_TIME_RUNNING | PERF_FORMAT_ID);
 		CHECK_EQ_INT(a->inherit, 0);
 		CHECK_EQ_INT(a->disabled, 0);
-		CHECK_EQ_INT(f.st.events[i].hardware, a->type != PERF_TYPE_SOFTWARE);
+		CHECK_EQ_INT(f.st.perf.events[i].hardware, a->type != PERF_TYPE_SOFTWARE);
 		CHECK_EQ_INT(a->exclude_guest, 0);
-		nhw += f.st.events[i].hardware;
+		nhw += f.st.perf.events[i].hardware;
 		/* every event is in exactly one published group */
 		{
 			int in = 0;
 
-			for (int g = 0; g < f.st.nperf_groups; g++)
-				if (f.st.perf_groups[g].events & (1u << i)) {
+			for (int g = 0; g < f.st.perf.ngroups; g++)
+				if (f.st.perf.groups[g].events & (1u << i)) {
 					in++;
-					CHECK_EQ_INT(f.st.events[i].group, g);
-					CHECK_EQ_INT(f.st.perf_groups[g].hardware,
-						     f.st.events[i].hardware);
+					CHECK_EQ_INT(f.st.perf.events[i].group, g);
+					CHECK_EQ_INT(f.st.perf.groups[g].hardware,
+						     f.st.perf.events[i].hardware);
 				}
 			CHECK_EQ_INT(in, 1);
 		}
 	}
 	CHECK_EQ_INT(nhw, want_hw);
-	nl_perf_source_free(&f.st, f.priv);
+	nl_source_perf.free(&f.st, f.priv);
 }
 
 static void test_encode_guest_fallback(void)
@@ -453,38 +453,38 @@ static void test_catalog_spec(void)
 	size_t off = 0;
 
 	memset(&st, 0, sizeof(st));
-	CHECK_EQ_INT(nl_perf_catalog_load(&st,
+	CHECK_EQ_INT(nl_perf_catalog_load(&st.perf,
 		" a = perf::PERF_COUNT_SW_TASK_CLOCK ,b=skx::MEM_LOAD_L3_MISS_RETIRED:LOCAL_DRAM",
 		NULL), 0);
-	CHECK_EQ_INT(st.nevents, 2);
-	CHECK_STR(st.events[0].name, "a");
-	CHECK_STR(st.events[0].pfm, "perf::PERF_COUNT_SW_TASK_CLOCK");
-	CHECK_STR(st.events[1].name, "b");
-	CHECK_STR(st.events[1].pfm, "skx::MEM_LOAD_L3_MISS_RETIRED:LOCAL_DRAM");
-	CHECK_EQ_INT(st.events[1].supported, -1);
+	CHECK_EQ_INT(st.perf.nevents, 2);
+	CHECK_STR(st.perf.events[0].name, "a");
+	CHECK_STR(st.perf.events[0].pfm, "perf::PERF_COUNT_SW_TASK_CLOCK");
+	CHECK_STR(st.perf.events[1].name, "b");
+	CHECK_STR(st.perf.events[1].pfm, "skx::MEM_LOAD_L3_MISS_RETIRED:LOCAL_DRAM");
+	CHECK_EQ_INT(st.perf.events[1].supported, -1);
 
-	CHECK_EQ_INT(nl_perf_catalog_load(&st, "a", NULL), -EINVAL);
-	CHECK_EQ_INT(st.nevents, 0);
-	CHECK_EQ_INT(nl_perf_catalog_load(&st, "=perf::X", NULL), -EINVAL);
-	CHECK_EQ_INT(nl_perf_catalog_load(&st, "a=", NULL), -EINVAL);
-	CHECK_EQ_INT(nl_perf_catalog_load(&st, "a=x,,b=y", NULL), -EINVAL);
-	CHECK_EQ_INT(nl_perf_catalog_load(&st, "a=x,a=y", NULL), -EINVAL);
-	CHECK_EQ_INT(nl_perf_catalog_load(&st,
+	CHECK_EQ_INT(nl_perf_catalog_load(&st.perf, "a", NULL), -EINVAL);
+	CHECK_EQ_INT(st.perf.nevents, 0);
+	CHECK_EQ_INT(nl_perf_catalog_load(&st.perf, "=perf::X", NULL), -EINVAL);
+	CHECK_EQ_INT(nl_perf_catalog_load(&st.perf, "a=", NULL), -EINVAL);
+	CHECK_EQ_INT(nl_perf_catalog_load(&st.perf, "a=x,,b=y", NULL), -EINVAL);
+	CHECK_EQ_INT(nl_perf_catalog_load(&st.perf, "a=x,a=y", NULL), -EINVAL);
+	CHECK_EQ_INT(nl_perf_catalog_load(&st.perf,
 		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa=x",
 		NULL), -EINVAL);
 	for (int i = 0; i <= NL_MAX_EVENTS; i++)
 		off += (size_t)snprintf(many + off, sizeof(many) - off, "%se%d=x",
 					i ? "," : "", i);
-	CHECK_EQ_INT(nl_perf_catalog_load(&st, many, NULL), -E2BIG);
+	CHECK_EQ_INT(nl_perf_catalog_load(&st.perf, many, NULL), -E2BIG);
 	/* no catalog: the generic table */
-	CHECK_EQ_INT(nl_perf_catalog_load(&st, NULL, NULL), 0);
-	CHECK_EQ_INT(st.nevents, 8);
-	CHECK_STR(st.events[0].name, "cycles");
+	CHECK_EQ_INT(nl_perf_catalog_load(&st.perf, NULL, NULL), 0);
+	CHECK_EQ_INT(st.perf.nevents, 8);
+	CHECK_STR(st.perf.events[0].name, "cycles");
 	/* a model's catalog */
-	CHECK_EQ_INT(nl_perf_catalog_load(&st, NULL, nl_catalog_find("zen3")), 0);
-	CHECK_EQ_INT(st.nevents, (int)nl_catalog_find("zen3")->nevents);
-	CHECK_STR(st.events[2].name, "dram_local");
-	CHECK_STR(st.events[2].pfm,
+	CHECK_EQ_INT(nl_perf_catalog_load(&st.perf, NULL, nl_catalog_find("zen3")), 0);
+	CHECK_EQ_INT(st.perf.nevents, (int)nl_catalog_find("zen3")->nevents);
+	CHECK_STR(st.perf.events[2].name, "dram_local");
+	CHECK_STR(st.perf.events[2].pfm,
 		  "amd64_fam19h_zen3::ANY_DATA_CACHE_FILLS_FROM_SYSTEM:MEM_IO_LCL");
 }
 
@@ -506,20 +506,20 @@ static void test_user_events(void)
 
 	memset(&st, 0, sizeof(st));
 	CHECK_EQ_INT(nl_evconf_parse(text, "t.conf", &conf, err, sizeof(err)), 0);
-	CHECK_EQ_INT(nl_perf_catalog_load(&st, NULL, nl_catalog_find("icx")), 0);
-	n = st.nevents;
-	CHECK_EQ_INT(nl_perf_user_events(&st, &conf), 0);
-	CHECK_EQ_INT(st.nevents, n + 1);
-	CHECK_STR(st.events[2].name, "dram_local");
-	CHECK_STR(st.events[2].pfm, "icx::OCR:READS_TO_CORE_LOCAL_DRAM");
-	CHECK(st.events[2].user);
-	CHECK(!st.events[3].user);
-	CHECK_STR(st.events[n].name, "faults_min");
-	CHECK(st.events[n].user);
-	CHECK_EQ_INT(st.events[n].supported, -1);
+	CHECK_EQ_INT(nl_perf_catalog_load(&st.perf, NULL, nl_catalog_find("icx")), 0);
+	n = st.perf.nevents;
+	CHECK_EQ_INT(nl_perf_user_events(&st.perf, &conf), 0);
+	CHECK_EQ_INT(st.perf.nevents, n + 1);
+	CHECK_STR(st.perf.events[2].name, "dram_local");
+	CHECK_STR(st.perf.events[2].pfm, "icx::OCR:READS_TO_CORE_LOCAL_DRAM");
+	CHECK(st.perf.events[2].user);
+	CHECK(!st.perf.events[3].user);
+	CHECK_STR(st.perf.events[n].name, "faults_min");
+	CHECK(st.perf.events[n].user);
+	CHECK_EQ_INT(st.perf.events[n].supported, -1);
 	/* the [uncore] entry is not ours */
-	for (int i = 0; i < st.nevents; i++)
-		CHECK(strcmp(st.events[i].name, "imc_reads") != 0);
+	for (int i = 0; i < st.perf.nevents; i++)
+		CHECK(strcmp(st.perf.events[i].name, "imc_reads") != 0);
 	nl_evconf_free(&conf);
 
 	/* too many in all */
@@ -527,8 +527,8 @@ static void test_user_events(void)
 		off += (size_t)snprintf(many + off, sizeof(many) - off,
 					"u%d = perf::PERF_COUNT_SW_PAGE_FAULTS\n", i);
 	CHECK_EQ_INT(nl_evconf_parse(many, "t.conf", &conf, err, sizeof(err)), 0);
-	CHECK_EQ_INT(nl_perf_catalog_load(&st, NULL, NULL), 0);
-	CHECK_EQ_INT(nl_perf_user_events(&st, &conf), -E2BIG);
+	CHECK_EQ_INT(nl_perf_catalog_load(&st.perf, NULL, NULL), 0);
+	CHECK_EQ_INT(nl_perf_user_events(&st.perf, &conf), -E2BIG);
 	nl_evconf_free(&conf);
 }
 
@@ -538,16 +538,16 @@ static void test_init_bad_spec(void)
 	struct fake f;
 
 	fake_init(&f, "oops");
-	CHECK_EQ_INT(nl_perf_source_init(&f.st, &f.priv), -EINVAL);
+	CHECK_EQ_INT(nl_source_perf.init(&f.st, &f.priv), -EINVAL);
 	CHECK(f.priv == NULL);
 	/* an event libpfm4 does not know is unsupported, not fatal */
 	fake_init(&f, "x=perf::NO_SUCH_EVENT_AT_ALL,t=perf::PERF_COUNT_SW_TASK_CLOCK");
-	CHECK_EQ_INT(nl_perf_source_init(&f.st, &f.priv), 0);
-	CHECK_EQ_INT(f.st.events[0].supported, 0);
-	CHECK_EQ_INT(f.st.events[0].err, -ENOENT);
-	CHECK_EQ_INT(f.st.events[1].supported, -1);
-	CHECK(!f.st.events[1].hardware);
-	nl_perf_source_free(&f.st, f.priv);
+	CHECK_EQ_INT(nl_source_perf.init(&f.st, &f.priv), 0);
+	CHECK_EQ_INT(f.st.perf.events[0].supported, 0);
+	CHECK_EQ_INT(f.st.perf.events[0].err, -ENOENT);
+	CHECK_EQ_INT(f.st.perf.events[1].supported, -1);
+	CHECK(!f.st.perf.events[1].hardware);
+	nl_source_perf.free(&f.st, f.priv);
 }
 
 /* ---- host identification (fixture trees) ---- */
@@ -769,6 +769,108 @@ static int count_lines(FILE *fp, const char *needle)
 	return n;
 }
 
+/* Fault in fresh pages of this thread (after a context switch: siblings
+ * of a group opened on the calling thread itself start counting when it
+ * is next scheduled in). */
+static void touch_pages(void)
+{
+	size_t len = 64 * 4096;
+	char *mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	CHECK(mem != MAP_FAILED);
+	for (size_t i = 0; mem != MAP_FAILED && i < len; i += 4096)
+		((volatile char *)mem)[i] = 1;
+	if (mem != MAP_FAILED)
+		munmap(mem, len);
+}
+
+/* task_clock of the busy thread over the window (tc1..tc2) matches its
+ * CPU time, bracketed by the clock reads around each sample (c1a..c1b,
+ * c2a..c2b). */
+static void check_task_clock(uint64_t c1a, uint64_t c1b, uint64_t c2a,
+			     uint64_t c2b, uint64_t tc1, uint64_t tc2)
+{
+	double lo = (double)(c2a - c1b), hi = (double)(c2b - c1a);
+	double got = (double)(tc2 - tc1);
+
+	CHECK(hi > 50e6);   /* it did run */
+	if (!(got >= lo * 0.95 && got <= hi * 1.05))
+		fprintf(stderr, "  task_clock %.0f ns, CPU time %.0f..%.0f ns\n",
+			got, lo, hi);
+	CHECK(got >= lo * 0.95);
+	CHECK(got <= hi * 1.05);
+}
+
+/* After two cycles over the busy thread bt and this one (mt): what
+ * counts, and (without a PMU) that hardware events were tried once. */
+static void check_events(const struct fake *f, const struct nl_perf_priv *p,
+			 const struct nl_thread *bt, const struct nl_thread *mt,
+			 const uint64_t *hw_attempts, int icyc, bool pmu)
+{
+	for (int i = 0; i < f->st.perf.nevents; i++) {
+		const struct nl_event_desc *e = &f->st.perf.events[i];
+
+		if (!e->hardware) {
+			CHECK_EQ_INT(e->supported, 1);
+			CHECK_EQ_INT(e->err, 0);
+			CHECK(bt->events_valid & (1u << i));
+			CHECK(mt->events_valid & (1u << i));
+		} else if (pmu) {
+			CHECK_EQ_INT(e->supported, 1);
+			CHECK(bt->events_valid & (1u << i));
+		} else {
+			/* no PMU here: -ENOENT, one open attempt over two
+			 * threads and two cycles, nothing valid */
+			CHECK_EQ_INT(e->supported, 0);
+			CHECK_EQ_INT(e->err, -ENOENT);
+			CHECK_EQ_U64(p->event_open_attempts[i], 1);
+			CHECK_EQ_U64(hw_attempts[i], 1);
+			CHECK(!(bt->events_valid & (1u << i)));
+		}
+	}
+	if (pmu) {
+		CHECK(bt->events[icyc] > 0);
+		CHECK(!isnan(bt->scaling_ratio));
+	} else {
+		CHECK_NEAR(bt->scaling_ratio, 1.0, 0);
+		CHECK_NEAR(mt->scaling_ratio, 1.0, 0);
+		/* 4 software events on each of 2 threads */
+		CHECK_EQ_U64(f->st.perf.fds, 8);
+	}
+	CHECK_EQ_U64(f->st.perf.fds, p->nfds);
+	CHECK_EQ_U64(p->nthreads, 2);
+}
+
+/* Give stderr back, show the failed checks the log caught, and check that
+ * "unsupported" was said once per hardware event (without a PMU). */
+static void check_log(FILE *log, int saved_err, bool pmu)
+{
+	if (saved_err >= 0) {
+		fflush(stderr);
+		dup2(saved_err, 2);
+		close(saved_err);
+	}
+	if (log) {
+		/* checks that failed while stderr went to the log */
+		char line[2048];
+
+		rewind(log);
+		while (fgets(line, sizeof(line), log))
+			if (strncmp(line, "  ", 2) == 0)
+				fputs(line, stderr);
+	}
+	if (log && !pmu) {
+		CHECK_EQ_INT(count_lines(log, "event cycles ("), 1);
+		CHECK_EQ_INT(count_lines(log, "event instructions ("), 1);
+		CHECK_EQ_INT(count_lines(log, "event llc_misses ("), 1);
+		CHECK_EQ_INT(count_lines(log, "event llc_references ("), 1);
+		CHECK_EQ_INT(count_lines(log, "event task_clock ("), 0);
+	}
+	if (log)
+		fclose(log);
+}
+
 static void test_measure_threads(void)
 {
 	struct fake f;
@@ -802,7 +904,7 @@ static void test_measure_threads(void)
 		dup2(fileno(log), 2);
 	}
 	nl_log_set_level(NL_LOG_INFO);
-	CHECK_EQ_INT(nl_perf_source_init(&f.st, &f.priv), 0);
+	CHECK_EQ_INT(nl_source_perf.init(&f.st, &f.priv), 0);
 	p = f.priv;
 	if (!p)
 		goto cleanup;
@@ -814,7 +916,7 @@ static void test_measure_threads(void)
 		goto cleanup;
 
 	c1a = cputime_ns(cid);
-	CHECK_EQ_INT(nl_perf_source_sample(&f.st, f.priv), 0);
+	CHECK_EQ_INT(nl_source_perf.sample(&f.st, f.priv), 0);
 	c1b = cputime_ns(cid);
 	bt = fake_thread(&f, busy_tid);
 	mt = fake_thread(&f, self);
@@ -823,31 +925,19 @@ static void test_measure_threads(void)
 		goto cleanup;
 	tc1 = bt->events[itc];
 	pf_main1 = mt->events[ipf];
-	for (int i = 0; i < f.st.nevents; i++)
-		if (f.st.events[i].hardware)
+	for (int i = 0; i < f.st.perf.nevents; i++)
+		if (f.st.perf.events[i].hardware)
 			hw_attempts[i] = p->event_open_attempts[i];
 
 	/* until the busy thread has run 100 ms (a loaded machine gives it
 	 * less than the wall time), at most 5 s */
 	for (int i = 0; i < 500 && cputime_ns(cid) - c1b < 100000000; i++)
 		sleep_ms(10);
-	/* page faults of this thread: touch fresh pages (after a context
-	 * switch: siblings of a group opened on the calling thread itself
-	 * start counting when it is next scheduled in) */
-	{
-		size_t len = 64 * 4096;
-		char *mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-		CHECK(mem != MAP_FAILED);
-		for (size_t i = 0; mem != MAP_FAILED && i < len; i += 4096)
-			((volatile char *)mem)[i] = 1;
-		if (mem != MAP_FAILED)
-			munmap(mem, len);
-	}
+	/* page faults of this thread */
+	touch_pages();
 
 	c2a = cputime_ns(cid);
-	CHECK_EQ_INT(nl_perf_source_sample(&f.st, f.priv), 0);
+	CHECK_EQ_INT(nl_source_perf.sample(&f.st, f.priv), 0);
 	c2b = cputime_ns(cid);
 	bt = fake_thread(&f, busy_tid);
 	mt = fake_thread(&f, self);
@@ -855,100 +945,33 @@ static void test_measure_threads(void)
 	if (!bt || !mt)
 		goto cleanup;
 	tc2 = bt->events[itc];
-
-	/* task_clock of the busy thread over the window matches its CPU
-	 * time, bracketed by the clock reads around each sample */
-	{
-		double lo = (double)(c2a - c1b), hi = (double)(c2b - c1a);
-		double got = (double)(tc2 - tc1);
-
-		CHECK(hi > 50e6);   /* it did run */
-		if (!(got >= lo * 0.95 && got <= hi * 1.05))
-			fprintf(stderr, "  task_clock %.0f ns, CPU time %.0f..%.0f ns\n",
-				got, lo, hi);
-		CHECK(got >= lo * 0.95);
-		CHECK(got <= hi * 1.05);
-	}
+	check_task_clock(c1a, c1b, c2a, c2b, tc1, tc2);
 	CHECK(mt->events[ipf] >= pf_main1 + 32);
 	CHECK(mt->events[itc] > 0);
-
-	for (int i = 0; i < f.st.nevents; i++) {
-		const struct nl_event_desc *e = &f.st.events[i];
-
-		if (!e->hardware) {
-			CHECK_EQ_INT(e->supported, 1);
-			CHECK_EQ_INT(e->err, 0);
-			CHECK(bt->events_valid & (1u << i));
-			CHECK(mt->events_valid & (1u << i));
-		} else if (pmu) {
-			CHECK_EQ_INT(e->supported, 1);
-			CHECK(bt->events_valid & (1u << i));
-		} else {
-			/* no PMU here: -ENOENT, one open attempt over two
-			 * threads and two cycles, nothing valid */
-			CHECK_EQ_INT(e->supported, 0);
-			CHECK_EQ_INT(e->err, -ENOENT);
-			CHECK_EQ_U64(p->event_open_attempts[i], 1);
-			CHECK_EQ_U64(hw_attempts[i], 1);
-			CHECK(!(bt->events_valid & (1u << i)));
-		}
-	}
-	if (pmu) {
-		CHECK(bt->events[icyc] > 0);
-		CHECK(!isnan(bt->scaling_ratio));
-	} else {
-		CHECK_NEAR(bt->scaling_ratio, 1.0, 0);
-		CHECK_NEAR(mt->scaling_ratio, 1.0, 0);
-		/* 4 software events on each of 2 threads */
-		CHECK_EQ_U64(f.st.perf_fds, 8);
-	}
-	CHECK_EQ_U64(f.st.perf_fds, p->nfds);
-	CHECK_EQ_U64(p->nthreads, 2);
+	check_events(&f, p, bt, mt, hw_attempts, icyc, pmu);
 
 	/* the busy thread exits and discovery drops it: its fds close at the
 	 * next sample */
 	atomic_store(&b.stop, 1);
 	pthread_join(th, NULL);
-	fds_before = f.st.perf_fds;
+	fds_before = f.st.perf.fds;
 	fake_remove(&f, busy_tid);
-	CHECK_EQ_INT(nl_perf_source_sample(&f.st, f.priv), 0);
-	CHECK_EQ_U64(f.st.perf_fds, fds_before / 2);
+	CHECK_EQ_INT(nl_source_perf.sample(&f.st, f.priv), 0);
+	CHECK_EQ_U64(f.st.perf.fds, fds_before / 2);
 	CHECK_EQ_U64(p->nthreads, 1);
 	CHECK_EQ_INT(p->threads[0]->tid, self);
 	/* still no retry of the unsupported events */
-	for (int i = 0; i < f.st.nevents; i++)
-		if (f.st.events[i].hardware && !pmu)
+	for (int i = 0; i < f.st.perf.nevents; i++)
+		if (f.st.perf.events[i].hardware && !pmu)
 			CHECK_EQ_U64(p->event_open_attempts[i], 1);
 cleanup:
-	if (saved_err >= 0) {
-		fflush(stderr);
-		dup2(saved_err, 2);
-		close(saved_err);
-	}
-	if (log) {
-		/* checks that failed while stderr went to the log */
-		char line[2048];
-
-		rewind(log);
-		while (fgets(line, sizeof(line), log))
-			if (strncmp(line, "  ", 2) == 0)
-				fputs(line, stderr);
-	}
-	if (log && !pmu) {
-		CHECK_EQ_INT(count_lines(log, "event cycles ("), 1);
-		CHECK_EQ_INT(count_lines(log, "event instructions ("), 1);
-		CHECK_EQ_INT(count_lines(log, "event llc_misses ("), 1);
-		CHECK_EQ_INT(count_lines(log, "event llc_references ("), 1);
-		CHECK_EQ_INT(count_lines(log, "event task_clock ("), 0);
-	}
-	if (log)
-		fclose(log);
+	check_log(log, saved_err, pmu);
 	if (!atomic_load(&b.stop)) {
 		atomic_store(&b.stop, 1);
 		pthread_join(th, NULL);
 	}
-	nl_perf_source_free(&f.st, f.priv);
-	CHECK_EQ_U64(f.st.perf_fds, 0);
+	nl_source_perf.free(&f.st, f.priv);
+	CHECK_EQ_U64(f.st.perf.fds, 0);
 }
 
 /* A thread gone between discovery and open is skipped, not an error and
@@ -970,20 +993,20 @@ static void test_vanished_thread(void)
 	 * role sums do not dip */
 	f.threads[0].events_valid = 1;
 	f.threads[0].events[0] = 12345;
-	CHECK_EQ_INT(nl_perf_source_init(&f.st, &f.priv), 0);
+	CHECK_EQ_INT(nl_source_perf.init(&f.st, &f.priv), 0);
 	p = f.priv;
 	if (!p)
 		return;
-	CHECK_EQ_INT(nl_perf_source_sample(&f.st, f.priv), 0);
-	CHECK_EQ_INT(f.st.events[0].supported, -1);
-	CHECK_EQ_INT(f.st.events[0].err, 0);
+	CHECK_EQ_INT(nl_source_perf.sample(&f.st, f.priv), 0);
+	CHECK_EQ_INT(f.st.perf.events[0].supported, -1);
+	CHECK_EQ_INT(f.st.perf.events[0].err, 0);
 	CHECK_EQ_U64(p->nthreads, 0);
-	CHECK_EQ_U64(f.st.perf_fds, 0);
+	CHECK_EQ_U64(f.st.perf.fds, 0);
 	CHECK_EQ_U64(p->event_open_attempts[0], 1);
 	CHECK_EQ_INT(f.threads[0].events_valid, 1);
 	CHECK_EQ_U64(f.threads[0].events[0], 12345);
 	CHECK(isnan(f.threads[0].scaling_ratio));
-	nl_perf_source_free(&f.st, f.priv);
+	nl_source_perf.free(&f.st, f.priv);
 }
 
 /* ---- group rebuilding, with a stand-in for perf_event_open ---- */
@@ -1028,12 +1051,12 @@ static void run_mock(struct mock *m, int nthreads, struct fake *f)
 	fake_init(f, SW3);
 	for (int i = 0; i < nthreads; i++)
 		fake_add(f, my_tid());   /* same TID: counted once */
-	CHECK_EQ_INT(nl_perf_source_init(&f->st, &f->priv), 0);
+	CHECK_EQ_INT(nl_source_perf.init(&f->st, &f->priv), 0);
 	if (!f->priv)
 		return;
 	((struct nl_perf_priv *)f->priv)->open_fn = mock_open;
 	((struct nl_perf_priv *)f->priv)->open_arg = m;
-	CHECK_EQ_INT(nl_perf_source_sample(&f->st, f->priv), 0);
+	CHECK_EQ_INT(nl_source_perf.sample(&f->st, f->priv), 0);
 }
 
 static void test_group_member_unsupported(void)
@@ -1047,12 +1070,12 @@ static void test_group_member_unsupported(void)
 	if (!p)
 		return;
 	/* b failed in the group, then alone: dropped; a and c count */
-	CHECK_EQ_INT(f.st.events[1].supported, 0);
-	CHECK_EQ_INT(f.st.events[1].err, -EOPNOTSUPP);
+	CHECK_EQ_INT(f.st.perf.events[1].supported, 0);
+	CHECK_EQ_INT(f.st.perf.events[1].err, -EOPNOTSUPP);
 	CHECK_EQ_U64(p->event_open_attempts[1], 2);
-	CHECK_EQ_INT(f.st.events[0].supported, 1);
-	CHECK_EQ_INT(f.st.events[2].supported, 1);
-	CHECK_EQ_U64(f.st.perf_fds, 2);
+	CHECK_EQ_INT(f.st.perf.events[0].supported, 1);
+	CHECK_EQ_INT(f.st.perf.events[2].supported, 1);
+	CHECK_EQ_U64(f.st.perf.fds, 2);
 	CHECK_EQ_INT(p->threads[0]->grp[0].nfds, 2);
 	CHECK_EQ_INT(f.threads[0].events_valid, (1 << 0) | (1 << 2));
 	CHECK_NEAR(f.threads[0].scaling_ratio, 1.0, 0);
@@ -1064,13 +1087,13 @@ static void test_group_member_unsupported(void)
 
 		CHECK(tid > 0);
 		fake_add(&f, tid);
-		CHECK_EQ_INT(nl_perf_source_sample(&f.st, f.priv), 0);
+		CHECK_EQ_INT(nl_source_perf.sample(&f.st, f.priv), 0);
 		CHECK_EQ_U64(p->event_open_attempts[1], 2);
 		CHECK_EQ_U64(p->nthreads, 2);
-		CHECK_EQ_U64(f.st.perf_fds, 4);
+		CHECK_EQ_U64(f.st.perf.fds, 4);
 		sleeper_stop(&b, th);
 	}
-	nl_perf_source_free(&f.st, f.priv);
+	nl_source_perf.free(&f.st, f.priv);
 }
 
 static void test_group_leader_unsupported(void)
@@ -1084,12 +1107,12 @@ static void test_group_leader_unsupported(void)
 	if (!p)
 		return;
 	/* a leader that fails failed alone: one attempt, b leads */
-	CHECK_EQ_INT(f.st.events[0].supported, 0);
-	CHECK_EQ_INT(f.st.events[0].err, -ENOENT);
+	CHECK_EQ_INT(f.st.perf.events[0].supported, 0);
+	CHECK_EQ_INT(f.st.perf.events[0].err, -ENOENT);
 	CHECK_EQ_U64(p->event_open_attempts[0], 1);
 	CHECK_EQ_INT(p->threads[0]->grp[0].ev[0], 1);
 	CHECK_EQ_INT(f.threads[0].events_valid, (1 << 1) | (1 << 2));
-	nl_perf_source_free(&f.st, f.priv);
+	nl_source_perf.free(&f.st, f.priv);
 }
 
 /* An event the kernel will not add to a group but opens alone (a group
@@ -1109,17 +1132,17 @@ static void test_group_member_cannot_join(void)
 	if (!p)
 		return;
 	gen0 = p->plan.gen;
-	CHECK_EQ_INT(f.st.events[2].supported, 1);
-	CHECK_EQ_INT(f.st.events[2].err, 0);
-	CHECK_EQ_INT(f.st.events[2].group, 1);
+	CHECK_EQ_INT(f.st.perf.events[2].supported, 1);
+	CHECK_EQ_INT(f.st.perf.events[2].err, 0);
+	CHECK_EQ_INT(f.st.perf.events[2].group, 1);
 	/* join (fails), alone (works), then as the new group's leader */
 	CHECK_EQ_U64(p->event_open_attempts[2], 3);
 	CHECK_EQ_U64(p->event_open_attempts[0], 2);
 	CHECK_EQ_U64(p->nthreads, 1);
-	CHECK_EQ_U64(f.st.perf_fds, 3);
-	CHECK_EQ_INT(f.st.nperf_groups, 2);
-	CHECK_EQ_U64(f.st.perf_groups[0].events, 3);
-	CHECK_EQ_U64(f.st.perf_groups[1].events, 4);
+	CHECK_EQ_U64(f.st.perf.fds, 3);
+	CHECK_EQ_INT(f.st.perf.ngroups, 2);
+	CHECK_EQ_U64(f.st.perf.groups[0].events, 3);
+	CHECK_EQ_U64(f.st.perf.groups[1].events, 4);
 	CHECK_EQ_INT(p->threads[0]->ngroups, 2);
 	CHECK_EQ_U64(p->threads[0]->plan_gen, p->plan.gen);
 	CHECK_EQ_INT(f.threads[0].events_valid, 7);
@@ -1133,13 +1156,13 @@ static void test_group_member_cannot_join(void)
 
 		CHECK(tid > 0);
 		fake_add(&f, tid);
-		CHECK_EQ_INT(nl_perf_source_sample(&f.st, f.priv), 0);
+		CHECK_EQ_INT(nl_source_perf.sample(&f.st, f.priv), 0);
 		CHECK_EQ_U64(p->event_open_attempts[2], 4);
 		CHECK_EQ_U64(p->plan.gen, gen0);
-		CHECK_EQ_U64(f.st.perf_fds, 6);
+		CHECK_EQ_U64(f.st.perf.fds, 6);
 		sleeper_stop(&b, th);
 	}
-	nl_perf_source_free(&f.st, f.priv);
+	nl_source_perf.free(&f.st, f.priv);
 }
 
 /* ---- group plans and a PMU with few counters ---- */
@@ -1247,11 +1270,11 @@ static void test_plan_build(void)
 	CHECK_EQ_INT(nl_perf_plan_split(&plan, ev, 9, 0, 5), -EINVAL);
 	CHECK_EQ_INT(nl_perf_plan_split(&plan, ev, 9, 3, 1), -EINVAL);
 	memset(&st, 0, sizeof(st));
-	nl_perf_plan_publish(&plan, &st);
-	CHECK_EQ_INT(st.nperf_groups, 3);
-	CHECK_EQ_U64(st.perf_groups[0].events, 0x1f);
-	CHECK_EQ_U64(st.perf_groups[1].events, 0x60);
-	CHECK_EQ_U64(st.perf_groups[2].events, 0x180);
+	nl_perf_plan_publish(&plan, &st.perf);
+	CHECK_EQ_INT(st.perf.ngroups, 3);
+	CHECK_EQ_U64(st.perf.groups[0].events, 0x1f);
+	CHECK_EQ_U64(st.perf.groups[1].events, 0x60);
+	CHECK_EQ_U64(st.perf.groups[2].events, 0x180);
 }
 
 /* A stand-in PMU with `counters` counters: "hardware" events are opened as
@@ -1316,34 +1339,34 @@ static void test_simulated_pmu_split(void)
 	tid = atomic_load(&b.tid);
 	fake_init(&f, HW6);
 	fake_add(&f, tid);
-	CHECK_EQ_INT(nl_perf_source_init(&f.st, &f.priv), 0);
+	CHECK_EQ_INT(nl_source_perf.init(&f.st, &f.priv), 0);
 	p = f.priv;
 	if (!p)
 		goto cleanup;
 	for (int i = 0; i < 6; i++)
-		CHECK(f.st.events[i].hardware);
+		CHECK(f.st.perf.events[i].hardware);
 	/* the plan believes in 4 counters, the PMU has 2 */
 	p->budget.gp = 4;
 	p->budget.fixed_cycles = p->budget.fixed_instructions = false;
-	nl_perf_plan_build(&p->plan, f.st.events, p->fixed, f.st.nevents,
+	nl_perf_plan_build(&p->plan, f.st.perf.events, p->fixed, f.st.perf.nevents,
 			   &p->budget);
-	nl_perf_plan_publish(&p->plan, &f.st);
+	nl_perf_plan_publish(&p->plan, &f.st.perf);
 	CHECK_EQ_INT(p->plan.ngroups, 3);
 	p->open_fn = simpmu_open;
 	p->open_arg = &s;
 
-	CHECK_EQ_INT(nl_perf_source_sample(&f.st, f.priv), 0);
+	CHECK_EQ_INT(nl_source_perf.sample(&f.st, f.priv), 0);
 	/* {c,i,r,m} was refused at r: split into {c,i} {r,m}; {b,x} fits */
 	CHECK_EQ_INT(s.join_failures, 1);
-	CHECK_EQ_INT(f.st.nperf_groups, 4);
-	CHECK_EQ_U64(f.st.perf_groups[0].events, 0x03);
-	CHECK_EQ_U64(f.st.perf_groups[1].events, 0x0c);
-	CHECK_EQ_U64(f.st.perf_groups[2].events, 0x30);
-	CHECK_EQ_U64(f.st.perf_groups[3].events, 0x40);
-	CHECK(f.st.perf_groups[2].hardware && !f.st.perf_groups[3].hardware);
-	for (int i = 0; i < f.st.nevents; i++)
-		CHECK_EQ_INT(f.st.events[i].supported, 1);
-	CHECK_EQ_U64(f.st.perf_fds, 7);
+	CHECK_EQ_INT(f.st.perf.ngroups, 4);
+	CHECK_EQ_U64(f.st.perf.groups[0].events, 0x03);
+	CHECK_EQ_U64(f.st.perf.groups[1].events, 0x0c);
+	CHECK_EQ_U64(f.st.perf.groups[2].events, 0x30);
+	CHECK_EQ_U64(f.st.perf.groups[3].events, 0x40);
+	CHECK(f.st.perf.groups[2].hardware && !f.st.perf.groups[3].hardware);
+	for (int i = 0; i < f.st.perf.nevents; i++)
+		CHECK_EQ_INT(f.st.perf.events[i].supported, 1);
+	CHECK_EQ_U64(f.st.perf.fds, 7);
 	CHECK_EQ_INT(f.threads[0].events_valid, 0x7f);
 
 	sleep_ms(100);
@@ -1353,7 +1376,7 @@ static void test_simulated_pmu_split(void)
 	while (!atomic_load(&b.parked))
 		sleep_ms(1);
 	sleep_ms(5);
-	CHECK_EQ_INT(nl_perf_source_sample(&f.st, f.priv), 0);
+	CHECK_EQ_INT(nl_source_perf.sample(&f.st, f.priv), 0);
 	atomic_store(&b.park, 0);
 	pthread_mutex_unlock(&b.gate);
 	/* every group counted the busy thread for the whole window */
@@ -1371,7 +1394,7 @@ static void test_simulated_pmu_split(void)
 		CHECK(fabs(a - w) <= 0.05 * w + 1e6);
 	}
 	CHECK_EQ_INT(s.join_failures, 1);
-	nl_perf_source_free(&f.st, f.priv);
+	nl_source_perf.free(&f.st, f.priv);
 cleanup:
 	atomic_store(&b.stop, 1);
 	pthread_join(th, NULL);
@@ -1392,7 +1415,7 @@ static void test_emfile_stops_opening(void)
 	fake_init(&f, "a=perf::PERF_COUNT_SW_TASK_CLOCK,b=perf::PERF_COUNT_SW_PAGE_FAULTS");
 	fake_add(&f, my_tid());
 	fake_add(&f, tid);
-	CHECK_EQ_INT(nl_perf_source_init(&f.st, &f.priv), 0);
+	CHECK_EQ_INT(nl_source_perf.init(&f.st, &f.priv), 0);
 	p = f.priv;
 	if (!p)
 		goto cleanup;
@@ -1401,32 +1424,32 @@ static void test_emfile_stops_opening(void)
 	/* one open allowed: the first group fails half-way with EMFILE and
 	 * is closed, the limit is raised once, the retry fails again, and
 	 * the second thread is not even tried this cycle */
-	CHECK_EQ_INT(nl_perf_source_sample(&f.st, f.priv), 0);
+	CHECK_EQ_INT(nl_source_perf.sample(&f.st, f.priv), 0);
 	CHECK(m.calls == 2 || m.calls == 3);  /* 3 if the limit could rise */
 	CHECK_EQ_INT(m.watch_calls, 0);
-	CHECK_EQ_U64(f.st.perf_fds, 0);
+	CHECK_EQ_U64(f.st.perf.fds, 0);
 	CHECK_EQ_U64(p->nthreads, 0);
-	CHECK_EQ_INT(f.st.events[0].supported, -1);
-	CHECK_EQ_INT(f.st.events[1].supported, -1);
+	CHECK_EQ_INT(f.st.perf.events[0].supported, -1);
+	CHECK_EQ_INT(f.st.perf.events[1].supported, -1);
 	CHECK_EQ_INT(f.threads[0].events_valid, 0);
 	CHECK_EQ_INT(f.threads[1].events_valid, 0);
 	CHECK(isnan(f.threads[1].scaling_ratio));
 	CHECK(p->c_emfile.active);
 	/* still none: one attempt per cycle, no further raise */
 	m.calls = 0;
-	CHECK_EQ_INT(nl_perf_source_sample(&f.st, f.priv), 0);
+	CHECK_EQ_INT(nl_source_perf.sample(&f.st, f.priv), 0);
 	CHECK_EQ_INT(m.calls, 1);
 	/* fds again: both threads open, the complaint clears */
 	m.allow = -1;
-	CHECK_EQ_INT(nl_perf_source_sample(&f.st, f.priv), 0);
+	CHECK_EQ_INT(nl_source_perf.sample(&f.st, f.priv), 0);
 	CHECK_EQ_U64(p->nthreads, 2);
-	CHECK_EQ_U64(f.st.perf_fds, 4);
+	CHECK_EQ_U64(f.st.perf.fds, 4);
 	CHECK(!p->c_emfile.active);
-	CHECK_EQ_INT(f.st.events[0].supported, 1);
-	CHECK_EQ_INT(f.st.events[1].supported, 1);
+	CHECK_EQ_INT(f.st.perf.events[0].supported, 1);
+	CHECK_EQ_INT(f.st.perf.events[1].supported, 1);
 	CHECK(f.threads[1].events_valid == 3);
 cleanup:
-	nl_perf_source_free(&f.st, f.priv);
+	nl_source_perf.free(&f.st, f.priv);
 	sleeper_stop(&b, th);
 }
 

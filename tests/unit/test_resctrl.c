@@ -227,18 +227,24 @@ static struct nl_resctrl_priv *new_priv(void)
 	struct nl_resctrl_priv *p = nl_resctrl_priv_new(&ops, now_fn);
 
 	if (p && nl_resctrl_setup(p) < 0) {
-		nl_resctrl_source_free(NULL, p);
+		nl_source_resctrl.free(NULL, p);
 		p = NULL;
 	}
 	return p;
 }
 
-static const struct nl_resctrl_vm *out_vm(const struct nl_state *st,
+/* The summary the source publishes (its row's publish hook copies it). */
+static const struct nl_resctrl *pub(const void *priv)
+{
+	return &((const struct nl_resctrl_priv *)priv)->pub;
+}
+
+static const struct nl_resctrl_vm *out_vm(const struct nl_resctrl *r,
 					  const char *name)
 {
-	for (size_t i = 0; i < st->resctrl.nvms; i++)
-		if (strcmp(st->resctrl.vms[i].name, name) == 0)
-			return &st->resctrl.vms[i];
+	for (size_t i = 0; i < r->nvms; i++)
+		if (strcmp(r->vms[i].name, name) == 0)
+			return &r->vms[i];
 	return NULL;
 }
 
@@ -312,11 +318,11 @@ static void test_not_mounted(void)
 	nl_config_defaults(&cfg);
 	st.cfg = &cfg;
 	nl_paths_set(FIX "/two-socket/proc", FIX "/two-socket/sys");
-	CHECK_EQ_INT(nl_resctrl_source_init(&st, &priv), 0);
-	CHECK_EQ_INT(nl_resctrl_source_sample(&st, priv), 0);
-	CHECK(!st.resctrl.active);
-	CHECK_EQ_INT((int)st.resctrl.nvms, 0);
-	nl_resctrl_source_free(&st, priv);
+	CHECK_EQ_INT(nl_source_resctrl.init(&st, &priv), 0);
+	CHECK_EQ_INT(nl_source_resctrl.sample(&st, priv), 0);
+	CHECK(!pub(priv)->active);
+	CHECK_EQ_INT((int)pub(priv)->nvms, 0);
+	nl_source_resctrl.free(&st, priv);
 
 	/* mounted, but without L3 monitoring (allocation only) */
 	CHECK(host_init(&h));
@@ -324,11 +330,30 @@ static void test_not_mounted(void)
 	CHECK_EQ_INT(sh(cmd), 0);
 	priv = new_priv();
 	CHECK(priv != NULL);
-	CHECK_EQ_INT(nl_resctrl_source_sample(&h.st, priv), 0);
-	CHECK(!h.st.resctrl.active);
+	CHECK_EQ_INT(nl_source_resctrl.sample(&h.st, priv), 0);
+	CHECK(!pub(priv)->active);
 	CHECK_EQ_INT(K.mkdirs, 0);
-	nl_resctrl_source_free(&h.st, priv);
+	nl_source_resctrl.free(&h.st, priv);
 	host_done(&h);
+}
+
+/* alpha's row after the first cycle: monitored, both L3 domains read. */
+static void check_alpha(const struct nl_resctrl_vm *v)
+{
+	CHECK(v && v->state == NL_RESCTRL_MONITORED);
+	if (!v)
+		return;
+	CHECK_STR(v->group, "numalens-" ALPHA_UUID);
+	CHECK_EQ_INT(v->ndom, 2);
+	CHECK_EQ_INT(v->dom[0].id, 0);
+	CHECK_EQ_U64(v->dom[0].valid, 7);
+	CHECK_EQ_U64(v->dom[0].llc_occupancy, 1048576);
+	CHECK_EQ_U64(v->dom[0].mbm_total, 123456789);
+	CHECK_EQ_U64(v->dom[0].mbm_local, 100000000);
+	CHECK_EQ_INT(v->dom[1].id, 1);
+	/* "Unavailable" is left out, not read as 0 */
+	CHECK_EQ_U64(v->dom[1].valid, NL_RESCTRL_LLC | NL_RESCTRL_TOTAL);
+	CHECK_EQ_U64(v->dom[1].mbm_total, 1000);
 }
 
 static void test_lifecycle(void)
@@ -353,39 +378,25 @@ static void test_lifecycle(void)
 	group_path(&h, "monitor-gamma", "tasks", path, sizeof(path));
 	CHECK(exists(path));
 
-	CHECK_EQ_INT(nl_resctrl_source_sample(&h.st, p), 0);
+	CHECK_EQ_INT(nl_source_resctrl.sample(&h.st, p), 0);
 	CHECK_EQ_INT(K.mkdirs, 1);
 	CHECK_EQ_INT(K.writes, 3);
-	CHECK(h.st.resctrl.active);
-	CHECK(!h.st.resctrl.rmid_exhausted);
-	CHECK_EQ_U64(h.st.resctrl.groups, 1);
+	CHECK(p->pub.active);
+	CHECK(!p->pub.rmid_exhausted);
+	CHECK_EQ_U64(p->pub.groups, 1);
 	group_path(&h, "numalens-" ALPHA_UUID, "tasks", path, sizeof(path));
 	CHECK_STR(slurp(path, buf, sizeof(buf)), "4242\n4243\n4244\n");
-	CHECK_EQ_INT((int)h.st.resctrl.nvms, 3);
-	CHECK_STR(h.st.resctrl.vms[0].name, "alpha");
-	CHECK_STR(h.st.resctrl.vms[1].name, "beta");
-	CHECK_STR(h.st.resctrl.vms[2].name, "gamma");
-	v = out_vm(&h.st, "alpha");
-	CHECK(v && v->state == NL_RESCTRL_MONITORED);
-	if (v) {
-		CHECK_STR(v->group, "numalens-" ALPHA_UUID);
-		CHECK_EQ_INT(v->ndom, 2);
-		CHECK_EQ_INT(v->dom[0].id, 0);
-		CHECK_EQ_U64(v->dom[0].valid, 7);
-		CHECK_EQ_U64(v->dom[0].llc_occupancy, 1048576);
-		CHECK_EQ_U64(v->dom[0].mbm_total, 123456789);
-		CHECK_EQ_U64(v->dom[0].mbm_local, 100000000);
-		CHECK_EQ_INT(v->dom[1].id, 1);
-		/* "Unavailable" is left out, not read as 0 */
-		CHECK_EQ_U64(v->dom[1].valid, NL_RESCTRL_LLC | NL_RESCTRL_TOTAL);
-		CHECK_EQ_U64(v->dom[1].mbm_total, 1000);
-	}
+	CHECK_EQ_INT((int)p->pub.nvms, 3);
+	CHECK_STR(p->pub.vms[0].name, "alpha");
+	CHECK_STR(p->pub.vms[1].name, "beta");
+	CHECK_STR(p->pub.vms[2].name, "gamma");
+	check_alpha(out_vm(&p->pub, "alpha"));
 	/* libvirt <cachetune>: a control group of its own */
-	v = out_vm(&h.st, "beta");
+	v = out_vm(&p->pub, "beta");
 	CHECK(v && v->state == NL_RESCTRL_FOREIGN && v->group[0] == '\0' &&
 	      v->ndom == 0);
 	/* another tool's monitoring group under the default one */
-	v = out_vm(&h.st, "gamma");
+	v = out_vm(&p->pub, "gamma");
 	CHECK(v && v->state == NL_RESCTRL_FOREIGN);
 	nl_resctrl_group_name("gamma", "", 6000, group, sizeof(group));
 	group_path(&h, group, NULL, path, sizeof(path));
@@ -400,14 +411,15 @@ static void test_lifecycle(void)
 	snap = nl_snapshot_build(&h.st, &stat, 1, 0);
 	CHECK(snap != NULL);
 	if (snap) {
+		CHECK_EQ_INT(nl_source_resctrl.publish(&h.st, p, snap), 0);
 		CHECK_EQ_INT((int)snap->resctrl.nvms, 3);
-		CHECK(snap->resctrl.vms != h.st.resctrl.vms);
+		CHECK(snap->resctrl.vms != p->pub.vms);
 		CHECK_STR(snap->resctrl.vms[0].group, "numalens-" ALPHA_UUID);
 		nl_snapshot_put(snap);
 	}
 
 	/* steady state: nothing to create or move */
-	CHECK_EQ_INT(nl_resctrl_source_sample(&h.st, p), 0);
+	CHECK_EQ_INT(nl_source_resctrl.sample(&h.st, p), 0);
 	CHECK_EQ_INT(K.mkdirs, 1);
 	CHECK_EQ_INT(K.writes, 3);
 
@@ -420,25 +432,34 @@ static void test_lifecycle(void)
 	append(path, "4245\n");
 	snprintf(path, sizeof(path), "%s/proc/4245", h.dir);
 	mkdir(path, 0755);
-	CHECK_EQ_INT(nl_resctrl_source_sample(&h.st, p), 0);
+	CHECK_EQ_INT(nl_source_resctrl.sample(&h.st, p), 0);
 	CHECK_EQ_INT(K.writes, 4);
 	group_path(&h, "numalens-" ALPHA_UUID, "tasks", path, sizeof(path));
 	CHECK_STR(slurp(path, buf, sizeof(buf)), "4242\n4243\n4244\n4245\n");
-	v = out_vm(&h.st, "alpha");
+	v = out_vm(&p->pub, "alpha");
 	CHECK(v && v->state == NL_RESCTRL_MONITORED);
 
 	/* alpha shuts down: its group goes */
 	h.vms[0] = &h.vm[1];
 	h.vms[1] = &h.vm[2];
 	h.st.nvms = 2;
-	CHECK_EQ_INT(nl_resctrl_source_sample(&h.st, p), 0);
+	CHECK_EQ_INT(nl_source_resctrl.sample(&h.st, p), 0);
 	group_path(&h, "numalens-" ALPHA_UUID, NULL, path, sizeof(path));
 	CHECK(!exists(path));
-	CHECK_EQ_U64(h.st.resctrl.groups, 0);
-	CHECK_EQ_INT((int)h.st.resctrl.nvms, 2);
-	CHECK(out_vm(&h.st, "alpha") == NULL);
-	nl_resctrl_source_free(&h.st, p);
-	CHECK(!h.st.resctrl.active && h.st.resctrl.nvms == 0);
+	CHECK_EQ_U64(p->pub.groups, 0);
+	CHECK_EQ_INT((int)p->pub.nvms, 2);
+	CHECK(out_vm(&p->pub, "alpha") == NULL);
+	/* a published snapshot outlives the source */
+	snap = nl_snapshot_build(&h.st, &stat, 1, 0);
+	CHECK(snap != NULL);
+	if (snap)
+		CHECK_EQ_INT(nl_source_resctrl.publish(&h.st, p, snap), 0);
+	nl_source_resctrl.free(&h.st, p);
+	if (snap) {
+		CHECK(snap->resctrl.active && snap->resctrl.nvms == 2);
+		CHECK_STR(snap->resctrl.vms[0].name, "beta");
+		nl_snapshot_put(snap);
+	}
 out:
 	host_done(&h);
 }
@@ -460,48 +481,48 @@ static void test_rmid_exhaustion(void)
 	if (!p)
 		goto out;
 	K.mkdir_err = -ENOSPC;
-	CHECK_EQ_INT(nl_resctrl_source_sample(&h.st, p), 0);
+	CHECK_EQ_INT(nl_source_resctrl.sample(&h.st, p), 0);
 	/* one attempt: the second VM does not try once the first failed */
 	CHECK_EQ_INT(K.mkdirs, 1);
-	CHECK(h.st.resctrl.rmid_exhausted);
-	v = out_vm(&h.st, "alpha");
+	CHECK(p->pub.rmid_exhausted);
+	v = out_vm(&p->pub, "alpha");
 	CHECK(v && v->state == NL_RESCTRL_NO_RMID && v->group[0] == '\0');
-	v = out_vm(&h.st, "delta");
+	v = out_vm(&p->pub, "delta");
 	CHECK(v && v->state == NL_RESCTRL_NO_RMID);
 	/* no retry every cycle */
 	for (int i = 0; i < 5; i++) {
 		fake_now += 1000000000ULL;
-		CHECK_EQ_INT(nl_resctrl_source_sample(&h.st, p), 0);
+		CHECK_EQ_INT(nl_source_resctrl.sample(&h.st, p), 0);
 	}
 	CHECK_EQ_INT(K.mkdirs, 1);
 	/* after the first backoff (10 s), one retry; EBUSY (RMIDs in limbo)
 	 * counts the same and doubles the wait */
 	fake_now += 5000000000ULL;
 	K.mkdir_err = -EBUSY;
-	CHECK_EQ_INT(nl_resctrl_source_sample(&h.st, p), 0);
+	CHECK_EQ_INT(nl_source_resctrl.sample(&h.st, p), 0);
 	CHECK_EQ_INT(K.mkdirs, 2);
 	fake_now += 19000000000ULL;
-	CHECK_EQ_INT(nl_resctrl_source_sample(&h.st, p), 0);
+	CHECK_EQ_INT(nl_source_resctrl.sample(&h.st, p), 0);
 	CHECK_EQ_INT(K.mkdirs, 2);
 	fake_now += 1000000000ULL;
 	K.mkdir_err = 0;
-	CHECK_EQ_INT(nl_resctrl_source_sample(&h.st, p), 0);
+	CHECK_EQ_INT(nl_source_resctrl.sample(&h.st, p), 0);
 	CHECK_EQ_INT(K.mkdirs, 4);
-	CHECK(!h.st.resctrl.rmid_exhausted);
-	CHECK_EQ_U64(h.st.resctrl.groups, 2);
-	v = out_vm(&h.st, "delta");
+	CHECK(!p->pub.rmid_exhausted);
+	CHECK_EQ_U64(p->pub.groups, 2);
+	v = out_vm(&p->pub, "delta");
 	CHECK(v && v->state == NL_RESCTRL_MONITORED);
 
 	/* another error is reported and fails the run, without backoff */
 	h.vm[1].uuid[0] = '\0';    /* a new group name for delta */
 	h.st.nvms = 2;
 	K.mkdir_err = -EACCES;
-	CHECK_EQ_INT(nl_resctrl_source_sample(&h.st, p), -EACCES);
-	v = out_vm(&h.st, "delta");
+	CHECK_EQ_INT(nl_source_resctrl.sample(&h.st, p), -EACCES);
+	v = out_vm(&p->pub, "delta");
 	CHECK(v && v->state == NL_RESCTRL_ERROR);
-	CHECK(!h.st.resctrl.rmid_exhausted);
+	CHECK(!p->pub.rmid_exhausted);
 	K.mkdir_err = 0;
-	nl_resctrl_source_free(&h.st, p);
+	nl_source_resctrl.free(&h.st, p);
 out:
 	host_done(&h);
 }
@@ -524,26 +545,26 @@ static void test_lock(void)
 	fd = open(h.root, O_RDONLY | O_DIRECTORY);
 	CHECK(fd >= 0);
 	CHECK_EQ_INT(flock(fd, LOCK_EX), 0);
-	CHECK_EQ_INT(nl_resctrl_source_sample(&h.st, p), 0);
+	CHECK_EQ_INT(nl_source_resctrl.sample(&h.st, p), 0);
 	CHECK_EQ_INT(K.mkdirs, 0);
-	CHECK(out_vm(&h.st, "alpha") &&
-	      out_vm(&h.st, "alpha")->state == NL_RESCTRL_PENDING);
+	CHECK(out_vm(&p->pub, "alpha") &&
+	      out_vm(&p->pub, "alpha")->state == NL_RESCTRL_PENDING);
 	flock(fd, LOCK_UN);
-	CHECK_EQ_INT(nl_resctrl_source_sample(&h.st, p), 0);
+	CHECK_EQ_INT(nl_source_resctrl.sample(&h.st, p), 0);
 	CHECK_EQ_INT(K.mkdirs, 1);
 	CHECK_EQ_INT(K.writes, 3);
 	/* our lock is released at the end of every cycle */
 	CHECK_EQ_INT(flock(fd, LOCK_EX | LOCK_NB), 0);
 	/* the VM goes while the lock is held: removal waits */
 	h.st.nvms = 0;
-	CHECK_EQ_INT(nl_resctrl_source_sample(&h.st, p), 0);
+	CHECK_EQ_INT(nl_source_resctrl.sample(&h.st, p), 0);
 	group_path(&h, "numalens-" ALPHA_UUID, NULL, path, sizeof(path));
 	CHECK(exists(path));
 	flock(fd, LOCK_UN);
-	CHECK_EQ_INT(nl_resctrl_source_sample(&h.st, p), 0);
+	CHECK_EQ_INT(nl_source_resctrl.sample(&h.st, p), 0);
 	CHECK(!exists(path));
 	close(fd);
-	nl_resctrl_source_free(&h.st, p);
+	nl_source_resctrl.free(&h.st, p);
 out:
 	host_done(&h);
 }
@@ -566,13 +587,13 @@ static void test_free_and_refused_write(void)
 	CHECK(p != NULL);
 	if (!p)
 		goto out;
-	CHECK_EQ_INT(nl_resctrl_source_sample(&h.st, p), 0);
+	CHECK_EQ_INT(nl_source_resctrl.sample(&h.st, p), 0);
 	group_path(&h, "numalens-" ALPHA_UUID, "tasks", path, sizeof(path));
 	CHECK_STR(slurp(path, buf, sizeof(buf)), "4242\n4244\n");
-	v = out_vm(&h.st, "alpha");
+	v = out_vm(&p->pub, "alpha");
 	CHECK(v && v->state == NL_RESCTRL_MONITORED);
-	CHECK_EQ_U64(h.st.resctrl.groups, 2);
-	nl_resctrl_source_free(&h.st, p);
+	CHECK_EQ_U64(p->pub.groups, 2);
+	nl_source_resctrl.free(&h.st, p);
 	group_path(&h, "numalens-" ALPHA_UUID, NULL, path, sizeof(path));
 	CHECK(!exists(path));
 	group_path(&h, "numalens-delta-7000", NULL, path, sizeof(path));
@@ -596,16 +617,16 @@ static void test_recreate(void)
 	CHECK(p != NULL);
 	if (!p)
 		goto out;
-	CHECK_EQ_INT(nl_resctrl_source_sample(&h.st, p), 0);
+	CHECK_EQ_INT(nl_source_resctrl.sample(&h.st, p), 0);
 	group_path(&h, "numalens-" ALPHA_UUID, NULL, path, sizeof(path));
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
 	CHECK_EQ_INT(sh(cmd), 0);
-	CHECK(nl_resctrl_source_sample(&h.st, p) == -ENOENT);
-	CHECK_EQ_INT(nl_resctrl_source_sample(&h.st, p), 0);
+	CHECK(nl_source_resctrl.sample(&h.st, p) == -ENOENT);
+	CHECK_EQ_INT(nl_source_resctrl.sample(&h.st, p), 0);
 	CHECK(exists(path));
 	CHECK_EQ_INT(K.mkdirs, 2);
 	CHECK_EQ_INT(K.writes, 6);
-	nl_resctrl_source_free(&h.st, p);
+	nl_source_resctrl.free(&h.st, p);
 out:
 	host_done(&h);
 }

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "sampler.h"
+#include "state.h"
 #include "score.h"
 #include "snapshot.h"
 
@@ -132,7 +132,7 @@ static void test_pmu_arithmetic(void)
 
 static void add_event(struct nl_state *st, const char *name, int supported)
 {
-	struct nl_event_desc *e = &st->events[st->nevents++];
+	struct nl_event_desc *e = &st->perf.events[st->perf.nevents++];
 
 	memset(e, 0, sizeof(*e));
 	snprintf(e->name, sizeof(e->name), "%s", name);
@@ -154,7 +154,7 @@ static void test_pmu_event_lookup(void)
 	add_event(&st, "dram_local", 1);
 	add_event(&st, "dram_remote", 0);     /* cannot open here */
 	add_event(&st, "llc_misses", -1);     /* not tried yet */
-	nl_score_pmu_events(st.events, st.nevents, &ix);
+	nl_score_pmu_events(st.perf.events, st.perf.nevents, &ix);
 	CHECK_EQ_INT(ix.cycles, 0);
 	CHECK_EQ_INT(ix.instructions, 1);
 	CHECK_EQ_INT(ix.dram_local, 2);
@@ -191,10 +191,10 @@ static void test_pmu_snapshot(void)
 	add_event(&st, "dram_local", 1);
 	add_event(&st, "dram_remote", 1);
 	add_event(&st, "llc_misses", 1);
-	st.nperf_groups = 1;
-	st.perf_groups[0].hardware = true;
-	st.perf_groups[0].events = 0x1f;
-	snprintf(st.perf_catalog, sizeof(st.perf_catalog), "skx");
+	st.perf.ngroups = 1;
+	st.perf.groups[0].hardware = true;
+	st.perf.groups[0].events = 0x1f;
+	snprintf(st.perf.catalog, sizeof(st.perf.catalog), "skx");
 	snprintf(vm.name, sizeof(vm.name), "vm1");
 	vm.threads = th;
 	vm.nthreads = 3;

@@ -1,15 +1,15 @@
 /* Discovery, thread roles and CPU placement over the two-socket fixture:
- * procscan -> vms -> threads -> cpuplace, as the sampler runs them. */
+ * procscan -> vms -> threads -> schedstat, as the sampler runs them. */
 #include "harness.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
-#include "cpuplace.h"
+#include "schedstat.h"
 #include "paths.h"
 #include "procscan.h"
-#include "sampler.h"
+#include "state.h"
 #include "threads.h"
 #include "vms.h"
 
@@ -41,13 +41,13 @@ static void setup(const char *fixture)
 	st.cfg = &cfg;
 	two_socket_topology(&st.topo);
 	st.topo_valid = true;
-	nl_procscan_source_init(&st, &scan_priv);
+	nl_source_procscan.init(&st, &scan_priv);
 }
 
 static void teardown(void)
 {
-	nl_vms_source_free(&st, NULL);
-	nl_procscan_source_free(&st, scan_priv);
+	nl_source_vms.free(&st, NULL);
+	nl_source_procscan.free(&st, scan_priv);
 }
 
 static int cycle(void)
@@ -55,10 +55,10 @@ static int cycle(void)
 	int rc = 0;
 
 	st.gen++;
-	rc |= nl_procscan_source_sample(&st, scan_priv);
-	rc |= nl_vms_source_sample(&st, NULL);
-	rc |= nl_threads_source_sample(&st, NULL);
-	rc |= nl_cpuplace_source_sample(&st, NULL);
+	rc |= nl_source_procscan.sample(&st, scan_priv);
+	rc |= nl_source_vms.sample(&st, NULL);
+	rc |= nl_source_threads.sample(&st, NULL);
+	rc |= nl_source_schedstat.sample(&st, NULL);
 	return rc;
 }
 

@@ -7,7 +7,7 @@
 
 #include "harness.h"
 #include "paths.h"
-#include "sampler.h"
+#include "state.h"
 #include "topology.h"
 #include "topology_priv.h"
 
@@ -336,9 +336,9 @@ static void test_source_refresh(void)
 
 	memset(&st, 0, sizeof(st));
 	tmp_copy("two-socket");
-	CHECK_EQ_INT(nl_topology_source_init(&st, &priv), 0);
+	CHECK_EQ_INT(nl_source_topology.init(&st, &priv), 0);
 	st.now_ns = 5 * s;
-	CHECK_EQ_INT(nl_topology_source_sample(&st, priv), 0);
+	CHECK_EQ_INT(nl_source_topology.sample(&st, priv), 0);
 	CHECK(st.topo_valid);
 	CHECK_EQ_INT(st.topo.nnodes, 2);
 	CHECK_EQ_INT(st.topo.cpu_node[3], 0);
@@ -350,20 +350,20 @@ static void test_source_refresh(void)
 	tmp_write("sys/devices/system/node/node0/cpulist", "0-2\n");
 	tmp_write("sys/devices/system/node/node1/cpulist", "3-7\n");
 	st.now_ns += 2 * s;
-	CHECK_EQ_INT(nl_topology_source_sample(&st, priv), 0);
+	CHECK_EQ_INT(nl_source_topology.sample(&st, priv), 0);
 	CHECK_EQ_U64(st.topo.nodes[0].mem_free_bytes, 42 * KIB);
 	CHECK_EQ_U64(st.topo.nodes[0].numastat.numa_hit, 99999999);
 	CHECK_EQ_INT(st.topo.cpu_node[3], 0);   /* layout not re-read yet */
 
 	st.now_ns += (uint64_t)NL_TOPOLOGY_FULL_INTERVAL_S * s;
-	CHECK_EQ_INT(nl_topology_source_sample(&st, priv), 0);
+	CHECK_EQ_INT(nl_source_topology.sample(&st, priv), 0);
 	CHECK_EQ_INT(st.topo.cpu_node[3], 1);
 
 	/* node 1 vanishes: the counter read fails, so does the full read;
 	 * the last good topology stays published */
 	tmp_remove("sys/devices/system/node/node1/meminfo");
 	st.now_ns += s;
-	CHECK(nl_topology_source_sample(&st, priv) < 0);
+	CHECK(nl_source_topology.sample(&st, priv) < 0);
 	CHECK(st.topo_valid);
 	CHECK_EQ_INT(st.topo.nnodes, 2);
 	CHECK_EQ_U64(st.topo.nodes[0].mem_free_bytes, 42 * KIB);
@@ -372,21 +372,21 @@ static void test_source_refresh(void)
 	tmp_write("sys/devices/system/node/online", "0\n");
 	tmp_write("sys/devices/system/node/node0/distance", "10\n");
 	st.now_ns += s;
-	CHECK_EQ_INT(nl_topology_source_sample(&st, priv), 0);
+	CHECK_EQ_INT(nl_source_topology.sample(&st, priv), 0);
 	CHECK_EQ_INT(st.topo.nnodes, 1);
 	CHECK_EQ_INT(st.topo.cpu_node[5], -1);
-	nl_topology_source_free(&st, priv);
+	nl_source_topology.free(&st, priv);
 	tmp_cleanup();
 
 	/* never readable: topo_valid stays false */
 	memset(&st, 0, sizeof(st));
 	CHECK_EQ_INT(nl_paths_set("/nonexistent/proc", "/nonexistent/sys"), 0);
-	CHECK_EQ_INT(nl_topology_source_init(&st, &priv), 0);
+	CHECK_EQ_INT(nl_source_topology.init(&st, &priv), 0);
 	st.now_ns = s;
-	CHECK(nl_topology_source_sample(&st, priv) < 0);
+	CHECK(nl_source_topology.sample(&st, priv) < 0);
 	CHECK(!st.topo_valid);
-	nl_topology_source_free(&st, priv);
-	nl_topology_source_free(&st, NULL);
+	nl_source_topology.free(&st, priv);
+	nl_source_topology.free(&st, NULL);
 }
 
 NL_TEST_MAIN(NL_T(test_two_socket), NL_T(test_four_node_asymmetric),

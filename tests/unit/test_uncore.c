@@ -81,7 +81,7 @@ static struct nl_uncore_priv *fake_setup(struct fake *f, const char *host,
 	nl_paths_set(FIX "/none/proc", sys);
 	p = nl_uncore_priv_new(&ops);
 	if (p && nl_uncore_setup(p, cfg) < 0) {
-		nl_uncore_source_free(NULL, p);
+		nl_source_uncore.free(NULL, p);
 		p = NULL;
 	}
 	return p;
@@ -384,7 +384,7 @@ static void test_modalias_and_names(void)
 	CHECK_EQ_INT(c.model, 0x11);
 	CHECK_EQ_INT(nl_uncore_parse_modalias(
 		"cpu:type:x86,ven0009fam0018mod0000:feature:", &c), 0);
-	CHECK_EQ_INT(c.vendor, NL_VENDOR_UNKNOWN);
+	CHECK_EQ_INT(c.vendor, NL_VENDOR_OTHER);
 	CHECK_EQ_INT(nl_uncore_parse_modalias("cpu:type:aarch64:feature:", &c),
 		     -EINVAL);
 
@@ -491,7 +491,7 @@ static void test_fixture_skx(void)
 					     (1u << NL_UNCORE_WRITE));
 		CHECK_EQ_U64(so->link_valid, 0x7);
 	}
-	nl_uncore_source_free(NULL, p);
+	nl_source_uncore.free(NULL, p);
 	CHECK_EQ_INT(f.closes, 30);
 }
 
@@ -538,7 +538,7 @@ static void test_fixture_icx(void)
 	CHECK(s && s->supported && strcmp(s->source, "builtin") == 0);
 	CHECK(nl_uncore_find_stat(&p->u, "dram_read", "uncore_imc_free_running")
 	      == NULL);
-	nl_uncore_source_free(NULL, p);
+	nl_source_uncore.free(NULL, p);
 }
 
 static void test_fixture_spr(void)
@@ -571,7 +571,7 @@ static void test_fixture_spr(void)
 	CHECK_EQ_U64(p->u.sockets[0].link_valid, 0xf);
 	s = nl_uncore_find_stat(&p->u, "dram_read", "uncore_imc");
 	CHECK(s && s->supported && strcmp(s->source, "sysfs") == 0);
-	nl_uncore_source_free(NULL, p);
+	nl_source_uncore.free(NULL, p);
 }
 
 static int sh(const char *cmd)
@@ -622,7 +622,7 @@ static void test_spr_without_aliases(void)
 		s = nl_uncore_find_stat(&p->u, "dram_read", "uncore_imc");
 		CHECK(s && s->supported && strcmp(s->source, "builtin") == 0);
 		CHECK(s && s->scale == 0 && s->unit[0] == '\0');
-		nl_uncore_source_free(NULL, p);
+		nl_source_uncore.free(NULL, p);
 	}
 	/* an unknown Intel model without aliases: nothing to count, said so */
 	snprintf(cmd, sizeof(cmd), "sed -i 's/mod008F/mod00AD/' "
@@ -637,7 +637,7 @@ static void test_spr_without_aliases(void)
 		CHECK(s && !s->supported);
 		CHECK_EQ_INT(f.nopen, 0);
 		CHECK(!p->u.supported);
-		nl_uncore_source_free(NULL, p);
+		nl_source_uncore.free(NULL, p);
 	}
 	rm_tree(dir);
 }
@@ -701,7 +701,7 @@ static void test_icx_old_aliases(void)
 		CHECK_EQ_INT(count_opens(&f, dir, "uncore_imc_7", 0x0304, 0, NULL), 0);
 		s = nl_uncore_find_stat(&p->u, "dram_read", "uncore_imc");
 		CHECK(s && s->supported && strcmp(s->source, "builtin") == 0);
-		nl_uncore_source_free(NULL, p);
+		nl_source_uncore.free(NULL, p);
 	}
 	rm_tree(dir);
 }
@@ -746,7 +746,7 @@ static void test_fixture_zen3(void)
 	CHECK(nl_uncore_find_stat(&p->u, "dram_read", NULL) == NULL);
 	CHECK_EQ_U64(p->u.sockets[1].dram_valid, 1u << NL_UNCORE_ALL);
 	CHECK_EQ_U64(p->u.sockets[1].link_valid, 0xf);
-	nl_uncore_source_free(NULL, p);
+	nl_source_uncore.free(NULL, p);
 }
 
 static void test_fixture_zen4(void)
@@ -781,7 +781,7 @@ static void test_fixture_zen4(void)
 	s = nl_uncore_find_stat(&p->u, "dram_read", "amd_umc");
 	CHECK(s && s->supported && strcmp(s->source, "builtin") == 0);
 	CHECK(p->u.supported);
-	nl_uncore_source_free(NULL, p);
+	nl_source_uncore.free(NULL, p);
 }
 
 /* ---- summing and scaling ---- */
@@ -813,6 +813,17 @@ static struct nl_uncore_counter *find_ctr(struct nl_uncore_priv *p,
 	return NULL;
 }
 
+/* What the source's row publishes into a snapshot (a static one: the
+ * snapshot is large). */
+static const struct nl_uncore *pub(void *priv)
+{
+	static struct nl_snapshot snap;
+
+	memset(&snap, 0, sizeof(snap));
+	CHECK_EQ_INT(nl_source_uncore.publish(NULL, priv, &snap), 0);
+	return &snap.uncore;
+}
+
 static void test_socket_sums(void)
 {
 	struct nl_uncore_priv *p;
@@ -831,9 +842,9 @@ static void test_socket_sums(void)
 		return;
 	/* window 1: every counter 100 counts, fully scheduled */
 	set_all(p, &f, 100, 1000, 1000);
-	CHECK_EQ_INT(nl_uncore_source_sample(&st, p), 0);
-	s0 = nl_uncore_find_socket(&st.uncore, 0);
-	s1 = nl_uncore_find_socket(&st.uncore, 1);
+	CHECK_EQ_INT(nl_source_uncore.sample(&st, p), 0);
+	s0 = nl_uncore_find_socket(pub(p), 0);
+	s1 = nl_uncore_find_socket(pub(p), 1);
 	CHECK(s0 && s1);
 	if (!s0 || !s1)
 		goto out;
@@ -854,9 +865,9 @@ static void test_socket_sums(void)
 	f.val[c->fd - 1000][0] = 300;
 	f.val[c->fd - 1000][1] = 3000;
 	f.val[c->fd - 1000][2] = 2000;
-	CHECK_EQ_INT(nl_uncore_source_sample(&st, p), 0);
-	s0 = nl_uncore_find_socket(&st.uncore, 0);
-	s1 = nl_uncore_find_socket(&st.uncore, 1);
+	CHECK_EQ_INT(nl_source_uncore.sample(&st, p), 0);
+	s0 = nl_uncore_find_socket(pub(p), 0);
+	s1 = nl_uncore_find_socket(pub(p), 1);
 	CHECK_EQ_U64(s0->dram_bytes[NL_UNCORE_READ], (6 * 100 + 400) * 64);
 	CHECK_EQ_U64(s1->dram_bytes[NL_UNCORE_READ], 6 * 100 * 64);
 	CHECK_NEAR(c->ratio, 0.5, 1e-12);
@@ -865,8 +876,8 @@ static void test_socket_sums(void)
 	 * is added, the ratio is undefined */
 	f.val[c->fd - 1000][0] = 5300;
 	f.val[c->fd - 1000][1] = 4000;
-	CHECK_EQ_INT(nl_uncore_source_sample(&st, p), 0);
-	s0 = nl_uncore_find_socket(&st.uncore, 0);
+	CHECK_EQ_INT(nl_source_uncore.sample(&st, p), 0);
+	s0 = nl_uncore_find_socket(pub(p), 0);
 	CHECK_EQ_U64(s0->dram_bytes[NL_UNCORE_READ], (6 * 100 + 400) * 64);
 	CHECK(isnan(c->ratio));
 
@@ -875,20 +886,20 @@ static void test_socket_sums(void)
 	f.val[c->fd - 1000][0] = 5400;
 	f.val[c->fd - 1000][1] = 5000;
 	f.val[c->fd - 1000][2] = 3000;
-	CHECK_EQ_INT(nl_uncore_source_sample(&st, p), 0);
-	s0 = nl_uncore_find_socket(&st.uncore, 0);
+	CHECK_EQ_INT(nl_source_uncore.sample(&st, p), 0);
+	s0 = nl_uncore_find_socket(pub(p), 0);
 	CHECK_EQ_U64(s0->dram_bytes[NL_UNCORE_READ], (6 * 100 + 400 + 100) * 64);
 
 	/* a failing read keeps the totals and fails the collector run */
 	f.read_err = -EIO;
-	CHECK_EQ_INT(nl_uncore_source_sample(&st, p), -EIO);
-	s0 = nl_uncore_find_socket(&st.uncore, 0);
+	CHECK_EQ_INT(nl_source_uncore.sample(&st, p), -EIO);
+	s0 = nl_uncore_find_socket(pub(p), 0);
 	CHECK_EQ_U64(s0->dram_bytes[NL_UNCORE_READ], (6 * 100 + 400 + 100) * 64);
 	f.read_err = 0;
-	CHECK_EQ_INT(nl_uncore_source_sample(&st, p), 0);
+	CHECK_EQ_INT(nl_source_uncore.sample(&st, p), 0);
 out:
-	nl_uncore_source_free(&st, p);
-	CHECK(!st.uncore.supported && st.uncore.nsockets == 0);
+	nl_source_uncore.free(&st, p);
+	CHECK_EQ_INT(f.closes, f.nopen);
 }
 
 /* Zen 3: eight DF DRAM channels summed into one "all" figure per socket,
@@ -905,22 +916,22 @@ static void test_amd_sums(void)
 	CHECK(p != NULL);
 	if (p) {
 		set_all(p, &f, 10, 100, 100);
-		CHECK_EQ_INT(nl_uncore_source_sample(&st, p), 0);
-		s = nl_uncore_find_socket(&st.uncore, 1);
+		CHECK_EQ_INT(nl_source_uncore.sample(&st, p), 0);
+		s = nl_uncore_find_socket(pub(p), 1);
 		CHECK(s && s->dram_bytes[NL_UNCORE_ALL] == 8 * 10 * 64);
 		CHECK(s && s->link_bytes[3] == 10 * 32);
-		nl_uncore_source_free(&st, p);
+		nl_source_uncore.free(&st, p);
 	}
 	p = fake_setup(&f, FIX "/uncore-zen4", NULL);
 	CHECK(p != NULL);
 	if (p) {
 		set_all(p, &f, 10, 100, 100);
-		CHECK_EQ_INT(nl_uncore_source_sample(&st, p), 0);
-		s = nl_uncore_find_socket(&st.uncore, 0);
+		CHECK_EQ_INT(nl_source_uncore.sample(&st, p), 0);
+		s = nl_uncore_find_socket(pub(p), 0);
 		CHECK(s && s->dram_bytes[NL_UNCORE_READ] == 12 * 10 * 64);
 		CHECK(s && s->dram_bytes[NL_UNCORE_WRITE] == 12 * 10 * 64);
 		CHECK(s && s->link_valid == 0);
-		nl_uncore_source_free(&st, p);
+		nl_source_uncore.free(&st, p);
 	}
 }
 
@@ -960,11 +971,11 @@ static void test_open_failure_not_retried(void)
 	s = nl_uncore_find_stat(&p->u, "link_tx", "uncore_upi");
 	CHECK(s && s->supported == 0 && s->err != 0);
 	for (int i = 0; i < 3; i++)
-		CHECK_EQ_INT(nl_uncore_source_sample(&st, p), 0);
+		CHECK_EQ_INT(nl_source_uncore.sample(&st, p), 0);
 	CHECK_EQ_U64(p->opens, opens);
-	CHECK(!st.uncore.supported);
-	CHECK_EQ_INT(st.uncore.nstats, 3);
-	nl_uncore_source_free(&st, p);
+	CHECK(!pub(p)->supported);
+	CHECK_EQ_INT(pub(p)->nstats, 3);
+	nl_source_uncore.free(&st, p);
 out:
 	rm_tree(dir);
 }
@@ -981,19 +992,19 @@ static void test_no_uncore(void)
 	nl_config_defaults(&cfg);
 	st.cfg = &cfg;
 	nl_paths_set(FIX "/two-socket/proc", FIX "/two-socket/sys");
-	CHECK_EQ_INT(nl_uncore_source_init(&st, &priv), 0);
+	CHECK_EQ_INT(nl_source_uncore.init(&st, &priv), 0);
 	CHECK(priv != NULL);
-	CHECK_EQ_INT(nl_uncore_source_sample(&st, priv), 0);
-	CHECK(!st.uncore.supported);
-	CHECK_EQ_INT(st.uncore.nsockets, 0);
-	CHECK_EQ_INT(st.uncore.nstats, 0);
-	nl_uncore_source_free(&st, priv);
+	CHECK_EQ_INT(nl_source_uncore.sample(&st, priv), 0);
+	CHECK(!pub(priv)->supported);
+	CHECK_EQ_INT(pub(priv)->nsockets, 0);
+	CHECK_EQ_INT(pub(priv)->nstats, 0);
+	nl_source_uncore.free(&st, priv);
 
 	/* and on this machine's own /sys, whatever it has */
 	nl_paths_set("/proc", "/sys");
-	CHECK_EQ_INT(nl_uncore_source_init(&st, &priv), 0);
-	CHECK_EQ_INT(nl_uncore_source_sample(&st, priv), 0);
-	nl_uncore_source_free(&st, priv);
+	CHECK_EQ_INT(nl_source_uncore.init(&st, &priv), 0);
+	CHECK_EQ_INT(nl_source_uncore.sample(&st, priv), 0);
+	nl_source_uncore.free(&st, priv);
 }
 
 /* ---- [uncore] events of --perf.config ---- */
@@ -1078,13 +1089,13 @@ static void test_user_events(void)
 
 	/* raw counts, summed over boxes */
 	set_all(p, &f, 7, 10, 10);
-	CHECK_EQ_INT(nl_uncore_source_sample(&st, p), 0);
-	so = nl_uncore_find_socket(&st.uncore, 1);
+	CHECK_EQ_INT(nl_source_uncore.sample(&st, p), 0);
+	so = nl_uncore_find_socket(pub(p), 1);
 	CHECK(so && so->user[0] == 6 * 7);          /* imc_reads */
 	CHECK(so && so->user[2] == 7);              /* one_box */
 	CHECK(so && so->user[3] == 4 * 7);          /* cha_tid, 4 CHAs */
 	CHECK(so && !(so->user_valid & (1u << 4))); /* no_alias */
-	nl_uncore_source_free(&st, p);
+	nl_source_uncore.free(&st, p);
 out:
 	if (cfg.perf_config)
 		unlink(cfg.perf_config);
@@ -1153,7 +1164,7 @@ static void test_libpfm4_skx(void)
 						 0, NULL), 2);
 			s = nl_uncore_find_stat(&p->u, "nope", "uncore_imc");
 			CHECK(s && !s->supported);
-			nl_uncore_source_free(NULL, p);
+			nl_source_uncore.free(NULL, p);
 		}
 		unlink(path);
 		p = fake_setup(&f, FIX "/uncore-icx", NULL);
@@ -1163,7 +1174,7 @@ static void test_libpfm4_skx(void)
 			CHECK(s && strcmp(s->source, "sysfs") == 0);
 			CHECK_EQ_INT(count_opens(&f, FIX "/uncore-icx",
 						 "uncore_imc_0", 0x0f04, 0, NULL), 2);
-			nl_uncore_source_free(NULL, p);
+			nl_source_uncore.free(NULL, p);
 		}
 		_exit(nl_t_failed_checks ? 1 : 0);
 	}

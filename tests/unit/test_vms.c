@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "sampler.h"
+#include "state.h"
 #include "vms.h"
 
 static struct nl_config cfg;
@@ -14,7 +14,7 @@ static struct nl_domain dom[2];
 
 static void reset(enum nl_discovery mode)
 {
-	nl_vms_source_free(&st, NULL);
+	nl_source_vms.free(&st, NULL);
 	memset(&st, 0, sizeof(st));
 	nl_config_defaults(&cfg);
 	cfg.discovery = mode;
@@ -43,7 +43,7 @@ static const struct nl_vm *vm_named(const char *name)
 static void cycle(void)
 {
 	st.gen++;
-	nl_vms_source_sample(&st, NULL);
+	nl_source_vms.sample(&st, NULL);
 }
 
 static void test_auto_merges_libvirt_and_unmanaged(void)
@@ -134,7 +134,7 @@ static void test_max_vms(void)
 	cfg.max_vms = 1;
 	cycle();
 	CHECK_EQ_INT(st.nvms, 1);
-	nl_vms_source_free(&st, NULL);
+	nl_source_vms.free(&st, NULL);
 }
 
 NL_TEST_MAIN(NL_T(test_auto_merges_libvirt_and_unmanaged),

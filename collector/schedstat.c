@@ -1,4 +1,4 @@
-#include "cpuplace.h"
+#include "schedstat.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -8,8 +8,8 @@
 #include "paths.h"
 #include "procscan.h"
 
-int nl_cpuplace_parse_status(const char *status, const struct nl_topology *t,
-			     struct nl_cpuset *cpus, uint64_t *mems)
+int nl_schedstat_parse_status(const char *status, const struct nl_topology *t,
+			      struct nl_cpuset *cpus, uint64_t *mems)
 {
 	const char *c = strstr(status, "\nCpus_allowed_list:");
 	const char *m = strstr(status, "\nMems_allowed_list:");
@@ -76,12 +76,12 @@ static int sample_thread(struct nl_state *st, struct nl_vm *vm,
 	if (nl_path_proc(path, sizeof(path), "%d/task/%d/status", owner,
 			 (int)t->tid) == 0 &&
 	    nl_read_file(path, buf, sizeof(buf)) > 0)
-		nl_cpuplace_parse_status(buf, &st->topo, &t->cpus_allowed,
-					 &t->mems_allowed);
+		nl_schedstat_parse_status(buf, &st->topo, &t->cpus_allowed,
+					  &t->mems_allowed);
 	return 0;
 }
 
-int nl_cpuplace_source_sample(struct nl_state *st, void *priv)
+static int schedstat_sample(struct nl_state *st, void *priv)
 {
 	size_t ok = 0, total = 0;
 
@@ -98,3 +98,10 @@ int nl_cpuplace_source_sample(struct nl_state *st, void *priv)
 	/* Threads exit all the time; failing means we could read none. */
 	return (total > 0 && ok == 0) ? -EACCES : 0;
 }
+
+const struct nl_source nl_source_schedstat = {
+	.name = "schedstat",
+	.default_enabled = true,
+	.required = false,
+	.sample = schedstat_sample,
+};

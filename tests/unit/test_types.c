@@ -2,7 +2,7 @@
 
 #include <errno.h>
 
-#include "model.h"
+#include "types.h"
 
 static void test_cpuset_roundtrip(void)
 {

@@ -1,4 +1,4 @@
-#include "model.h"
+#include "types.h"
 
 #include <errno.h>
 #include <stdio.h>
