@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "sampler.h"
+#include "clock.h"
 
 #define GIB (1024.0 * 1024 * 1024)
 #define MIB (1024.0 * 1024)

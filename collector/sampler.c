@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "cpuplace.h"
 #include "devices.h"
 #include "hints.h"
@@ -73,14 +74,6 @@ struct nl_sampler {
 	struct nl_snapshot *current;
 	struct nl_hints *hints;      /* the hint engine (hints.h) */
 };
-
-uint64_t nl_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static double thread_cpu_seconds(void)
 {

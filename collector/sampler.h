@@ -113,6 +113,5 @@ void nl_snapshot_put(struct nl_snapshot *snap);
 
 /* VM / thread helpers for sources. */
 struct nl_vm *nl_state_find_vm(struct nl_state *st, pid_t pid);
-uint64_t nl_now_ns(void);
 
 #endif
