@@ -19,17 +19,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "config.h"
+#include "hints_config.h"
 #include "model.h"
-
-enum nl_policy {
-	NL_POLICY_LOCALITY,    /* maximise locality weighted by memory intensity */
-	NL_POLICY_SIMPLE,      /* highest LLC miss rate gets the best layout first */
-	NL_POLICY_DINO,        /* spread memory-intensive VMs over nodes */
-	NL_POLICY_ASYMSCHED,   /* cut remote traffic of the top bandwidth VMs,
-				  least memory moved within 10% of the best */
-	NL_POLICY_COUNT
-};
 
 enum nl_hint_kind {
 	NL_HINT_PIN_VCPUS,
@@ -170,10 +161,6 @@ const char *nl_hint_kind_name(enum nl_hint_kind k);
 int nl_hint_kind_parse(const char *s, enum nl_hint_kind *out);
 const char *nl_hint_inputs_name(enum nl_hint_inputs i);
 const char *nl_action_op_name(enum nl_action_op op);
-
-void nl_hint_config_defaults(struct nl_hint_config *c);
-/* Check ranges; return NULL or a message naming the bad setting. */
-const char *nl_hint_config_check(const struct nl_hint_config *c);
 
 struct nl_hints;
 
