@@ -10,7 +10,8 @@
  * Four policies run every cycle, each with its own stability state, so an
  * API request can ask for any of them; --hints.policy picks the default one
  * (metrics, and GET /api/v1/hints without ?policy=). docs/api.md describes
- * the model, the policies and every threshold. */
+ * the model, the policies and every threshold; docs/internals-hints.md
+ * which file holds which part and how to add a policy. */
 #ifndef NL_HINTS_H
 #define NL_HINTS_H
 
@@ -21,6 +22,13 @@
 
 #include "hints_config.h"
 #include "model.h"
+
+/* Policies one engine can run: the built-in NL_POLICY_COUNT, or a table of
+ * its own (nl_hints_new_with(), collector/hints/policy.h). */
+#define NL_POLICY_MAX 8
+
+/* A row of a policy table: collector/hints/policy.h. */
+struct nl_hint_policy;
 
 enum nl_hint_kind {
 	NL_HINT_PIN_VCPUS,
@@ -150,13 +158,24 @@ struct nl_hint_report {
 	size_t nvmf;
 	struct nl_node_summary nodes[NL_MAX_NODES];
 	int nnodes;
-	struct nl_hint *hints[NL_POLICY_COUNT];
-	size_t nhints[NL_POLICY_COUNT];
+	/* by policy (enum nl_policy for the built-in table); npolicies of
+	 * them are filled, NL_POLICY_COUNT with the built-in table */
+	struct nl_hint *hints[NL_POLICY_MAX];
+	size_t nhints[NL_POLICY_MAX];
+	int npolicies;
+	const struct nl_hint_policy *const *policies;  /* the engine's table */
 	double duration_seconds;     /* engine time this cycle */
 };
 
+/* The built-in policy table (collector/hints/policies.c), by enum
+ * nl_policy; read-only. */
+extern const struct nl_hint_policy *const nl_hint_policies[NL_POLICY_COUNT];
+
 const char *nl_policy_name(enum nl_policy p);
 int nl_policy_parse(const char *s, enum nl_policy *out);     /* 0 / -EINVAL */
+/* The built-in policies' names in table order, for error and help texts:
+ * "locality, simple, dino or asymsched". */
+const char *nl_policy_names(void);
 const char *nl_hint_kind_name(enum nl_hint_kind k);
 int nl_hint_kind_parse(const char *s, enum nl_hint_kind *out);
 const char *nl_hint_inputs_name(enum nl_hint_inputs i);
@@ -177,7 +196,7 @@ void nl_hint_free_contents(struct nl_hint *h);
 const struct nl_vm_features *nl_hints_vm_features(const struct nl_snapshot *s,
 						  const struct nl_vm_snap *vm);
 
-/* ---- profile transfer for live migration (hintplace.c) ---- */
+/* ---- profile transfer for live migration (hints/place.c) ---- */
 
 #define NL_PROFILE_HISTORY 16
 

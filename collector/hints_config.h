@@ -4,8 +4,8 @@
 #ifndef NL_HINTS_CONFIG_H
 #define NL_HINTS_CONFIG_H
 
-/* The built-in policies, in the order of the name table (hints.c) and of
- * the .proto enum Policy. */
+/* The built-in policies, in the order of the policy table
+ * (collector/hints/policies.c) and of the .proto enum Policy. */
 enum nl_policy {
 	NL_POLICY_LOCALITY,    /* maximise locality weighted by memory intensity */
 	NL_POLICY_SIMPLE,      /* highest LLC miss rate gets the best layout first */

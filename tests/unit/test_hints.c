@@ -19,7 +19,8 @@
 
 #include "harness.h"
 #include "hints.h"
-#include "hints_priv.h"
+#include "hints/hints_priv.h"
+#include "hints/policy.h"
 #include "score.h"
 #include "snapshot.h"
 
@@ -1302,6 +1303,163 @@ static void test_cold_memory_goes_to_nearest_room(void)
 	CHECK_EQ_INT(nl_hints_nearest_room(&t, room, 0), -1);
 }
 
+/* ---- the policy table ---- */
+
+static void test_policy_table(void)
+{
+	struct nl_hint_config c = test_cfg();
+	char want[128];
+
+	for (int p = 0; p < NL_POLICY_COUNT; p++) {
+		enum nl_policy q;
+
+		CHECK(nl_hint_policies[p] != NULL);
+		if (!nl_hint_policies[p])
+			continue;
+		CHECK(nl_hint_policies[p]->order_key && nl_hint_policies[p]->choose);
+		CHECK_STR(nl_policy_name((enum nl_policy)p), nl_hint_policies[p]->name);
+		CHECK(nl_policy_parse(nl_hint_policies[p]->name, &q) == 0 && (int)q == p);
+	}
+	CHECK_STR(nl_policy_name(NL_POLICY_LOCALITY), "locality");
+	CHECK_STR(nl_policy_name(NL_POLICY_SIMPLE), "simple");
+	CHECK_STR(nl_policy_name(NL_POLICY_DINO), "dino");
+	CHECK_STR(nl_policy_name(NL_POLICY_COUNT), "unknown");
+	/* today's Simple makes no room; the others do */
+	CHECK(!nl_hint_policies[NL_POLICY_SIMPLE]->makes_room);
+	CHECK(nl_hint_policies[NL_POLICY_LOCALITY]->makes_room);
+	CHECK(nl_hint_policies[NL_POLICY_DINO]->makes_room);
+	CHECK(nl_hint_policies[NL_POLICY_ASYMSCHED]->makes_room);
+	CHECK_STR(nl_policy_names(), "locality, simple, dino or asymsched");
+	c.policy = NL_POLICY_COUNT;
+	snprintf(want, sizeof(want), "--hints.policy must be %s", nl_policy_names());
+	CHECK_STR(nl_hint_config_check(&c), want);
+}
+
+/* The "new hint policy" recipe of docs/internals-hints.md, followed in a
+ * test: a row and its functions, here and nowhere else. "first-node" puts
+ * every memory-intensive VM on the first node, whatever its locality. */
+static double first_node_key(const struct nl_plan_ctx *c, size_t v)
+{
+	return (double)c->s->vms[v].mem_total_bytes;
+}
+
+/* Its own gain: 1 while anything is to move, for new choices and for the
+ * published plan alike. */
+static void first_node_rescore(const struct nl_plan_ctx *c, size_t v,
+			       struct nl_plan_option *o)
+{
+	(void)v;
+	o->gain = o->pin_vcpus || o->bytes_self >= c->cfg->min_move ? 1 : 0;
+}
+
+static bool first_node_choose(const struct nl_plan_ctx *c, size_t v,
+			      const struct nl_plan *g, struct nl_plan_option *best)
+{
+	const struct nl_vm_features *f = &c->r->vmf[v];
+
+	if (!f->intensive || c->nn == 0)
+		return false;
+	nl_plan_eval_home(c, v, 0, c->policy->makes_room,
+			  nl_plan_preferred_home(g) == 0 ? g : NULL, best);
+	first_node_rescore(c, v, best);
+	return best->feasible && best->gain > 0;
+}
+
+static const struct nl_hint_policy first_node = {
+	.name = "first-node",
+	.makes_room = false,
+	.order_key = first_node_key,
+	.choose = first_node_choose,
+	.rescore = first_node_rescore,
+};
+
+static void test_new_policy_recipe(void)
+{
+	static const struct nl_hint_policy nameless = { .order_key = first_node_key,
+							.choose = first_node_choose };
+	const struct nl_hint_policy *bad[] = { &first_node, &nameless };
+	const struct nl_hint_policy *table[NL_POLICY_MAX + 1];
+	struct nl_hint_config cfg = test_cfg();
+	struct nl_hints *e, *d = nl_hints_new(&cfg);
+	struct fx_host h;
+	struct fx_vm *v;
+	const struct nl_hint *pin = NULL, *mig = NULL;
+	char id[NL_HINT_ID_LEN] = "";
+	int early = 0, bad_lists = 0;
+
+	/* the built-in table plus one row */
+	for (int p = 0; p <= NL_POLICY_MAX; p++)
+		table[p] = p < NL_POLICY_COUNT ? nl_hint_policies[p] : &first_node;
+	e = nl_hints_new_with(&cfg, table, NL_POLICY_COUNT + 1);
+	CHECK(e && d);
+	if (!e || !d)
+		goto cleanup;
+	host_init(&h, 2, 8, 32 * GiB);
+	/* memory-intensive and all local on node 1: nothing for the built-in
+	 * policies to do, everything for first-node */
+	v = add_vm(&h, "local1", 2);
+	v->mem[1] = 4 * GiB;
+	v->vcpu[1] = 2;
+	v->vcpu_pin = v->vmm_pin = 1;
+	v->mpki = 12;
+	for (int w = 0; w < 6; w++) {
+		struct nl_snapshot *s = host_snapshot(&h);
+		struct nl_hint_report *r;
+
+		/* the same snapshot through the default engine too */
+		CHECK(nl_hints_update(d, s) == 0);
+		r = s->hints;
+		s->hints = NULL;
+		CHECK(nl_hints_update(e, s) == 0);
+		CHECK_EQ_INT(s->hints->npolicies, 5);
+		CHECK(s->hints->policies[4] == &first_node);
+		CHECK_EQ_INT(r->npolicies, NL_POLICY_COUNT);
+		for (int p = 0; p < NL_POLICY_COUNT; p++) {
+			CHECK_EQ_INT(s->hints->nhints[p], r->nhints[p]);
+			CHECK_EQ_INT(s->hints->nhints[p], 0);
+			bad_lists += check_invariants(&h, s, (enum nl_policy)p);
+		}
+		bad_lists += check_invariants(&h, s, (enum nl_policy)4);
+		/* the first window has no rates, then 3 to confirm */
+		if (w < 3)
+			early += (int)s->hints->nhints[4];
+		if (w == 3) {
+			pin = find_hint(s, (enum nl_policy)4, "local1", NL_HINT_PIN_VCPUS);
+			CHECK(pin != NULL);
+			if (pin)
+				snprintf(id, sizeof(id), "%s", pin->id);
+		}
+		if (w == 5) {
+			pin = find_hint(s, (enum nl_policy)4, "local1", NL_HINT_PIN_VCPUS);
+			mig = find_hint(s, (enum nl_policy)4, "local1", NL_HINT_MIGRATE_MEMORY);
+			CHECK(pin && mig);
+			if (pin && mig) {
+				CHECK_STR(pin->id, id);          /* held, not re-made */
+				CHECK_EQ_INT(pin->target_node, 0);
+				CHECK_EQ_INT((int)pin->policy, 4);
+				CHECK_EQ_INT(mig->target_node, 0);
+				CHECK_NEAR((double)mig->bytes / GiB, 4, 0.01);
+				CHECK_NEAR(pin->expected_gain, 1, 1e-9);
+				CHECK(pin->nactions > 0);
+			}
+		}
+		nl_hint_report_free(r);
+		nl_snapshot_put(s);
+	}
+	CHECK_EQ_INT(early, 0);
+	CHECK_EQ_INT(bad_lists, 0);
+	/* a table the engine cannot run */
+	CHECK(nl_hints_new_with(&cfg, NULL, 1) == NULL);
+	CHECK(nl_hints_new_with(&cfg, table, 0) == NULL);
+	CHECK(nl_hints_new_with(&cfg, bad, 2) == NULL);
+	CHECK(nl_hints_new_with(&cfg, table, NL_POLICY_MAX + 1) == NULL);
+	cfg.policy = NL_POLICY_DINO;          /* default row past the table */
+	CHECK(nl_hints_new_with(&cfg, bad, 1) == NULL);
+cleanup:
+	nl_hints_free(e);
+	nl_hints_free(d);
+}
+
 NL_TEST_MAIN(NL_T(test_full_host_memory_intensive_arrival),
 	     NL_T(test_cold_memory_goes_to_nearest_room),
 	     NL_T(test_cpu_bound_arrival_changes_nothing),
@@ -1317,4 +1475,6 @@ NL_TEST_MAIN(NL_T(test_full_host_memory_intensive_arrival),
 	     NL_T(test_vmm_next_to_device),
 	     NL_T(test_profile_and_placement),
 	     NL_T(test_config_and_names),
+	     NL_T(test_policy_table),
+	     NL_T(test_new_policy_recipe),
 	     NL_T(test_engine_cost))
