@@ -2,10 +2,11 @@
  *
  * Runs in the sampler thread after each snapshot is built and before it is
  * published: nl_hints_update() reads the snapshot, keeps what it needs from
- * earlier cycles in its own state (counter totals for rates, smoothed
- * intensities, the stability state of every VM under every policy) and
- * attaches a `struct nl_hint_report` to the snapshot. Encoders read the
- * report like the rest of the snapshot, without locks. No HTTP in here.
+ * earlier cycles in its own state (smoothed CPU time and intensities,
+ * resctrl totals for bandwidth rates, the stability state of every VM
+ * under every policy) and attaches a `struct nl_hint_report` to the
+ * snapshot. Encoders read the report like the rest of the snapshot,
+ * without locks. No HTTP in here.
  *
  * Four policies run every cycle, each with its own stability state, so an
  * API request can ask for any of them; --hints.policy picks the default one
@@ -114,8 +115,11 @@ struct nl_hint {
 #define NL_HINT_HISTORY 8
 
 /* What the engine derived for one VM this cycle (parallel to
- * snapshot->vms). Rates are over the last window; NaN when their inputs are
- * missing. */
+ * snapshot->vms). Rates are the snapshot's window deltas over the window
+ * (none in the first window the engine sees the VM); llc_mpki is the
+ * snapshot's llc_mpki[vCPU] and pmu_locality its pmu_locality[all]
+ * (score.c, with its floors) unless resctrl measures the local share. NaN
+ * when their inputs are missing. */
 struct nl_vm_features {
 	bool measured;             /* had a window with CPU time and memory */
 	int nvcpus, niothreads;

@@ -13,10 +13,7 @@
 struct nl_hint_vm {
 	char key[NL_NAME_MAX + 48];    /* uuid or name, plus "#pid" */
 	uint64_t keyhash;
-	bool have_prev;
-	uint64_t prev_ns;
-	uint64_t ev_vcpu[NL_MAX_EVENTS], ev_all[NL_MAX_EVENTS];
-	uint32_t valid_vcpu, valid_all;
+	bool seen;                     /* looked at in an earlier cycle */
 	bool mbm_valid, mbm_local_valid;   /* resctrl totals below were read */
 	uint64_t mbm_total, mbm_local;
 	bool smoothed;                 /* CPU arrays hold a value */
@@ -48,8 +45,8 @@ const char *nl_hints_policy_error(void);
 /* state.c: the id key of a VM, its UUID when known, else its name. */
 const char *nl_hints_vm_id_key(const struct nl_vm_snap *vm);
 
-/* features.c: fill f for snapshot VM i from the snapshot and the VM's
- * state st (updated for the next cycle). */
+/* features.c: fill f for snapshot VM i from the snapshot's window and the
+ * VM's state st (updated for the next cycle). */
 void nl_hints_features(const struct nl_hint_config *cfg,
 		       const struct nl_snapshot *s, size_t i,
 		       struct nl_hint_vm *st, struct nl_vm_features *f);

@@ -1,8 +1,13 @@
-/* Features: what the policies know about each VM this cycle: CPU time
- * per node (smoothed), memory per node, counter rates since the engine's
- * last look at the VM, memory intensity from the PMU events when they
- * count (resctrl or DRAM bandwidth, LLC misses) or from a documented proxy
- * otherwise, the memory-intensive class and a short history. */
+/* Features: what the policies know about each VM this cycle.
+ *
+ * Every counter number is the snapshot's own: rates are the last window's
+ * event deltas (nl_series.win_events, the perf source's scaled deltas)
+ * over the window; LLC MPKI and the PMU locality are the snapshot's
+ * nl_vm_snap.llc_mpki[vCPU] and pmu_locality[all] (score.c, with its
+ * floors), the numbers /metrics shows as numalens_vm_llc_mpki and
+ * numalens_vm_locality{source="pmu"}. The engine adds smoothing, the
+ * resctrl bandwidth rate (the snapshot has only its totals), the proxy,
+ * the memory-intensive class and a short history. */
 #include "engine.h"
 
 #include <math.h>
@@ -14,7 +19,7 @@
 
 #define GIB (1024.0 * 1024 * 1024)
 
-/* Sums over a VM's series: CPU time of the window, counter totals. */
+/* Sums over a VM's series for one window. */
 struct vm_window {
 	double vcpu_ns[NL_MAX_NODES], vmm_ns[NL_MAX_NODES];
 	uint64_t ev_vcpu[NL_MAX_EVENTS], ev_all[NL_MAX_EVENTS];
@@ -55,14 +60,22 @@ static bool cpus_intersect(const struct nl_cpuset *a, const struct nl_cpuset *b)
 	return false;
 }
 
-static double delta(const struct nl_hint_vm *st, const uint64_t *prev,
-		    uint32_t prev_valid, const uint64_t *cur, uint32_t cur_valid,
-		    int k)
+/* Event k of a window sum per second; NaN when not read or no window. */
+static double win_rate(const uint64_t *win, uint32_t valid, int k, double dt)
 {
-	if (k < 0 || !st->have_prev || !((prev_valid & cur_valid) >> k & 1) ||
-	    cur[k] < prev[k])
+	if (k < 0 || !(valid >> k & 1) || !(dt > 0))
 		return NAN;
-	return (double)(cur[k] - prev[k]);
+	return (double)win[k] / dt;
+}
+
+/* DRAM bytes per second: local and remote accesses, one line each. */
+static double dram_rate(const struct vm_window *w, const struct nl_pmu_score_events *p,
+			double dt)
+{
+	double l = win_rate(w->ev_all, w->valid_all, p->dram_local, 1);
+	double r = win_rate(w->ev_all, w->valid_all, p->dram_remote, 1);
+
+	return dt > 0 ? (l + r) * NL_HINT_LINE_BYTES / dt : NAN;
 }
 
 static void sum_window(const struct nl_vm_snap *vm, int nn, struct vm_window *w,
@@ -87,15 +100,15 @@ static void sum_window(const struct nl_vm_snap *vm, int nn, struct vm_window *w,
 				w->vmm_ns[n] += (double)se->win_node_ns[n];
 		}
 		for (int k = 0; k < NL_MAX_EVENTS; k++) {
-			if (!(se->events_valid >> k & 1))
+			if (!(se->win_valid >> k & 1))
 				continue;
-			w->ev_all[k] += se->events[k];
+			w->ev_all[k] += se->win_events[k];
 			if (is_vcpu)
-				w->ev_vcpu[k] += se->events[k];
+				w->ev_vcpu[k] += se->win_events[k];
 		}
-		w->valid_all |= se->events_valid;
+		w->valid_all |= se->win_valid;
 		if (is_vcpu)
-			w->valid_vcpu |= se->events_valid;
+			w->valid_vcpu |= se->win_valid;
 	}
 }
 
@@ -173,33 +186,20 @@ static void mbm_rates(const struct nl_snapshot *s, const struct nl_vm_snap *vm,
 	st->mbm_local = lcl;
 }
 
-/* Counter rates over the time since the engine's last look at this VM;
- * the totals are kept for the next look. */
-static void counter_rates(const struct feature_events *ix, const struct vm_window *w,
-			  double dt, struct nl_hint_vm *st, struct nl_vm_features *f)
+/* Counter rates of the last window. The first window the engine sees a
+ * VM gives none: its counters were opened during it. */
+static void counter_rates(const struct nl_vm_snap *vm, const struct feature_events *ix,
+			  const struct vm_window *w, double dt,
+			  struct nl_vm_features *f)
 {
 	const struct nl_pmu_score_events *p = &ix->pmu;
-	double d_instr, d_llc, d_dl, d_dr, d_pf;
 
-	d_instr = delta(st, st->ev_vcpu, st->valid_vcpu, w->ev_vcpu, w->valid_vcpu, p->instructions);
-	d_llc = delta(st, st->ev_vcpu, st->valid_vcpu, w->ev_vcpu, w->valid_vcpu, p->llc_misses);
-	d_dl = delta(st, st->ev_all, st->valid_all, w->ev_all, w->valid_all, p->dram_local);
-	d_dr = delta(st, st->ev_all, st->valid_all, w->ev_all, w->valid_all, p->dram_remote);
-	d_pf = delta(st, st->ev_all, st->valid_all, w->ev_all, w->valid_all, ix->page_faults);
-	if (dt > 0) {
-		f->instructions_per_second = d_instr / dt;
-		f->llc_misses_per_second = d_llc / dt;
-		if (d_instr > 0)
-			f->llc_mpki = d_llc * 1000 / d_instr;
-		f->dram_bytes_per_second = (d_dl + d_dr) * NL_HINT_LINE_BYTES / dt;
-		if (d_dl + d_dr > 0)
-			f->pmu_locality = d_dl / (d_dl + d_dr);
-		f->page_faults_per_second = d_pf / dt;
-	}
-	memcpy(st->ev_vcpu, w->ev_vcpu, sizeof(w->ev_vcpu));
-	memcpy(st->ev_all, w->ev_all, sizeof(w->ev_all));
-	st->valid_vcpu = w->valid_vcpu;
-	st->valid_all = w->valid_all;
+	f->instructions_per_second = win_rate(w->ev_vcpu, w->valid_vcpu, p->instructions, dt);
+	f->llc_misses_per_second = win_rate(w->ev_vcpu, w->valid_vcpu, p->llc_misses, dt);
+	f->dram_bytes_per_second = dram_rate(w, p, dt);
+	f->page_faults_per_second = win_rate(w->ev_all, w->valid_all, ix->page_faults, dt);
+	f->llc_mpki = vm->llc_mpki[NL_ROLE_VCPU];
+	f->pmu_locality = vm->pmu_locality[NL_ROLE_ALL];
 }
 
 /* The intensity metric and its raw value this window: resctrl bandwidth,
@@ -316,7 +316,7 @@ void nl_hints_features(const struct nl_hint_config *cfg,
 {
 	const struct nl_vm_snap *vm = &s->vms[i];
 	int nn = s->topo_valid ? s->topo.nnodes : 0;
-	double dt = NAN, msum, mbm_rate, mbm_loc;
+	double dt = st->seen ? s->window_seconds : NAN, msum, mbm_rate, mbm_loc;
 	struct feature_events ix;
 	struct vm_window w;
 
@@ -330,14 +330,11 @@ void nl_hints_features(const struct nl_hint_config *cfg,
 
 	sum_window(vm, nn, &w, f);
 	msum = cpu_features(s, vm, nn, &w, st, f);
-	if (st->have_prev && s->mono_ns > st->prev_ns)
-		dt = (double)(s->mono_ns - st->prev_ns) / 1e9;
-	counter_rates(&ix, &w, dt, st, f);
+	counter_rates(vm, &ix, &w, dt, f);
 	mbm_rates(s, vm, st, dt, &mbm_rate, &mbm_loc);
 	if (!isnan(mbm_loc))
 		f->pmu_locality = mbm_loc;
-	st->prev_ns = s->mono_ns;
-	st->have_prev = true;
+	st->seen = true;
 
 	/* the proxy: busy vCPU cores x resident GiB + GiB/s faulted in */
 	if (st->smoothed && msum > 0)

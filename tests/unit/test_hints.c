@@ -46,6 +46,8 @@ struct fx_vm {
 	bool unmeasured;                 /* memory placement unknown */
 	uint64_t dev_nodes;              /* passthrough devices, node indexes */
 	uint64_t ev[EV_N];               /* cumulative counters */
+	uint64_t win[EV_N];              /* their last window */
+	int windows;                     /* snapshots it was in */
 };
 
 struct fx_host {
@@ -118,6 +120,32 @@ static void all_cpus(const struct fx_host *h, struct nl_cpuset *s)
 	nl_cpuset_zero(s);
 	for (int c = 0; c < h->cpn * h->nnodes; c++)
 		nl_cpuset_set(s, c);
+}
+
+/* The PMU scores per role from the series' window deltas, as snapshot.c
+ * computes them from the threads' (score.c). */
+static void fx_pmu_scores(const struct nl_snapshot *s, struct nl_vm_snap *v)
+{
+	struct nl_pmu_score_events ix;
+
+	nl_score_pmu_events(s->events, s->nevents, &ix);
+	for (int r = 0; r <= NL_ROLE_ALL; r++) {
+		uint64_t win[NL_MAX_EVENTS] = { 0 };
+		uint32_t valid = 0;
+
+		for (size_t j = 0; j < v->nseries; j++) {
+			const struct nl_series *se = &v->series[j];
+
+			if (r != NL_ROLE_ALL && (int)se->role != r)
+				continue;
+			for (int k = 0; k < NL_MAX_EVENTS; k++)
+				if (se->win_valid >> k & 1)
+					win[k] += se->win_events[k];
+			valid |= se->win_valid;
+		}
+		nl_score_pmu(&ix, win, valid, &v->pmu_locality[r], &v->llc_mpki[r],
+			     &v->cpi[r]);
+	}
 }
 
 static int vm_name_cmp(const void *a, const void *b)
@@ -199,10 +227,18 @@ static struct nl_snapshot *host_snapshot(struct fx_host *h)
 			double llc = instr * f->mpki / 1000 * jitter(h);
 			double dram = f->dram_bw > 0 ? f->dram_bw * INTERVAL * jitter(h) / 64 : llc;
 
+			uint64_t before[EV_N];
+
+			memcpy(before, f->ev, sizeof(before));
 			f->ev[EV_INSTR] += (uint64_t)instr;
 			f->ev[EV_LLC] += (uint64_t)llc;
 			f->ev[EV_DL] += (uint64_t)(dram * loc);
 			f->ev[EV_DR] += (uint64_t)(dram * (1 - loc));
+			/* the perf source opens a new thread's counters and
+			 * reads them at once: its first window counts ~0 */
+			for (int k = 0; k < EV_N; k++)
+				f->win[k] = f->windows ? f->ev[k] - before[k] : 0;
+			f->windows++;
 		}
 		for (int k = 0; k < EV_N; k++)
 			if (s->events[k].supported == 1)
@@ -233,6 +269,8 @@ static struct nl_snapshot *host_snapshot(struct fx_host *h)
 			if (c == 0) {
 				memcpy(se->events, f->ev, sizeof(f->ev));
 				se->events_valid = valid;
+				memcpy(se->win_events, f->win, sizeof(f->win));
+				se->win_valid = valid;
 			}
 		}
 		for (int k = 0; k < f->niothreads + (f->emulator ? 1 : 0); k++) {
@@ -253,6 +291,7 @@ static struct nl_snapshot *host_snapshot(struct fx_host *h)
 			v->locality[r] = v->distance[r] = NAN;
 		nl_score_placement(cpu_ns, memb, &s->topo, &v->locality[NL_ROLE_VCPU],
 				   &v->distance[NL_ROLE_VCPU]);
+		fx_pmu_scores(s, v);
 	}
 	qsort(s->vms, s->nvms, sizeof(*s->vms), vm_name_cmp);
 	return s;
@@ -1460,6 +1499,68 @@ cleanup:
 	nl_hints_free(d);
 }
 
+/* ---- features: one definition per number ---- */
+
+/* LLC MPKI and the PMU locality are the snapshot's (score.c, with its
+ * floors); rates are the window's deltas over the window. */
+static void test_features_use_the_snapshot_scores(void)
+{
+	struct fx_host h;
+	struct nl_hint_config cfg = test_cfg();
+	struct nl_hints *e = nl_hints_new(&cfg);
+	struct nl_snapshot *s = NULL;
+	struct fx_vm *busy, *idle;
+	const struct nl_vm_snap *bv, *iv;
+	const struct nl_vm_features *bf, *inf;
+
+	host_init(&h, 2, 8, 32 * GiB);
+	h.dram = true;
+	busy = add_vm(&h, "busy", 2);
+	busy->mem[0] = 2 * GiB;
+	busy->mem[1] = 2 * GiB;
+	busy->vcpu[0] = 2;
+	busy->mpki = 8;
+	/* 8,000 instructions a window, 20 MPKI of them: too few to mean
+	 * anything (score.c: 10,000) */
+	idle = add_vm(&h, "idle", 2);
+	idle->mem[1] = 2 * GiB;
+	idle->vcpu[0] = 0.01;
+	idle->ipc_rate = 4000;
+	idle->mpki = 20;
+	CHECK_EQ_INT(run(&h, e, 1, &s), 0);
+	/* the first window: no rates (counters opened during it) */
+	bf = nl_hints_vm_features(s, nl_snapshot_find_vm(s, "busy"));
+	CHECK(bf && isnan(bf->instructions_per_second) && isnan(bf->llc_mpki));
+	CHECK_EQ_INT(run(&h, e, 5, &s), 0);
+	bv = nl_snapshot_find_vm(s, "busy");
+	iv = nl_snapshot_find_vm(s, "idle");
+	bf = nl_hints_vm_features(s, bv);
+	inf = nl_hints_vm_features(s, iv);
+	CHECK(bf && inf);
+	if (!bf || !inf)
+		goto cleanup;
+	CHECK(!isnan(bv->llc_mpki[NL_ROLE_VCPU]));
+	CHECK(bf->llc_mpki == bv->llc_mpki[NL_ROLE_VCPU]);
+	CHECK_NEAR(bf->llc_mpki, 8, 0.01);
+	CHECK(bf->pmu_locality == bv->pmu_locality[NL_ROLE_ALL]);
+	CHECK_NEAR(bf->pmu_locality, 0.5, 0.01);
+	CHECK_NEAR(bf->instructions_per_second, 2e9, 1);
+	CHECK_NEAR(bf->llc_misses_per_second, 2e9 * 8 / 1000, 1);
+	CHECK_NEAR(bf->dram_bytes_per_second, 2e9 * 8 / 1000 * 64, 64);
+	CHECK(bf->intensive);
+	/* below the instruction floor: no MPKI, so it is classed by its
+	 * bandwidth (a few KB/s), not as memory-intensive */
+	CHECK(isnan(iv->llc_mpki[NL_ROLE_VCPU]));
+	CHECK(isnan(inf->llc_mpki));
+	CHECK_NEAR(inf->instructions_per_second, 4000, 1);
+	CHECK_NEAR(inf->llc_misses_per_second, 80, 1);
+	CHECK(!inf->intensive);
+	CHECK_EQ_INT(count_vm(s, NL_POLICY_LOCALITY, "idle"), 0);
+cleanup:
+	nl_snapshot_put(s);
+	nl_hints_free(e);
+}
+
 NL_TEST_MAIN(NL_T(test_full_host_memory_intensive_arrival),
 	     NL_T(test_cold_memory_goes_to_nearest_room),
 	     NL_T(test_cpu_bound_arrival_changes_nothing),
@@ -1477,4 +1578,5 @@ NL_TEST_MAIN(NL_T(test_full_host_memory_intensive_arrival),
 	     NL_T(test_config_and_names),
 	     NL_T(test_policy_table),
 	     NL_T(test_new_policy_recipe),
+	     NL_T(test_features_use_the_snapshot_scores),
 	     NL_T(test_engine_cost))
