@@ -39,7 +39,7 @@ CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
-COLLECTOR_SRC := $(wildcard collector/*.c)
+COLLECTOR_SRC := $(wildcard collector/*.c collector/*/*.c)
 EXPORTER_SRC  := $(filter-out exporter/main.c,$(wildcard exporter/*.c))
 LIB_OBJ := $(COLLECTOR_SRC:%.c=$(BUILD)/%.o) $(EXPORTER_SRC:%.c=$(BUILD)/%.o)
 # The HTTP API's protobuf schema: protoc-c writes C under $(BUILD)/gen (not

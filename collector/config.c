@@ -1,5 +1,4 @@
 #include "config.h"
-#include "hints.h"
 
 #include <errno.h>
 #include <string.h>

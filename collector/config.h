@@ -4,26 +4,10 @@
 
 #include <stdbool.h>
 
+#include "hints_config.h"
 #include "types.h"
 
 enum nl_discovery { NL_DISCOVERY_AUTO, NL_DISCOVERY_LIBVIRT, NL_DISCOVERY_PROC };
-
-/* Hint engine settings (--hints.*); defaults in nl_hint_config_defaults()
- * (hints.c), meaning in docs/api.md. */
-struct nl_hint_config {
-	int policy;                     /* --hints.policy, enum nl_policy */
-	double enter_gain;              /* --hints.enter-gain, 0.2 */
-	double exit_gain;               /* --hints.exit-gain, 0.05 */
-	unsigned confirm_windows;       /* --hints.confirm-windows, 3 */
-	double cooldown_seconds;        /* --hints.cooldown, 300 */
-	double ttl_seconds;             /* --hints.ttl, 120 */
-	double mpki_threshold;          /* --hints.mpki-threshold, 5 */
-	double bandwidth_threshold;     /* --hints.bandwidth-threshold, B/s */
-	double proxy_threshold;         /* --hints.proxy-threshold, 1 */
-	double memory_reserve;          /* --hints.memory-reserve, bytes */
-	double cpu_limit;               /* --hints.cpu-limit, 0.9 */
-	double min_move;                /* --hints.min-move, bytes */
-};
 
 /* --collector.NAME=true|false as given on the command line. */
 struct nl_collector_flag {

@@ -2,15 +2,17 @@
  *
  * Runs in the sampler thread after each snapshot is built and before it is
  * published: nl_hints_update() reads the snapshot, keeps what it needs from
- * earlier cycles in its own state (counter totals for rates, smoothed
- * intensities, the stability state of every VM under every policy) and
- * attaches a `struct nl_hint_report` to the snapshot. Encoders read the
- * report like the rest of the snapshot, without locks. No HTTP in here.
+ * earlier cycles in its own state (smoothed CPU time and intensities,
+ * resctrl totals for bandwidth rates, the stability state of every VM
+ * under every policy) and attaches a `struct nl_hint_report` to the
+ * snapshot. Encoders read the report like the rest of the snapshot,
+ * without locks. No HTTP in here.
  *
  * Four policies run every cycle, each with its own stability state, so an
  * API request can ask for any of them; --hints.policy picks the default one
  * (metrics, and GET /api/v1/hints without ?policy=). docs/api.md describes
- * the model, the policies and every threshold. */
+ * the model, the policies and every threshold; docs/internals-hints.md
+ * which file holds which part and how to add a policy. */
 #ifndef NL_HINTS_H
 #define NL_HINTS_H
 
@@ -19,17 +21,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "config.h"
+#include "hints_config.h"
 #include "snapshot.h"
 
-enum nl_policy {
-	NL_POLICY_LOCALITY,    /* maximise locality weighted by memory intensity */
-	NL_POLICY_SIMPLE,      /* highest LLC miss rate gets the best layout first */
-	NL_POLICY_DINO,        /* spread memory-intensive VMs over nodes */
-	NL_POLICY_ASYMSCHED,   /* cut remote traffic of the top bandwidth VMs,
-				  least memory moved within 10% of the best */
-	NL_POLICY_COUNT
-};
+/* Policies one engine can run: the built-in NL_POLICY_COUNT, or a table of
+ * its own (nl_hints_new_with(), collector/hints/policy.h). */
+#define NL_POLICY_MAX 8
+
+/* A row of a policy table: collector/hints/policy.h. */
+struct nl_hint_policy;
 
 enum nl_hint_kind {
 	NL_HINT_PIN_VCPUS,
@@ -115,8 +115,11 @@ struct nl_hint {
 #define NL_HINT_HISTORY 8
 
 /* What the engine derived for one VM this cycle (parallel to
- * snapshot->vms). Rates are over the last window; NaN when their inputs are
- * missing. */
+ * snapshot->vms). Rates are the snapshot's window deltas over the window
+ * (none in the first window the engine sees the VM); llc_mpki is the
+ * snapshot's llc_mpki[vCPU] and pmu_locality its pmu_locality[all]
+ * (score.c, with its floors) unless resctrl measures the local share. NaN
+ * when their inputs are missing. */
 struct nl_vm_features {
 	bool measured;             /* had a window with CPU time and memory */
 	int nvcpus, niothreads;
@@ -159,21 +162,28 @@ struct nl_hint_report {
 	size_t nvmf;
 	struct nl_node_summary nodes[NL_MAX_NODES];
 	int nnodes;
-	struct nl_hint *hints[NL_POLICY_COUNT];
-	size_t nhints[NL_POLICY_COUNT];
+	/* by policy (enum nl_policy for the built-in table); npolicies of
+	 * them are filled, NL_POLICY_COUNT with the built-in table */
+	struct nl_hint *hints[NL_POLICY_MAX];
+	size_t nhints[NL_POLICY_MAX];
+	int npolicies;
+	const struct nl_hint_policy *const *policies;  /* the engine's table */
 	double duration_seconds;     /* engine time this cycle */
 };
 
+/* The built-in policy table (collector/hints/policies.c), by enum
+ * nl_policy; read-only. */
+extern const struct nl_hint_policy *const nl_hint_policies[NL_POLICY_COUNT];
+
 const char *nl_policy_name(enum nl_policy p);
 int nl_policy_parse(const char *s, enum nl_policy *out);     /* 0 / -EINVAL */
+/* The built-in policies' names in table order, for error and help texts:
+ * "locality, simple, dino or asymsched". */
+const char *nl_policy_names(void);
 const char *nl_hint_kind_name(enum nl_hint_kind k);
 int nl_hint_kind_parse(const char *s, enum nl_hint_kind *out);
 const char *nl_hint_inputs_name(enum nl_hint_inputs i);
 const char *nl_action_op_name(enum nl_action_op op);
-
-void nl_hint_config_defaults(struct nl_hint_config *c);
-/* Check ranges; return NULL or a message naming the bad setting. */
-const char *nl_hint_config_check(const struct nl_hint_config *c);
 
 struct nl_hints;
 
@@ -190,7 +200,7 @@ void nl_hint_free_contents(struct nl_hint *h);
 const struct nl_vm_features *nl_hints_vm_features(const struct nl_snapshot *s,
 						  const struct nl_vm_snap *vm);
 
-/* ---- profile transfer for live migration (hintplace.c) ---- */
+/* ---- profile transfer for live migration (hints/place.c) ---- */
 
 #define NL_PROFILE_HISTORY 16
 

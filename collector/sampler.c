@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "hints.h"
 #include "log.h"
 #include "paths.h"
@@ -92,14 +93,6 @@ struct nl_sampler {
 	struct nl_snapshot *current;
 	struct nl_hints *hints;      /* the hint engine (hints.h) */
 };
-
-uint64_t nl_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static double thread_cpu_seconds(void)
 {

@@ -37,6 +37,4 @@ bool nl_source_default_enabled(int i);
 /* Row index of a source name, or -1. */
 int nl_source_index(const char *name);
 
-uint64_t nl_now_ns(void);
-
 #endif

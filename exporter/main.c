@@ -169,7 +169,7 @@ static void format_default(const struct options *o, const struct flag *f,
 		snprintf(buf, len, "%.0f", *(const double *)p);
 		break;
 	case F_POLICY:
-		snprintf(buf, len, "%s", nl_policy_name((enum nl_policy)*(const int *)p));
+		snprintf(buf, len, "%s", nl_policy_name(*(const enum nl_policy *)p));
 		break;
 	}
 }
@@ -262,7 +262,7 @@ static int set_flag(struct options *o, const struct flag *f, const char *v)
 
 		if (nl_policy_parse(v, &pol))
 			return -EINVAL;
-		*(int *)p = (int)pol;
+		*(enum nl_policy *)p = pol;
 		return 0;
 	}
 	}

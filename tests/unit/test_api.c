@@ -25,6 +25,7 @@
 #include "log.h"
 #include "numalens.pb-c.h"
 #include "pbjson.h"
+#include "score.h"
 #include "snapshot.h"
 
 #define GiB (1024.0 * 1024 * 1024)
@@ -96,8 +97,10 @@ static struct nl_snapshot *make_snapshot(void)
 			v->mem_bytes[n] = (uint64_t)sp->mem[n];
 			v->mem_total_bytes += v->mem_bytes[n];
 		}
-		sp->instr += 4000000000ULL;
-		sp->llc += (uint64_t)(4e9 * sp->mpki / 1000);
+		uint64_t d_instr = 4000000000ULL, d_llc = (uint64_t)(4e9 * sp->mpki / 1000);
+
+		sp->instr += d_instr;
+		sp->llc += d_llc;
 		v->series = calloc(3, sizeof(*v->series));
 		v->threads = calloc(1, sizeof(*v->threads));
 		for (int c = 0; c < 2; c++) {
@@ -114,6 +117,9 @@ static struct nl_snapshot *make_snapshot(void)
 				se->events[0] = sp->instr;
 				se->events[1] = sp->llc;
 				se->events_valid = 3;
+				se->win_events[0] = d_instr;
+				se->win_events[1] = d_llc;
+				se->win_valid = 3;
 			}
 		}
 		{
@@ -128,6 +134,10 @@ static struct nl_snapshot *make_snapshot(void)
 		for (int r = 0; r <= NL_ROLE_ALL; r++)
 			v->locality[r] = v->distance[r] = NAN;
 		v->locality[NL_ROLE_VCPU] = sp->mem[1] / (sp->mem[0] + sp->mem[1]);
+		/* the window's PMU scores, as snapshot.c computes them */
+		for (int r = 0; r <= NL_ROLE_ALL; r++)
+			v->pmu_locality[r] = v->llc_mpki[r] = v->cpi[r] = NAN;
+		v->llc_mpki[NL_ROLE_VCPU] = v->llc_mpki[NL_ROLE_ALL] = nl_score_mpki(d_llc, d_instr);
 	}
 	return s;
 }

@@ -19,7 +19,8 @@
 
 #include "harness.h"
 #include "hints.h"
-#include "hints_priv.h"
+#include "hints/hints_priv.h"
+#include "hints/policy.h"
 #include "score.h"
 #include "snapshot.h"
 
@@ -45,6 +46,8 @@ struct fx_vm {
 	bool unmeasured;                 /* memory placement unknown */
 	uint64_t dev_nodes;              /* passthrough devices, node indexes */
 	uint64_t ev[EV_N];               /* cumulative counters */
+	uint64_t win[EV_N];              /* their last window */
+	int windows;                     /* snapshots it was in */
 };
 
 struct fx_host {
@@ -117,6 +120,32 @@ static void all_cpus(const struct fx_host *h, struct nl_cpuset *s)
 	nl_cpuset_zero(s);
 	for (int c = 0; c < h->cpn * h->nnodes; c++)
 		nl_cpuset_set(s, c);
+}
+
+/* The PMU scores per role from the series' window deltas, as snapshot.c
+ * computes them from the threads' (score.c). */
+static void fx_pmu_scores(const struct nl_snapshot *s, struct nl_vm_snap *v)
+{
+	struct nl_pmu_score_events ix;
+
+	nl_score_pmu_events(s->events, s->nevents, &ix);
+	for (int r = 0; r <= NL_ROLE_ALL; r++) {
+		uint64_t win[NL_MAX_EVENTS] = { 0 };
+		uint32_t valid = 0;
+
+		for (size_t j = 0; j < v->nseries; j++) {
+			const struct nl_series *se = &v->series[j];
+
+			if (r != NL_ROLE_ALL && (int)se->role != r)
+				continue;
+			for (int k = 0; k < NL_MAX_EVENTS; k++)
+				if (se->win_valid >> k & 1)
+					win[k] += se->win_events[k];
+			valid |= se->win_valid;
+		}
+		nl_score_pmu(&ix, win, valid, &v->pmu_locality[r], &v->llc_mpki[r],
+			     &v->cpi[r]);
+	}
 }
 
 static int vm_name_cmp(const void *a, const void *b)
@@ -198,10 +227,18 @@ static struct nl_snapshot *host_snapshot(struct fx_host *h)
 			double llc = instr * f->mpki / 1000 * jitter(h);
 			double dram = f->dram_bw > 0 ? f->dram_bw * INTERVAL * jitter(h) / 64 : llc;
 
+			uint64_t before[EV_N];
+
+			memcpy(before, f->ev, sizeof(before));
 			f->ev[EV_INSTR] += (uint64_t)instr;
 			f->ev[EV_LLC] += (uint64_t)llc;
 			f->ev[EV_DL] += (uint64_t)(dram * loc);
 			f->ev[EV_DR] += (uint64_t)(dram * (1 - loc));
+			/* the perf source opens a new thread's counters and
+			 * reads them at once: its first window counts ~0 */
+			for (int k = 0; k < EV_N; k++)
+				f->win[k] = f->windows ? f->ev[k] - before[k] : 0;
+			f->windows++;
 		}
 		for (int k = 0; k < EV_N; k++)
 			if (s->events[k].supported == 1)
@@ -232,6 +269,8 @@ static struct nl_snapshot *host_snapshot(struct fx_host *h)
 			if (c == 0) {
 				memcpy(se->events, f->ev, sizeof(f->ev));
 				se->events_valid = valid;
+				memcpy(se->win_events, f->win, sizeof(f->win));
+				se->win_valid = valid;
 			}
 		}
 		for (int k = 0; k < f->niothreads + (f->emulator ? 1 : 0); k++) {
@@ -252,6 +291,7 @@ static struct nl_snapshot *host_snapshot(struct fx_host *h)
 			v->locality[r] = v->distance[r] = NAN;
 		nl_score_placement(cpu_ns, memb, &s->topo, &v->locality[NL_ROLE_VCPU],
 				   &v->distance[NL_ROLE_VCPU]);
+		fx_pmu_scores(s, v);
 	}
 	qsort(s->vms, s->nvms, sizeof(*s->vms), vm_name_cmp);
 	return s;
@@ -1302,6 +1342,225 @@ static void test_cold_memory_goes_to_nearest_room(void)
 	CHECK_EQ_INT(nl_hints_nearest_room(&t, room, 0), -1);
 }
 
+/* ---- the policy table ---- */
+
+static void test_policy_table(void)
+{
+	struct nl_hint_config c = test_cfg();
+	char want[128];
+
+	for (int p = 0; p < NL_POLICY_COUNT; p++) {
+		enum nl_policy q;
+
+		CHECK(nl_hint_policies[p] != NULL);
+		if (!nl_hint_policies[p])
+			continue;
+		CHECK(nl_hint_policies[p]->order_key && nl_hint_policies[p]->choose);
+		CHECK_STR(nl_policy_name((enum nl_policy)p), nl_hint_policies[p]->name);
+		CHECK(nl_policy_parse(nl_hint_policies[p]->name, &q) == 0 && (int)q == p);
+	}
+	CHECK_STR(nl_policy_name(NL_POLICY_LOCALITY), "locality");
+	CHECK_STR(nl_policy_name(NL_POLICY_SIMPLE), "simple");
+	CHECK_STR(nl_policy_name(NL_POLICY_DINO), "dino");
+	CHECK_STR(nl_policy_name(NL_POLICY_COUNT), "unknown");
+	/* today's Simple makes no room; the others do */
+	CHECK(!nl_hint_policies[NL_POLICY_SIMPLE]->makes_room);
+	CHECK(nl_hint_policies[NL_POLICY_LOCALITY]->makes_room);
+	CHECK(nl_hint_policies[NL_POLICY_DINO]->makes_room);
+	CHECK(nl_hint_policies[NL_POLICY_ASYMSCHED]->makes_room);
+	CHECK_STR(nl_policy_names(), "locality, simple, dino or asymsched");
+	c.policy = NL_POLICY_COUNT;
+	snprintf(want, sizeof(want), "--hints.policy must be %s", nl_policy_names());
+	CHECK_STR(nl_hint_config_check(&c), want);
+}
+
+/* The "new hint policy" recipe of docs/internals-hints.md, followed in a
+ * test: a row and its functions, here and nowhere else. "first-node" puts
+ * every memory-intensive VM on the first node, whatever its locality. */
+static double first_node_key(const struct nl_plan_ctx *c, size_t v)
+{
+	return (double)c->s->vms[v].mem_total_bytes;
+}
+
+/* Its own gain: 1 while anything is to move, for new choices and for the
+ * published plan alike. */
+static void first_node_rescore(const struct nl_plan_ctx *c, size_t v,
+			       struct nl_plan_option *o)
+{
+	(void)v;
+	o->gain = o->pin_vcpus || o->bytes_self >= c->cfg->min_move ? 1 : 0;
+}
+
+static bool first_node_choose(const struct nl_plan_ctx *c, size_t v,
+			      const struct nl_plan *g, struct nl_plan_option *best)
+{
+	const struct nl_vm_features *f = &c->r->vmf[v];
+
+	if (!f->intensive || c->nn == 0)
+		return false;
+	nl_plan_eval_home(c, v, 0, c->policy->makes_room,
+			  nl_plan_preferred_home(g) == 0 ? g : NULL, best);
+	first_node_rescore(c, v, best);
+	return best->feasible && best->gain > 0;
+}
+
+static const struct nl_hint_policy first_node = {
+	.name = "first-node",
+	.makes_room = false,
+	.order_key = first_node_key,
+	.choose = first_node_choose,
+	.rescore = first_node_rescore,
+};
+
+static void test_new_policy_recipe(void)
+{
+	static const struct nl_hint_policy nameless = { .order_key = first_node_key,
+							.choose = first_node_choose };
+	const struct nl_hint_policy *bad[] = { &first_node, &nameless };
+	const struct nl_hint_policy *table[NL_POLICY_MAX + 1];
+	struct nl_hint_config cfg = test_cfg();
+	struct nl_hints *e, *d = nl_hints_new(&cfg);
+	struct fx_host h;
+	struct fx_vm *v;
+	const struct nl_hint *pin = NULL, *mig = NULL;
+	char id[NL_HINT_ID_LEN] = "";
+	int early = 0, bad_lists = 0;
+
+	/* the built-in table plus one row */
+	for (int p = 0; p <= NL_POLICY_MAX; p++)
+		table[p] = p < NL_POLICY_COUNT ? nl_hint_policies[p] : &first_node;
+	e = nl_hints_new_with(&cfg, table, NL_POLICY_COUNT + 1);
+	CHECK(e && d);
+	if (!e || !d)
+		goto cleanup;
+	host_init(&h, 2, 8, 32 * GiB);
+	/* memory-intensive and all local on node 1: nothing for the built-in
+	 * policies to do, everything for first-node */
+	v = add_vm(&h, "local1", 2);
+	v->mem[1] = 4 * GiB;
+	v->vcpu[1] = 2;
+	v->vcpu_pin = v->vmm_pin = 1;
+	v->mpki = 12;
+	for (int w = 0; w < 6; w++) {
+		struct nl_snapshot *s = host_snapshot(&h);
+		struct nl_hint_report *r;
+
+		/* the same snapshot through the default engine too */
+		CHECK(nl_hints_update(d, s) == 0);
+		r = s->hints;
+		s->hints = NULL;
+		CHECK(nl_hints_update(e, s) == 0);
+		CHECK_EQ_INT(s->hints->npolicies, 5);
+		CHECK(s->hints->policies[4] == &first_node);
+		CHECK_EQ_INT(r->npolicies, NL_POLICY_COUNT);
+		for (int p = 0; p < NL_POLICY_COUNT; p++) {
+			CHECK_EQ_INT(s->hints->nhints[p], r->nhints[p]);
+			CHECK_EQ_INT(s->hints->nhints[p], 0);
+			bad_lists += check_invariants(&h, s, (enum nl_policy)p);
+		}
+		bad_lists += check_invariants(&h, s, (enum nl_policy)4);
+		/* the first window has no rates, then 3 to confirm */
+		if (w < 3)
+			early += (int)s->hints->nhints[4];
+		if (w == 3) {
+			pin = find_hint(s, (enum nl_policy)4, "local1", NL_HINT_PIN_VCPUS);
+			CHECK(pin != NULL);
+			if (pin)
+				snprintf(id, sizeof(id), "%s", pin->id);
+		}
+		if (w == 5) {
+			pin = find_hint(s, (enum nl_policy)4, "local1", NL_HINT_PIN_VCPUS);
+			mig = find_hint(s, (enum nl_policy)4, "local1", NL_HINT_MIGRATE_MEMORY);
+			CHECK(pin && mig);
+			if (pin && mig) {
+				CHECK_STR(pin->id, id);          /* held, not re-made */
+				CHECK_EQ_INT(pin->target_node, 0);
+				CHECK_EQ_INT((int)pin->policy, 4);
+				CHECK_EQ_INT(mig->target_node, 0);
+				CHECK_NEAR((double)mig->bytes / GiB, 4, 0.01);
+				CHECK_NEAR(pin->expected_gain, 1, 1e-9);
+				CHECK(pin->nactions > 0);
+			}
+		}
+		nl_hint_report_free(r);
+		nl_snapshot_put(s);
+	}
+	CHECK_EQ_INT(early, 0);
+	CHECK_EQ_INT(bad_lists, 0);
+	/* a table the engine cannot run */
+	CHECK(nl_hints_new_with(&cfg, NULL, 1) == NULL);
+	CHECK(nl_hints_new_with(&cfg, table, 0) == NULL);
+	CHECK(nl_hints_new_with(&cfg, bad, 2) == NULL);
+	CHECK(nl_hints_new_with(&cfg, table, NL_POLICY_MAX + 1) == NULL);
+	cfg.policy = NL_POLICY_DINO;          /* default row past the table */
+	CHECK(nl_hints_new_with(&cfg, bad, 1) == NULL);
+cleanup:
+	nl_hints_free(e);
+	nl_hints_free(d);
+}
+
+/* ---- features: one definition per number ---- */
+
+/* LLC MPKI and the PMU locality are the snapshot's (score.c, with its
+ * floors); rates are the window's deltas over the window. */
+static void test_features_use_the_snapshot_scores(void)
+{
+	struct fx_host h;
+	struct nl_hint_config cfg = test_cfg();
+	struct nl_hints *e = nl_hints_new(&cfg);
+	struct nl_snapshot *s = NULL;
+	struct fx_vm *busy, *idle;
+	const struct nl_vm_snap *bv, *iv;
+	const struct nl_vm_features *bf, *inf;
+
+	host_init(&h, 2, 8, 32 * GiB);
+	h.dram = true;
+	busy = add_vm(&h, "busy", 2);
+	busy->mem[0] = 2 * GiB;
+	busy->mem[1] = 2 * GiB;
+	busy->vcpu[0] = 2;
+	busy->mpki = 8;
+	/* 8,000 instructions a window, 20 MPKI of them: too few to mean
+	 * anything (score.c: 10,000) */
+	idle = add_vm(&h, "idle", 2);
+	idle->mem[1] = 2 * GiB;
+	idle->vcpu[0] = 0.01;
+	idle->ipc_rate = 4000;
+	idle->mpki = 20;
+	CHECK_EQ_INT(run(&h, e, 1, &s), 0);
+	/* the first window: no rates (counters opened during it) */
+	bf = nl_hints_vm_features(s, nl_snapshot_find_vm(s, "busy"));
+	CHECK(bf && isnan(bf->instructions_per_second) && isnan(bf->llc_mpki));
+	CHECK_EQ_INT(run(&h, e, 5, &s), 0);
+	bv = nl_snapshot_find_vm(s, "busy");
+	iv = nl_snapshot_find_vm(s, "idle");
+	bf = nl_hints_vm_features(s, bv);
+	inf = nl_hints_vm_features(s, iv);
+	CHECK(bf && inf);
+	if (!bf || !inf)
+		goto cleanup;
+	CHECK(!isnan(bv->llc_mpki[NL_ROLE_VCPU]));
+	CHECK(bf->llc_mpki == bv->llc_mpki[NL_ROLE_VCPU]);
+	CHECK_NEAR(bf->llc_mpki, 8, 0.01);
+	CHECK(bf->pmu_locality == bv->pmu_locality[NL_ROLE_ALL]);
+	CHECK_NEAR(bf->pmu_locality, 0.5, 0.01);
+	CHECK_NEAR(bf->instructions_per_second, 2e9, 1);
+	CHECK_NEAR(bf->llc_misses_per_second, 2e9 * 8 / 1000, 1);
+	CHECK_NEAR(bf->dram_bytes_per_second, 2e9 * 8 / 1000 * 64, 64);
+	CHECK(bf->intensive);
+	/* below the instruction floor: no MPKI, so it is classed by its
+	 * bandwidth (a few KB/s), not as memory-intensive */
+	CHECK(isnan(iv->llc_mpki[NL_ROLE_VCPU]));
+	CHECK(isnan(inf->llc_mpki));
+	CHECK_NEAR(inf->instructions_per_second, 4000, 1);
+	CHECK_NEAR(inf->llc_misses_per_second, 80, 1);
+	CHECK(!inf->intensive);
+	CHECK_EQ_INT(count_vm(s, NL_POLICY_LOCALITY, "idle"), 0);
+cleanup:
+	nl_snapshot_put(s);
+	nl_hints_free(e);
+}
+
 NL_TEST_MAIN(NL_T(test_full_host_memory_intensive_arrival),
 	     NL_T(test_cold_memory_goes_to_nearest_room),
 	     NL_T(test_cpu_bound_arrival_changes_nothing),
@@ -1317,4 +1576,7 @@ NL_TEST_MAIN(NL_T(test_full_host_memory_intensive_arrival),
 	     NL_T(test_vmm_next_to_device),
 	     NL_T(test_profile_and_placement),
 	     NL_T(test_config_and_names),
+	     NL_T(test_policy_table),
+	     NL_T(test_new_policy_recipe),
+	     NL_T(test_features_use_the_snapshot_scores),
 	     NL_T(test_engine_cost))

@@ -126,9 +126,72 @@ static double spill_penalty(const struct nl_snapshot *s, const double *room,
 	return (double)(dmin - 10) / (dmax - 10);
 }
 
-static void rank_node(const struct nl_snapshot *s, const struct nl_profile *p,
-		      double mem_need, double cpu_need, bool intensive,
-		      ssize_t self, int h, struct nl_node_rank *rk)
+/* The resident VM whose cold memory on node h goes next for an incoming
+ * VM: the coldest, the largest share on h first; -1 when none is left. */
+static ssize_t coldest_resident(const struct nl_snapshot *s, ssize_t self, int h,
+				const struct nl_node_rank *rk)
+{
+	const struct nl_hint_report *r = s->hints;
+	ssize_t pick = -1;
+
+	for (size_t u = 0; u < s->nvms; u++) {
+		const struct nl_vm_features *f = &r->vmf[u];
+		bool used = false;
+		uint64_t mems = 0;
+		double iu, ip;
+
+		for (int m = 0; m < rk->nmoves; m++)
+			used |= rk->moves[m].vm == u;
+		for (size_t j = 0; j < s->vms[u].nseries; j++)
+			mems |= s->vms[u].series[j].mems_allowed;
+		if (used || (ssize_t)u == self || !f->measured || f->intensive ||
+		    s->vms[u].mem_bytes[h] == 0 || mems == (1ULL << h))
+			continue;
+		if (pick < 0) {
+			pick = (ssize_t)u;
+			continue;
+		}
+		iu = isnan(f->intensity) ? 0 : f->intensity;
+		ip = isnan(r->vmf[pick].intensity) ? 0 : r->vmf[pick].intensity;
+		if (iu < ip || (iu == ip && s->vms[u].mem_bytes[h] > s->vms[pick].mem_bytes[h]))
+			pick = (ssize_t)u;
+	}
+	return pick;
+}
+
+/* Moves of resident VMs' cold memory off node h until `room` bytes are
+ * free there (tmp[]: room above the reserve per node, updated). Returns
+ * the bytes still missing; *moved gets the bytes moved. */
+static double place_make_room(const struct nl_snapshot *s, ssize_t self, int h,
+			      double room, double *tmp, double *moved,
+			      struct nl_node_rank *rk)
+{
+	*moved = 0;
+	while (room > 0.5 && rk->nmoves < NL_PLACE_MAX_MOVES) {
+		ssize_t pick = coldest_resident(s, self, h, rk);
+		int k;
+		double amt;
+
+		if (pick < 0)
+			break;
+		k = nl_hints_nearest_room(&s->topo, tmp, h);
+		if (k < 0)
+			break;
+		amt = fmin(room, (double)s->vms[pick].mem_bytes[h]);
+		amt = fmin(amt, tmp[k]);
+		if (amt < 1)
+			break;
+		rk->moves[rk->nmoves++] = (struct nl_place_move){
+			(size_t)pick, rk->node, s->topo.nodes[k].id, (uint64_t)amt };
+		tmp[k] -= amt;
+		room -= amt;
+		*moved += amt;
+	}
+	return room;
+}
+
+static void rank_node(const struct nl_snapshot *s, double mem_need, double cpu_need,
+		      bool intensive, ssize_t self, int h, struct nl_node_rank *rk)
 {
 	const struct nl_hint_report *r = s->hints;
 	const struct nl_hint_config *cfg = &r->cfg;
@@ -136,7 +199,6 @@ static void rank_node(const struct nl_snapshot *s, const struct nl_profile *p,
 	double tmp[NL_MAX_NODES], room, moved = 0, total_int = 0, cpu_have;
 	double own_mem = 0, own_cpu = 0, util;
 
-	(void)p;
 	rk->node = s->topo.nodes[h].id;
 	rk->free_bytes = r->nodes[h].mem_free_bytes;
 	rk->spare_cpus = r->nodes[h].spare_cpus;
@@ -154,49 +216,7 @@ static void rank_node(const struct nl_snapshot *s, const struct nl_profile *p,
 	}
 	for (int n = 0; n < nn; n++)
 		tmp[n] = (double)r->nodes[n].mem_free_bytes - cfg->memory_reserve;
-	room = (mem_need - own_mem) - tmp[h];
-	while (room > 0.5 && rk->nmoves < NL_PLACE_MAX_MOVES) {
-		ssize_t pick = -1;
-		int k = -1;
-		double amt;
-
-		for (size_t u = 0; u < s->nvms; u++) {
-			const struct nl_vm_features *f = &r->vmf[u];
-			bool used = false;
-			uint64_t mems = 0;
-
-			for (int m = 0; m < rk->nmoves; m++)
-				used |= rk->moves[m].vm == u;
-			for (size_t j = 0; j < s->vms[u].nseries; j++)
-				mems |= s->vms[u].series[j].mems_allowed;
-			if (used || (ssize_t)u == self || !f->measured || f->intensive ||
-			    s->vms[u].mem_bytes[h] == 0 || mems == (1ULL << h))
-				continue;
-			if (pick < 0) {
-				pick = (ssize_t)u;
-				continue;
-			}
-			double iu = isnan(f->intensity) ? 0 : f->intensity;
-			double ip = isnan(r->vmf[pick].intensity) ? 0 : r->vmf[pick].intensity;
-
-			if (iu < ip || (iu == ip && s->vms[u].mem_bytes[h] > s->vms[pick].mem_bytes[h]))
-				pick = (ssize_t)u;
-		}
-		if (pick < 0)
-			break;
-		k = nl_hints_nearest_room(&s->topo, tmp, h);
-		if (k < 0)
-			break;
-		amt = fmin(room, (double)s->vms[pick].mem_bytes[h]);
-		amt = fmin(amt, tmp[k]);
-		if (amt < 1)
-			break;
-		rk->moves[rk->nmoves++] = (struct nl_place_move){
-			(size_t)pick, rk->node, s->topo.nodes[k].id, (uint64_t)amt };
-		tmp[k] -= amt;
-		room -= amt;
-		moved += amt;
-	}
+	room = place_make_room(s, self, h, (mem_need - own_mem) - tmp[h], tmp, &moved, rk);
 	if (room > 0.5) {
 		rk->nmoves = 0;
 		rk->reason_code = "memory";
@@ -318,7 +338,7 @@ int nl_hints_place(const struct nl_snapshot *s, const struct nl_profile *p,
 	pl->recommended_node = -1;
 	pl->nnodes = s->topo.nnodes;
 	for (int h = 0; h < s->topo.nnodes; h++)
-		rank_node(s, p, mem_need, cpu_need, intensive, self, h, &pl->nodes[h]);
+		rank_node(s, mem_need, cpu_need, intensive, self, h, &pl->nodes[h]);
 	qsort(pl->nodes, (size_t)pl->nnodes, sizeof(pl->nodes[0]), rank_cmp);
 	pl->fits = pl->nodes[0].feasible;
 	if (pl->fits) {

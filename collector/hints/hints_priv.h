@@ -1,8 +1,10 @@
-/* Internals of the hint engine, for tests/unit/test_hints.c. */
+/* Internals of the hint engine shared by its files and reached by
+ * tests/unit/test_hints.c: the engine's constants and the helpers with a
+ * contract of their own. The policy interface is policy.h. */
 #ifndef NL_HINTS_PRIV_H
 #define NL_HINTS_PRIV_H
 
-#include "hints.h"
+#include "policy.h"
 
 /* Bytes moved per second by page migration and by a live migration, for
  * the cost estimate of a hint (docs/api.md). */
@@ -16,8 +18,6 @@
 #define NL_HINT_VMM_MIN_CORES 0.01
 /* Smoothing of CPU time and intensity: x = a * new + (1 - a) * old. */
 #define NL_HINT_EWMA 0.5
-/* At most this many resident VMs give up memory for one plan. */
-#define NL_HINT_MAX_DONORS 4
 
 /* FNV-1a over (VM key, kind, target), as 16 hex digits. */
 void nl_hints_make_id(const char *vm_key, enum nl_hint_kind kind,
