@@ -194,13 +194,54 @@ static Numalens__V1__Evidence *pb_evidence(struct nl_api_bld *b, const struct nl
 	return m;
 }
 
+static Numalens__V1__Action *pb_action(struct nl_api_bld *b, const struct nl_hint *h,
+				       const struct nl_hint_action *a)
+{
+	Numalens__V1__Action *x = nl_api_msg_new(b, &numalens__v1__action__descriptor);
+	char buf[32];
+
+	if (!x)
+		return NULL;
+	OPT(x, op, nl_api_pb_action_op(a->op));
+	OPT(x, index, a->index);
+	switch (a->op) {
+	case NL_ACT_PIN_VCPU:
+	case NL_ACT_PIN_EMULATOR:
+	case NL_ACT_PIN_IOTHREAD:
+	case NL_ACT_PIN_THREAD:
+		x->cpus = cpus_str(b, &h->target_cpus);
+		break;
+	case NL_ACT_NUMATUNE:
+		snprintf(buf, sizeof(buf), "%d", h->target_node);
+		x->nodes = S(b, buf);
+		break;
+	case NL_ACT_MIGRATE_PAGES:
+	case NL_ACT_MOVE_PAGES:
+		x->from_nodes = arr_new(b, (size_t)h->nfrom, sizeof(int32_t));
+		for (int k = 0; x->from_nodes && k < h->nfrom; k++)
+			x->from_nodes[x->n_from_nodes++] = h->from_nodes[k];
+		OPT(x, to_node, h->target_node);
+		OPT(x, bytes, h->bytes);
+		break;
+	case NL_ACT_MIGRATE_VM:
+		OPT(x, bytes, h->bytes);
+		break;
+	case NL_ACT_COUNT:
+		break;
+	}
+	OPT(x, pid, h->pid);
+	x->libvirt = S(b, a->libvirt);
+	x->command = S(b, a->command);
+	OPT(x, fallback, a->fallback);
+	return x;
+}
+
 static Numalens__V1__Hint *pb_hint(struct nl_api_bld *b, const struct nl_hint *h)
 {
 	const struct nl_snapshot *s = b->s;
 	const struct nl_vm_snap *vm = nl_snapshot_find_vm(s, h->vm);
 	Numalens__V1__Hint *m = nl_api_msg_new(b, &numalens__v1__hint__descriptor);
 	Numalens__V1__Target *t;
-	char buf[64];
 
 	if (!m)
 		return NULL;
@@ -254,43 +295,10 @@ static Numalens__V1__Hint *pb_hint(struct nl_api_bld *b, const struct nl_hint *h
 		m->beneficiary = S(b, h->beneficiary);
 	m->actions = arr_new(b, h->nactions, sizeof(*m->actions));
 	for (size_t i = 0; m->actions && i < h->nactions; i++) {
-		const struct nl_hint_action *a = &h->actions[i];
-		Numalens__V1__Action *x = nl_api_msg_new(b, &numalens__v1__action__descriptor);
-
-		if (!x)
+		m->actions[m->n_actions] = pb_action(b, h, &h->actions[i]);
+		if (!m->actions[m->n_actions])
 			break;
-		m->actions[m->n_actions++] = x;
-		OPT(x, op, nl_api_pb_action_op(a->op));
-		OPT(x, index, a->index);
-		switch (a->op) {
-		case NL_ACT_PIN_VCPU:
-		case NL_ACT_PIN_EMULATOR:
-		case NL_ACT_PIN_IOTHREAD:
-		case NL_ACT_PIN_THREAD:
-			x->cpus = cpus_str(b, &h->target_cpus);
-			break;
-		case NL_ACT_NUMATUNE:
-			snprintf(buf, sizeof(buf), "%d", h->target_node);
-			x->nodes = S(b, buf);
-			break;
-		case NL_ACT_MIGRATE_PAGES:
-		case NL_ACT_MOVE_PAGES:
-			x->from_nodes = arr_new(b, (size_t)h->nfrom, sizeof(int32_t));
-			for (int k = 0; x->from_nodes && k < h->nfrom; k++)
-				x->from_nodes[x->n_from_nodes++] = h->from_nodes[k];
-			OPT(x, to_node, h->target_node);
-			OPT(x, bytes, h->bytes);
-			break;
-		case NL_ACT_MIGRATE_VM:
-			OPT(x, bytes, h->bytes);
-			break;
-		case NL_ACT_COUNT:
-			break;
-		}
-		OPT(x, pid, h->pid);
-		x->libvirt = S(b, a->libvirt);
-		x->command = S(b, a->command);
-		OPT(x, fallback, a->fallback);
+		m->n_actions++;
 	}
 	return m;
 }
@@ -323,6 +331,59 @@ static Numalens__V1__Hint **pb_hints(struct nl_api_bld *b, const struct nl_api_h
 		(*n)++;
 	}
 	return v;
+}
+
+/* A VM's threads of one role (or all, NL_ROLE_ALL); NULL for a role it
+ * has no thread of, or with b->err set. */
+static Numalens__V1__RoleInfo *pb_role(struct nl_api_bld *b, const struct nl_vm_snap *vm,
+				       int role)
+{
+	const struct nl_snapshot *s = b->s;
+	Numalens__V1__RoleInfo *ri;
+	struct nl_cpuset set;
+	uint64_t mems = 0, ns[NL_MAX_NODES] = { 0 };
+	double secs[NL_MAX_NODES];
+	uint32_t threads = 0;
+	char nodes[NL_MAX_NODES * 8] = "";
+	size_t o = 0;
+
+	nl_cpuset_zero(&set);
+	for (size_t j = 0; j < vm->nseries; j++) {
+		const struct nl_series *se = &vm->series[j];
+
+		if (role != NL_ROLE_ALL && (int)se->role != role)
+			continue;
+		threads += se->nthreads;
+		nl_cpuset_or(&set, &se->cpus_allowed);
+		mems |= se->mems_allowed;
+		for (int n = 0; n < NL_MAX_NODES; n++)
+			ns[n] += se->node_ns[n];
+	}
+	if (role != NL_ROLE_ALL && threads == 0)
+		return NULL;
+	ri = nl_api_msg_new(b, &numalens__v1__role_info__descriptor);
+	if (!ri)
+		return NULL;
+	ri->role = S(b, nl_role_name((enum nl_role)role));
+	OPT(ri, threads, threads);
+	OPT_D(ri, locality, vm->locality[role]);
+	OPT_D(ri, access_distance, vm->distance[role]);
+	ri->cpus = cpus_str(b, &set);
+	for (int n = 0; n < (s->topo_valid ? s->topo.nnodes : 0); n++) {
+		int w;
+
+		if (!(mems >> n & 1))
+			continue;
+		w = snprintf(nodes + o, sizeof(nodes) - o, "%s%d", o ? "," : "", node_id(s, n));
+		if (w < 0 || (size_t)w >= sizeof(nodes) - o)
+			break;
+		o += (size_t)w;
+	}
+	ri->nodes = S(b, nodes);
+	for (int n = 0; n < NL_MAX_NODES; n++)
+		secs[n] = (double)ns[n] / 1e9;
+	ri->cpu_seconds = node_values(b, s, secs, &ri->n_cpu_seconds);
+	return ri;
 }
 
 Numalens__V1__Vm *nl_api_pb_vm(struct nl_api_bld *b, const struct nl_vm_snap *vm, bool detail,
@@ -370,51 +431,12 @@ Numalens__V1__Vm *nl_api_pb_vm(struct nl_api_bld *b, const struct nl_vm_snap *vm
 		return m;
 	m->roles = arr_new(b, NL_ROLE_COUNT + 1, sizeof(*m->roles));
 	for (int role = 0; m->roles && role <= NL_ROLE_ALL; role++) {
-		Numalens__V1__RoleInfo *ri;
-		struct nl_cpuset set;
-		uint64_t mems = 0, ns[NL_MAX_NODES] = { 0 };
-		double secs[NL_MAX_NODES];
-		uint32_t threads = 0;
-		char nodes[NL_MAX_NODES * 8] = "";
-		size_t o = 0;
+		Numalens__V1__RoleInfo *ri = pb_role(b, vm, role);
 
-		nl_cpuset_zero(&set);
-		for (size_t j = 0; j < vm->nseries; j++) {
-			const struct nl_series *se = &vm->series[j];
-
-			if (role != NL_ROLE_ALL && (int)se->role != role)
-				continue;
-			threads += se->nthreads;
-			nl_cpuset_or(&set, &se->cpus_allowed);
-			mems |= se->mems_allowed;
-			for (int n = 0; n < NL_MAX_NODES; n++)
-				ns[n] += se->node_ns[n];
-		}
-		if (role != NL_ROLE_ALL && threads == 0)
-			continue;
-		ri = nl_api_msg_new(b, &numalens__v1__role_info__descriptor);
-		if (!ri)
+		if (ri)
+			m->roles[m->n_roles++] = ri;
+		if (b->err)
 			break;
-		m->roles[m->n_roles++] = ri;
-		ri->role = S(b, nl_role_name((enum nl_role)role));
-		OPT(ri, threads, threads);
-		OPT_D(ri, locality, vm->locality[role]);
-		OPT_D(ri, access_distance, vm->distance[role]);
-		ri->cpus = cpus_str(b, &set);
-		for (int n = 0; n < (s->topo_valid ? s->topo.nnodes : 0); n++) {
-			int w;
-
-			if (!(mems >> n & 1))
-				continue;
-			w = snprintf(nodes + o, sizeof(nodes) - o, "%s%d", o ? "," : "", node_id(s, n));
-			if (w < 0 || (size_t)w >= sizeof(nodes) - o)
-				break;
-			o += (size_t)w;
-		}
-		ri->nodes = S(b, nodes);
-		for (int n = 0; n < NL_MAX_NODES; n++)
-			secs[n] = (double)ns[n] / 1e9;
-		ri->cpu_seconds = node_values(b, s, secs, &ri->n_cpu_seconds);
 	}
 	if (r) {
 		struct nl_api_hint_filter hf = { pol, vm->name, false, NL_HINT_PIN_VCPUS, NULL };
