@@ -17,9 +17,9 @@ WERROR   ?= 1
 SANITIZE ?=
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 
-PKGS     := libvirt libmicrohttpd libprotobuf-c libcjson
+PKGS     := libvirt libmicrohttpd libprotobuf-c libcjson libcurl
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lvirt -lmicrohttpd -lprotobuf-c -lcjson)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lvirt -lmicrohttpd -lprotobuf-c -lcjson -lcurl)
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wwrite-strings -Wformat=2 -Wimplicit-fallthrough -Wvla \
@@ -40,7 +40,9 @@ LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
 COLLECTOR_SRC := $(wildcard collector/*.c collector/*/*.c)
-EXPORTER_SRC  := $(filter-out exporter/main.c,$(wildcard exporter/*.c))
+# exporter/cmd/: the actuator (`numalens apply`), a client, not an encoder
+EXPORTER_SRC  := $(filter-out exporter/main.c,$(wildcard exporter/*.c)) \
+                 $(wildcard exporter/cmd/*.c)
 LIB_OBJ := $(COLLECTOR_SRC:%.c=$(BUILD)/%.o) $(EXPORTER_SRC:%.c=$(BUILD)/%.o)
 # The HTTP API's protobuf schema: protoc-c writes C under $(BUILD)/gen (not
 # committed); everything that includes the header waits for it.

@@ -1,528 +1,21 @@
-/* /api/v1: routing, content negotiation, request checks, and the builders
- * that turn a snapshot (and its hint report) into numalens.proto messages.
- * See api.h and docs/api.md. */
-#include "api.h"
+/* /api/v1: the route table, content negotiation, request checks and
+ * replies; api_msg.c builds the messages. See api.h and docs/api.md. */
+#include "api_priv.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "hints.h"
-#include "numalens.pb-c.h"
 #include "pbjson.h"
 #include "snapshot.h"
 
 enum fmt { FMT_JSON, FMT_PROTOBUF };
 
-/* ---- building messages ---- */
-
-struct bld {
-	int err;
-	const struct nl_snapshot *s;
-};
-
-static char *S(struct bld *b, const char *s)
-{
-	char *p = strdup(s ? s : "");
-
-	if (!p)
-		b->err = -ENOMEM;
-	return p;
-}
-
-static void *msg_new(struct bld *b, const ProtobufCMessageDescriptor *d)
-{
-	ProtobufCMessage *m = malloc(d->sizeof_message);
-
-	if (!m) {
-		b->err = -ENOMEM;
-		return NULL;
-	}
-	protobuf_c_message_init(d, m);
-	return m;
-}
-
-static void *arr_new(struct bld *b, size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size);
-
-	if (!p)
-		b->err = -ENOMEM;
-	return p;
-}
-
-#define OPT(m, field, v) do { (m)->has_##field = 1; (m)->field = (v); } while (0)
-#define OPT_D(m, field, v) do { \
-	double v_ = (v); \
-	if (isfinite(v_)) { (m)->has_##field = 1; (m)->field = v_; } } while (0)
-
-static void msg_free(void *m)
-{
-	if (m)
-		protobuf_c_message_free_unpacked(m, NULL);
-}
-
-static int node_id(const struct nl_snapshot *s, int idx)
-{
-	return idx >= 0 && idx < s->topo.nnodes ? s->topo.nodes[idx].id : idx;
-}
-
-static Numalens__V1__NodeBytes **node_bytes(struct bld *b, const struct nl_snapshot *s,
-					    const uint64_t *bytes, size_t *n)
-{
-	int nn = s->topo_valid ? s->topo.nnodes : 0;
-	Numalens__V1__NodeBytes **v = arr_new(b, (size_t)nn, sizeof(*v));
-
-	*n = 0;
-	if (!v)
-		return NULL;
-	for (int i = 0; i < nn; i++) {
-		Numalens__V1__NodeBytes *e = msg_new(b, &numalens__v1__node_bytes__descriptor);
-
-		if (!e)
-			break;
-		OPT(e, node, s->topo.nodes[i].id);
-		OPT(e, bytes, bytes[i]);
-		v[(*n)++] = e;
-	}
-	return v;
-}
-
-static Numalens__V1__NodeValue **node_values(struct bld *b, const struct nl_snapshot *s,
-					     const double *vals, size_t *n)
-{
-	int nn = s->topo_valid ? s->topo.nnodes : 0;
-	Numalens__V1__NodeValue **v = arr_new(b, (size_t)nn, sizeof(*v));
-
-	*n = 0;
-	if (!v)
-		return NULL;
-	for (int i = 0; i < nn; i++) {
-		Numalens__V1__NodeValue *e = msg_new(b, &numalens__v1__node_value__descriptor);
-
-		if (!e)
-			break;
-		OPT(e, node, s->topo.nodes[i].id);
-		OPT_D(e, value, vals[i]);
-		v[(*n)++] = e;
-	}
-	return v;
-}
-
-static char *cpus_str(struct bld *b, const struct nl_cpuset *set)
-{
-	char buf[NL_MAX_CPUS * 5];
-
-	return S(b, nl_cpuset_format(set, buf, sizeof(buf)));
-}
-
-static Numalens__V1__Evidence *pb_evidence(struct bld *b, const struct nl_hint_evidence *ev)
-{
-	Numalens__V1__Evidence *m = msg_new(b, &numalens__v1__evidence__descriptor);
-
-	if (!m)
-		return NULL;
-	OPT(m, inputs, ev->inputs == NL_INPUTS_PMU ? NUMALENS__V1__INPUTS__INPUTS_PMU
-						   : NUMALENS__V1__INPUTS__INPUTS_PLACEMENT);
-	if (ev->intensity_metric)
-		m->intensity_metric = S(b, ev->intensity_metric);
-	OPT_D(m, intensity, ev->intensity);
-	OPT_D(m, llc_mpki, ev->llc_mpki);
-	OPT_D(m, llc_misses_per_second, ev->llc_misses_per_second);
-	OPT_D(m, dram_bytes_per_second, ev->dram_bytes_per_second);
-	OPT_D(m, pmu_locality, ev->pmu_locality);
-	OPT_D(m, proxy, ev->proxy);
-	OPT_D(m, locality, ev->locality);
-	OPT_D(m, locality_after, ev->locality_after);
-	OPT_D(m, access_distance, ev->access_distance);
-	OPT_D(m, cpu_cores, ev->cpu_cores);
-	OPT_D(m, vmm_cpu_cores, ev->vmm_cpu_cores);
-	m->memory = node_bytes(b, b->s, ev->mem_bytes, &m->n_memory);
-	m->vcpu_share = node_values(b, b->s, ev->cpu_share, &m->n_vcpu_share);
-	if (ev->target_free_bytes)
-		OPT(m, target_free_bytes, ev->target_free_bytes);
-	if (ev->target_free_bytes || ev->target_spare_cpus != 0)
-		OPT_D(m, target_spare_cpus, ev->target_spare_cpus);
-	OPT_D(m, contention_before, ev->contention_before);
-	OPT_D(m, contention_after, ev->contention_after);
-	OPT(m, windows, ev->windows);
-	return m;
-}
-
-static Numalens__V1__Hint *pb_hint(struct bld *b, const struct nl_hint *h)
-{
-	const struct nl_snapshot *s = b->s;
-	const struct nl_vm_snap *vm = nl_snapshot_find_vm(s, h->vm);
-	Numalens__V1__Hint *m = msg_new(b, &numalens__v1__hint__descriptor);
-	Numalens__V1__Target *t;
-	char buf[64];
-
-	if (!m)
-		return NULL;
-	m->id = S(b, h->id);
-	m->vm = S(b, h->vm);
-	m->uuid = S(b, h->uuid);
-	OPT(m, pid, h->pid);
-	OPT(m, kind, (Numalens__V1__HintKind)(h->kind + 1));
-	OPT(m, policy, (Numalens__V1__Policy)(h->policy + 1));
-	t = m->target = msg_new(b, &numalens__v1__target__descriptor);
-	if (t) {
-		OPT(t, node, h->target_node);
-		if (h->target_node >= 0)
-			t->cpus = cpus_str(b, &h->target_cpus);
-		t->from_nodes = arr_new(b, (size_t)h->nfrom, sizeof(int32_t));
-		for (int i = 0; t->from_nodes && i < h->nfrom; i++)
-			t->from_nodes[t->n_from_nodes++] = h->from_nodes[i];
-		if (h->kind == NL_HINT_MIGRATE_MEMORY || h->kind == NL_HINT_EVICT)
-			OPT(t, bytes, h->bytes);
-		if (vm && (h->kind == NL_HINT_PIN_VCPUS || h->kind == NL_HINT_PIN_VMM_THREADS)) {
-			t->vcpus = arr_new(b, vm->nseries, sizeof(int32_t));
-			t->iothreads = arr_new(b, vm->nseries, sizeof(int32_t));
-			for (size_t i = 0; t->vcpus && t->iothreads && i < vm->nseries; i++) {
-				const struct nl_series *se = &vm->series[i];
-
-				if (h->kind == NL_HINT_PIN_VCPUS && se->role == NL_ROLE_VCPU)
-					t->vcpus[t->n_vcpus++] = se->index;
-				if (h->kind == NL_HINT_PIN_VMM_THREADS &&
-				    se->role == NL_ROLE_IOTHREAD && se->index >= 0)
-					t->iothreads[t->n_iothreads++] = se->index;
-			}
-		}
-		t->roles = arr_new(b, NL_ROLE_COUNT, sizeof(char *));
-		for (int r = 0; t->roles && r < NL_ROLE_COUNT; r++)
-			if (h->roles >> r & 1)
-				t->roles[t->n_roles++] = S(b, nl_role_name((enum nl_role)r));
-	}
-	m->reason_code = S(b, h->reason_code);
-	m->reason = S(b, h->reason);
-	m->evidence = pb_evidence(b, &h->ev);
-	OPT_D(m, expected_gain, h->expected_gain);
-	if (h->gain_metric)
-		m->gain_metric = S(b, h->gain_metric);
-	OPT(m, cost_bytes, h->cost_bytes);
-	OPT_D(m, cost_seconds, h->cost_seconds);
-	OPT_D(m, confidence, h->confidence);
-	OPT_D(m, created, h->created);
-	OPT_D(m, expires, h->expires);
-	OPT(m, step, h->step);
-	if (h->beneficiary[0])
-		m->beneficiary = S(b, h->beneficiary);
-	m->actions = arr_new(b, h->nactions, sizeof(*m->actions));
-	for (size_t i = 0; m->actions && i < h->nactions; i++) {
-		const struct nl_hint_action *a = &h->actions[i];
-		Numalens__V1__Action *x = msg_new(b, &numalens__v1__action__descriptor);
-
-		if (!x)
-			break;
-		m->actions[m->n_actions++] = x;
-		OPT(x, op, (Numalens__V1__ActionOp)(a->op + 1));
-		OPT(x, index, a->index);
-		switch (a->op) {
-		case NL_ACT_PIN_VCPU:
-		case NL_ACT_PIN_EMULATOR:
-		case NL_ACT_PIN_IOTHREAD:
-		case NL_ACT_PIN_THREAD:
-			x->cpus = cpus_str(b, &h->target_cpus);
-			break;
-		case NL_ACT_NUMATUNE:
-			snprintf(buf, sizeof(buf), "%d", h->target_node);
-			x->nodes = S(b, buf);
-			break;
-		case NL_ACT_MIGRATE_PAGES:
-		case NL_ACT_MOVE_PAGES:
-			x->from_nodes = arr_new(b, (size_t)h->nfrom, sizeof(int32_t));
-			for (int k = 0; x->from_nodes && k < h->nfrom; k++)
-				x->from_nodes[x->n_from_nodes++] = h->from_nodes[k];
-			OPT(x, to_node, h->target_node);
-			OPT(x, bytes, h->bytes);
-			break;
-		case NL_ACT_MIGRATE_VM:
-			OPT(x, bytes, h->bytes);
-			break;
-		case NL_ACT_COUNT:
-			break;
-		}
-		OPT(x, pid, h->pid);
-		x->libvirt = S(b, a->libvirt);
-		x->command = S(b, a->command);
-		OPT(x, fallback, a->fallback);
-	}
-	return m;
-}
-
-struct hint_filter {
-	enum nl_policy policy;
-	const char *vm;
-	bool kind_set;
-	enum nl_hint_kind kind;
-	const char *id;
-};
-
-static bool hint_matches(const struct nl_hint *h, const struct hint_filter *f)
-{
-	if (f->vm && strcmp(h->vm, f->vm) && strcmp(h->beneficiary, f->vm))
-		return false;
-	if (f->kind_set && h->kind != f->kind)
-		return false;
-	return !f->id || strcmp(h->id, f->id) == 0;
-}
-
-static Numalens__V1__Hint **pb_hints(struct bld *b, const struct hint_filter *f,
-				     size_t *n)
-{
-	const struct nl_hint_report *r = b->s->hints;
-	size_t total = r->nhints[f->policy];
-	Numalens__V1__Hint **v = arr_new(b, total, sizeof(*v));
-
-	*n = 0;
-	for (size_t i = 0; v && i < total; i++) {
-		const struct nl_hint *h = &r->hints[f->policy][i];
-
-		if (!hint_matches(h, f))
-			continue;
-		v[*n] = pb_hint(b, h);
-		if (!v[*n])
-			break;
-		(*n)++;
-	}
-	return v;
-}
-
-static Numalens__V1__Vm *pb_vm(struct bld *b, const struct nl_vm_snap *vm, bool detail,
-			       enum nl_policy pol)
-{
-	const struct nl_snapshot *s = b->s;
-	const struct nl_vm_features *f = nl_hints_vm_features(s, vm);
-	const struct nl_hint_report *r = s->hints;
-	Numalens__V1__Vm *m = msg_new(b, &numalens__v1__vm__descriptor);
-	uint32_t nh = 0;
-
-	if (!m)
-		return NULL;
-	m->name = S(b, vm->name);
-	m->uuid = S(b, vm->uuid);
-	OPT(m, pid, vm->pid);
-	m->backend = S(b, nl_backend_name(vm->backend));
-	m->memory_source = S(b, nl_mem_source_name(vm->mem_source));
-	OPT(m, memory_bytes, vm->mem_total_bytes);
-	m->memory = node_bytes(b, s, vm->mem_bytes, &m->n_memory);
-	if (f) {
-		OPT(m, vcpus, (uint32_t)f->nvcpus);
-		OPT(m, iothreads, (uint32_t)f->niothreads);
-		if (f->measured) {
-			OPT_D(m, cpu_cores, f->cpu_cores);
-			OPT_D(m, vmm_cpu_cores, f->vmm_cpu_cores);
-		}
-		OPT(m, inputs, f->inputs == NL_INPUTS_PMU ? NUMALENS__V1__INPUTS__INPUTS_PMU
-							  : NUMALENS__V1__INPUTS__INPUTS_PLACEMENT);
-		if (f->intensity_metric)
-			m->intensity_metric = S(b, f->intensity_metric);
-		OPT_D(m, intensity, f->intensity);
-		OPT(m, memory_intensive, f->intensive);
-		OPT_D(m, locality, f->locality);
-		OPT_D(m, llc_mpki, f->llc_mpki);
-		OPT_D(m, llc_misses_per_second, f->llc_misses_per_second);
-		OPT_D(m, dram_bytes_per_second, f->dram_bytes_per_second);
-		OPT_D(m, pmu_locality, f->pmu_locality);
-		OPT_D(m, page_faults_per_second, f->page_faults_per_second);
-		OPT_D(m, proxy, f->proxy);
-	}
-	for (size_t i = 0; r && i < r->nhints[pol]; i++)
-		nh += !strcmp(r->hints[pol][i].vm, vm->name);
-	OPT(m, nhints, nh);
-	if (!detail)
-		return m;
-	m->roles = arr_new(b, NL_ROLE_COUNT + 1, sizeof(*m->roles));
-	for (int role = 0; m->roles && role <= NL_ROLE_ALL; role++) {
-		Numalens__V1__RoleInfo *ri;
-		struct nl_cpuset set;
-		uint64_t mems = 0, ns[NL_MAX_NODES] = { 0 };
-		double secs[NL_MAX_NODES];
-		uint32_t threads = 0;
-		char nodes[NL_MAX_NODES * 8] = "";
-		size_t o = 0;
-
-		nl_cpuset_zero(&set);
-		for (size_t j = 0; j < vm->nseries; j++) {
-			const struct nl_series *se = &vm->series[j];
-
-			if (role != NL_ROLE_ALL && (int)se->role != role)
-				continue;
-			threads += se->nthreads;
-			nl_cpuset_or(&set, &se->cpus_allowed);
-			mems |= se->mems_allowed;
-			for (int n = 0; n < NL_MAX_NODES; n++)
-				ns[n] += se->node_ns[n];
-		}
-		if (role != NL_ROLE_ALL && threads == 0)
-			continue;
-		ri = msg_new(b, &numalens__v1__role_info__descriptor);
-		if (!ri)
-			break;
-		m->roles[m->n_roles++] = ri;
-		ri->role = S(b, nl_role_name((enum nl_role)role));
-		OPT(ri, threads, threads);
-		OPT_D(ri, locality, vm->locality[role]);
-		OPT_D(ri, access_distance, vm->distance[role]);
-		ri->cpus = cpus_str(b, &set);
-		for (int n = 0; n < (s->topo_valid ? s->topo.nnodes : 0); n++) {
-			int w;
-
-			if (!(mems >> n & 1))
-				continue;
-			w = snprintf(nodes + o, sizeof(nodes) - o, "%s%d", o ? "," : "", node_id(s, n));
-			if (w < 0 || (size_t)w >= sizeof(nodes) - o)
-				break;
-			o += (size_t)w;
-		}
-		ri->nodes = S(b, nodes);
-		for (int n = 0; n < NL_MAX_NODES; n++)
-			secs[n] = (double)ns[n] / 1e9;
-		ri->cpu_seconds = node_values(b, s, secs, &ri->n_cpu_seconds);
-	}
-	if (r) {
-		struct hint_filter hf = { pol, vm->name, false, NL_HINT_PIN_VCPUS, NULL };
-
-		m->hints = pb_hints(b, &hf, &m->n_hints);
-	}
-	return m;
-}
-
-static Numalens__V1__Node **pb_nodes(struct bld *b, size_t *n)
-{
-	const struct nl_snapshot *s = b->s;
-	const struct nl_hint_report *r = s->hints;
-	int nn = s->topo_valid ? s->topo.nnodes : 0;
-	Numalens__V1__Node **v = arr_new(b, (size_t)nn, sizeof(*v));
-
-	*n = 0;
-	for (int i = 0; v && i < nn; i++) {
-		Numalens__V1__Node *x = msg_new(b, &numalens__v1__node__descriptor);
-
-		if (!x)
-			break;
-		v[(*n)++] = x;
-		OPT(x, node, s->topo.nodes[i].id);
-		x->cpus = cpus_str(b, &s->topo.nodes[i].cpus);
-		OPT(x, memory_total_bytes, s->topo.nodes[i].mem_total_bytes);
-		OPT(x, memory_free_bytes, s->topo.nodes[i].mem_free_bytes);
-		if (r && i < r->nnodes) {
-			OPT_D(x, cpu_cores_used, r->nodes[i].cpu_cores_used);
-			OPT_D(x, spare_cpus, r->nodes[i].spare_cpus);
-			OPT_D(x, intensity_sum, r->nodes[i].intensity_sum);
-		}
-	}
-	return v;
-}
-
-static Numalens__V1__Profile *pb_profile(struct bld *b, const struct nl_profile *p)
-{
-	Numalens__V1__Profile *m = msg_new(b, &numalens__v1__profile__descriptor);
-
-	if (!m)
-		return NULL;
-	m->vm = S(b, p->vm);
-	m->uuid = S(b, p->uuid);
-	m->source_host = S(b, p->source_host);
-	OPT(m, vcpus, p->vcpus);
-	OPT(m, memory_bytes, p->memory_bytes);
-	m->memory = arr_new(b, (size_t)p->nnodes, sizeof(*m->memory));
-	for (int i = 0; m->memory && i < p->nnodes; i++) {
-		Numalens__V1__NodeBytes *e = msg_new(b, &numalens__v1__node_bytes__descriptor);
-
-		if (!e)
-			break;
-		OPT(e, node, p->node_ids[i]);
-		OPT(e, bytes, p->node_bytes[i]);
-		m->memory[m->n_memory++] = e;
-	}
-	OPT_D(m, cpu_cores, p->cpu_cores);
-	OPT_D(m, vmm_cpu_cores, p->vmm_cpu_cores);
-	OPT(m, inputs, p->inputs == NL_INPUTS_PMU ? NUMALENS__V1__INPUTS__INPUTS_PMU
-						  : NUMALENS__V1__INPUTS__INPUTS_PLACEMENT);
-	m->intensity_metric = S(b, p->intensity_metric);
-	OPT_D(m, intensity, p->intensity);
-	if (p->has_memory_intensive)
-		OPT(m, memory_intensive, p->memory_intensive);
-	OPT_D(m, llc_mpki, p->llc_mpki);
-	OPT_D(m, llc_misses_per_second, p->llc_misses_per_second);
-	OPT_D(m, dram_bytes_per_second, p->dram_bytes_per_second);
-	OPT_D(m, instructions_per_second, p->instructions_per_second);
-	OPT_D(m, page_faults_per_second, p->page_faults_per_second);
-	OPT_D(m, proxy, p->proxy);
-	OPT_D(m, locality, p->locality);
-	OPT_D(m, window_seconds, p->window_seconds);
-	OPT_D(m, timestamp, p->timestamp);
-	m->history = arr_new(b, (size_t)p->nhistory, sizeof(*m->history));
-	for (int i = 0; m->history && i < p->nhistory; i++) {
-		Numalens__V1__Sample *x = msg_new(b, &numalens__v1__sample__descriptor);
-
-		if (!x)
-			break;
-		OPT_D(x, t, p->history[i].t);
-		OPT_D(x, cpu_cores, p->history[i].cpu_cores);
-		OPT_D(x, intensity, p->history[i].intensity);
-		m->history[m->n_history++] = x;
-	}
-	return m;
-}
-
-static Numalens__V1__Placement *pb_placement(struct bld *b, const struct nl_placement *pl)
-{
-	const struct nl_snapshot *s = b->s;
-	Numalens__V1__Placement *m = msg_new(b, &numalens__v1__placement__descriptor);
-
-	if (!m)
-		return NULL;
-	m->vm = S(b, pl->vm);
-	OPT(m, fits, pl->fits);
-	OPT(m, recommended_node, pl->recommended_node);
-	OPT_D(m, timestamp, s->timestamp);
-	m->nodes = arr_new(b, (size_t)pl->nnodes, sizeof(*m->nodes));
-	for (int i = 0; m->nodes && i < pl->nnodes; i++) {
-		const struct nl_node_rank *rk = &pl->nodes[i];
-		Numalens__V1__NodeRank *x = msg_new(b, &numalens__v1__node_rank__descriptor);
-
-		if (!x)
-			break;
-		m->nodes[m->n_nodes++] = x;
-		OPT(x, node, rk->node);
-		OPT_D(x, score, rk->score);
-		OPT(x, feasible, rk->feasible);
-		x->reason_code = S(b, rk->reason_code ? rk->reason_code : "");
-		x->reason = S(b, rk->reason);
-		OPT(x, free_bytes, rk->free_bytes);
-		OPT_D(x, spare_cpus, rk->spare_cpus);
-		OPT(x, bytes_to_free, rk->bytes_to_free);
-		x->moves = arr_new(b, (size_t)rk->nmoves, sizeof(*x->moves));
-		for (int k = 0; x->moves && k < rk->nmoves; k++) {
-			const struct nl_vm_snap *vm = &s->vms[rk->moves[k].vm];
-			Numalens__V1__Move *mv = msg_new(b, &numalens__v1__move__descriptor);
-
-			if (!mv)
-				break;
-			x->moves[x->n_moves++] = mv;
-			mv->vm = S(b, vm->name);
-			mv->uuid = S(b, vm->uuid);
-			OPT(mv, from_node, rk->moves[k].from_node);
-			OPT(mv, to_node, rk->moves[k].to_node);
-			OPT(mv, bytes, rk->moves[k].bytes);
-		}
-	}
-	m->hints = arr_new(b, pl->nhints, sizeof(*m->hints));
-	for (size_t i = 0; m->hints && i < pl->nhints; i++) {
-		m->hints[m->n_hints] = pb_hint(b, &pl->hints[i]);
-		if (!m->hints[m->n_hints])
-			break;
-		m->n_hints++;
-	}
-	return m;
-}
+#define ROUTE_MAX_ARGS 4
 
 /* ---- replies ---- */
 
@@ -651,13 +144,25 @@ static int negotiate(const char *accept, enum fmt *out)
 
 /* ---- request checks ---- */
 
-/* Check the query arguments against the allowed names; return 0 or fill an
- * error reply and return 1. Sets *vals[i] for allowed[i]. */
-static int check_args(const struct nl_api_request *rq, struct nl_api_reply *rp, enum fmt fmt,
-		      const char *const *allowed, const char **vals, int nallowed, int *ret)
+/* One request on its way through a route. */
+struct call {
+	const struct nl_snapshot *snap;
+	const struct nl_api_request *rq;
+	struct nl_api_reply *rp;
+	enum fmt fmt;
+	const char *arg[ROUTE_MAX_ARGS];  /* the route's arguments, NULL when not given */
+	const char *name;                 /* a named route's name ("vms/NAME") */
+};
+
+/* Take the query arguments a route allows into c->arg, in the route's
+ * order. Return 0, or 1 with a 400 answer in c->rp (*ret: put_error()'s). */
+static int check_args(struct call *c, const char *const *allowed, int *ret)
 {
-	for (int i = 0; i < nallowed; i++)
-		vals[i] = NULL;
+	const struct nl_api_request *rq = c->rq;
+	int nallowed = 0;
+
+	while (nallowed < ROUTE_MAX_ARGS && allowed[nallowed])
+		c->arg[nallowed++] = NULL;
 	for (size_t i = 0; i < rq->nargs; i++) {
 		int k;
 
@@ -671,275 +176,240 @@ static int check_args(const struct nl_api_request *rq, struct nl_api_reply *rp, 
 				strcat(list, j ? ", " : "");
 				strcat(list, allowed[j]);
 			}
-			*ret = put_error(rp, fmt, 400, "unknown query argument \"%.64s\" (allowed: %s)",
+			*ret = put_error(c->rp, c->fmt, 400, "unknown query argument \"%.64s\" (allowed: %s)",
 					 rq->args[i].key, nallowed ? list : "none");
 			return 1;
 		}
-		if (vals[k]) {
-			*ret = put_error(rp, fmt, 400, "query argument \"%s\" given twice", allowed[k]);
+		if (c->arg[k]) {
+			*ret = put_error(c->rp, c->fmt, 400, "query argument \"%s\" given twice", allowed[k]);
 			return 1;
 		}
 		if (!rq->args[i].value || !rq->args[i].value[0]) {
-			*ret = put_error(rp, fmt, 400, "query argument \"%s\" needs a value", allowed[k]);
+			*ret = put_error(c->rp, c->fmt, 400, "query argument \"%s\" needs a value", allowed[k]);
 			return 1;
 		}
-		vals[k] = rq->args[i].value;
+		c->arg[k] = rq->args[i].value;
 	}
 	return 0;
 }
 
-static bool method_ok(const struct nl_api_request *rq, struct nl_api_reply *rp, enum fmt fmt,
-		      bool post, int *ret)
+/* Is `method` one of the comma-separated methods in `allow`? */
+static bool method_listed(const char *allow, const char *method)
 {
-	bool ok = post ? strcmp(rq->method, "POST") == 0
-		       : strcmp(rq->method, "GET") == 0 || strcmp(rq->method, "HEAD") == 0;
+	size_t n = strlen(method);
 
-	if (ok)
-		return true;
-	rp->allow = post ? "POST" : "GET, HEAD";
-	*ret = put_error(rp, fmt, 405, "method %.16s not allowed here (use %s)", rq->method,
-			 rp->allow);
+	for (const char *p = allow; *p;) {
+		size_t len = strcspn(p, ", ");
+
+		if (len == n && strncmp(p, method, n) == 0)
+			return true;
+		p += len;
+		p += strspn(p, ", ");
+	}
 	return false;
 }
 
-static int parse_policy(const char *s, const struct nl_snapshot *snap, enum nl_policy *out)
+/* "a, b, c or d": the names of an engine enum, for error texts, so that a
+ * new policy or hint kind shows up in them without an edit here. */
+static const char *name_list(char *buf, size_t len, const char *(*name)(int), int n)
 {
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < n && o < len; i++) {
+		int w = snprintf(buf + o, len - o, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ",
+				 name(i));
+
+		if (w < 0)
+			break;
+		o += (size_t)w;
+	}
+	return buf;
+}
+
+static const char *policy_at(int i)
+{
+	return nl_policy_name((enum nl_policy)i);
+}
+
+static const char *kind_at(int i)
+{
+	return nl_hint_kind_name((enum nl_hint_kind)i);
+}
+
+/* ?policy=, or the server's default. Return 0, or 1 with a 400 answer. */
+static int take_policy(struct call *c, const char *s, enum nl_policy *out, int *ret)
+{
+	char names[256];
+
 	if (!s) {
-		*out = snap->hints->default_policy;
+		*out = c->snap->hints->default_policy;
 		return 0;
 	}
-	return nl_policy_parse(s, out);
+	if (nl_policy_parse(s, out) == 0)
+		return 0;
+	*ret = put_error(c->rp, c->fmt, 400, "unknown policy \"%.64s\" (want %s)", s,
+			 name_list(names, sizeof(names), policy_at, NL_POLICY_COUNT));
+	return 1;
+}
+
+/* Serialize a built message (or the build's error) and free it. */
+static int put_built(struct call *c, struct nl_api_bld *b, void *m)
+{
+	int ret = b->err ? b->err : put_msg(c->rp, c->fmt, 200, m);
+
+	nl_api_msg_free(m);
+	return ret;
 }
 
 /* ---- endpoints ---- */
 
-static int h_hints(const struct nl_snapshot *snap, const struct nl_api_request *rq,
-		   struct nl_api_reply *rp, enum fmt fmt)
+enum { HINTS_POLICY, HINTS_VM, HINTS_KIND, HINTS_ID };
+
+static int h_hints(struct call *c)
 {
-	static const char *const allowed[] = { "policy", "vm", "kind", "id" };
-	const char *v[4];
-	struct hint_filter hf = { 0 };
-	struct bld b = { 0, snap };
-	Numalens__V1__HintList *m;
+	struct nl_api_hint_filter hf = { 0 };
+	struct nl_api_bld b = { 0, c->snap };
+	const char *kind = c->arg[HINTS_KIND], *vm = c->arg[HINTS_VM];
+	char names[256];
 	int ret = 0;
 
-	if (check_args(rq, rp, fmt, allowed, v, 4, &ret))
+	if (take_policy(c, c->arg[HINTS_POLICY], &hf.policy, &ret))
 		return ret;
-	if (parse_policy(v[0], snap, &hf.policy))
-		return put_error(rp, fmt, 400, "unknown policy \"%.64s\" (want locality, simple, dino or asymsched)", v[0]);
-	if (v[2]) {
-		if (nl_hint_kind_parse(v[2], &hf.kind))
-			return put_error(rp, fmt, 400, "unknown kind \"%.64s\" (want pin_vcpus, migrate_memory, pin_vmm_threads or evict)", v[2]);
+	if (kind) {
+		if (nl_hint_kind_parse(kind, &hf.kind))
+			return put_error(c->rp, c->fmt, 400, "unknown kind \"%.64s\" (want %s)", kind,
+					 name_list(names, sizeof(names), kind_at, NL_HINT_KIND_COUNT));
 		hf.kind_set = true;
 	}
-	if (v[1] && !nl_snapshot_find_vm(snap, v[1]))
-		return put_error(rp, fmt, 404, "no VM named \"%.300s\" on this host", v[1]);
-	hf.vm = v[1];
-	hf.id = v[3];
-	m = msg_new(&b, &numalens__v1__hint_list__descriptor);
-	if (m) {
-		OPT(m, policy, (Numalens__V1__Policy)(hf.policy + 1));
-		OPT(m, timestamp, snap->timestamp);
-		OPT(m, inputs, snap->hints->inputs == NL_INPUTS_PMU ?
-			       NUMALENS__V1__INPUTS__INPUTS_PMU : NUMALENS__V1__INPUTS__INPUTS_PLACEMENT);
-		m->hints = pb_hints(&b, &hf, &m->n_hints);
-	}
-	ret = b.err ? b.err : put_msg(rp, fmt, 200, &m->base);
-	msg_free(m);
-	return ret;
+	if (vm && !nl_snapshot_find_vm(c->snap, vm))
+		return put_error(c->rp, c->fmt, 404, "no VM named \"%.300s\" on this host", vm);
+	hf.vm = vm;
+	hf.id = c->arg[HINTS_ID];
+	return put_built(c, &b, nl_api_pb_hint_list(&b, &hf));
 }
 
-static int h_vms(const struct nl_snapshot *snap, const struct nl_api_request *rq,
-		 struct nl_api_reply *rp, enum fmt fmt)
+static int h_vms(struct call *c)
 {
-	struct bld b = { 0, snap };
-	Numalens__V1__VmList *m;
-	int ret = 0;
+	struct nl_api_bld b = { 0, c->snap };
 
-	if (check_args(rq, rp, fmt, NULL, NULL, 0, &ret))
-		return ret;
-	m = msg_new(&b, &numalens__v1__vm_list__descriptor);
-	if (m) {
-		OPT(m, timestamp, snap->timestamp);
-		m->nodes = pb_nodes(&b, &m->n_nodes);
-		m->vms = arr_new(&b, snap->nvms, sizeof(*m->vms));
-		for (size_t i = 0; m->vms && i < snap->nvms; i++) {
-			m->vms[m->n_vms] = pb_vm(&b, &snap->vms[i], false, snap->hints->default_policy);
-			if (!m->vms[m->n_vms])
-				break;
-			m->n_vms++;
-		}
-	}
-	ret = b.err ? b.err : put_msg(rp, fmt, 200, &m->base);
-	msg_free(m);
-	return ret;
+	return put_built(c, &b, nl_api_pb_vm_list(&b));
 }
 
-static int h_vm(const struct nl_snapshot *snap, const struct nl_api_request *rq,
-		struct nl_api_reply *rp, enum fmt fmt, const char *name, bool profile)
+enum { VM_POLICY };
+
+static int h_vm(struct call *c)
 {
-	static const char *const allowed[] = { "policy" };
-	const char *v[1] = { NULL };
-	const struct nl_vm_snap *vm = nl_snapshot_find_vm(snap, name);
-	struct bld b = { 0, snap };
-	ProtobufCMessage *m = NULL;
+	const struct nl_vm_snap *vm = nl_snapshot_find_vm(c->snap, c->name);
+	struct nl_api_bld b = { 0, c->snap };
 	enum nl_policy pol;
 	int ret = 0;
 
-	if (check_args(rq, rp, fmt, allowed, v, profile ? 0 : 1, &ret))
+	if (take_policy(c, c->arg[VM_POLICY], &pol, &ret))
 		return ret;
-	if (parse_policy(v[0], snap, &pol))
-		return put_error(rp, fmt, 400, "unknown policy \"%.64s\" (want locality, simple, dino or asymsched)", v[0]);
 	if (!vm)
-		return put_error(rp, fmt, 404, "no VM named \"%.300s\" on this host", name);
-	if (profile) {
-		struct nl_profile p;
-
-		if (nl_hints_profile(snap, vm, &p))
-			return put_error(rp, fmt, 503, "no profile yet for \"%.300s\"", name);
-		m = (ProtobufCMessage *)pb_profile(&b, &p);
-	} else {
-		m = (ProtobufCMessage *)pb_vm(&b, vm, true, pol);
-	}
-	ret = b.err ? b.err : put_msg(rp, fmt, 200, m);
-	msg_free(m);
-	return ret;
+		return put_error(c->rp, c->fmt, 404, "no VM named \"%.300s\" on this host", c->name);
+	return put_built(c, &b, nl_api_pb_vm(&b, vm, true, pol));
 }
 
-#define CHECK_D(field, lo, hi) do { \
-	if (pm->has_##field && !(pm->field >= (lo) && pm->field <= (hi))) \
-		return snprintf(err, errlen, #field " must be in [%g, %g]", (double)(lo), (double)(hi)), -EINVAL; \
-	} while (0)
-
-/* A decoded Profile message to the engine's struct. Return 0 or -EINVAL. */
-static int profile_from_pb(const Numalens__V1__Profile *pm, struct nl_profile *p,
-			   char *err, size_t errlen)
+static int h_profile(struct call *c)
 {
-	memset(p, 0, sizeof(*p));
-	if (!pm->vm || !pm->vm[0])
-		return snprintf(err, errlen, "vm is required"), -EINVAL;
-	if (strlen(pm->vm) >= sizeof(p->vm))
-		return snprintf(err, errlen, "vm is longer than %zu bytes", sizeof(p->vm) - 1), -EINVAL;
-	if (pm->uuid && strlen(pm->uuid) >= sizeof(p->uuid))
-		return snprintf(err, errlen, "uuid is longer than %zu bytes", sizeof(p->uuid) - 1), -EINVAL;
-	if (pm->n_memory > NL_MAX_NODES)
-		return snprintf(err, errlen, "memory lists more than %d nodes", NL_MAX_NODES), -EINVAL;
-	if (pm->n_history > NL_PROFILE_HISTORY)
-		return snprintf(err, errlen, "history has more than %d samples", NL_PROFILE_HISTORY), -EINVAL;
-	if (!pm->has_memory_bytes && !pm->n_memory)
-		return snprintf(err, errlen, "memory_bytes (or memory) is required"), -EINVAL;
-	CHECK_D(cpu_cores, 0, 65536);
-	CHECK_D(vmm_cpu_cores, 0, 65536);
-	CHECK_D(intensity, 0, 1e18);
-	CHECK_D(llc_mpki, 0, 1e6);
-	CHECK_D(llc_misses_per_second, 0, 1e15);
-	CHECK_D(dram_bytes_per_second, 0, 1e15);
-	CHECK_D(instructions_per_second, 0, 1e18);
-	CHECK_D(page_faults_per_second, 0, 1e15);
-	CHECK_D(proxy, 0, 1e12);
-	CHECK_D(locality, 0, 1);
-	CHECK_D(window_seconds, 0, 1e9);
-	if (pm->has_vcpus && pm->vcpus > 65536)
-		return snprintf(err, errlen, "vcpus must be at most 65536"), -EINVAL;
-	if (pm->has_memory_bytes && pm->memory_bytes > (1ULL << 56))
-		return snprintf(err, errlen, "memory_bytes is implausibly large"), -EINVAL;
-	snprintf(p->vm, sizeof(p->vm), "%s", pm->vm);
-	snprintf(p->uuid, sizeof(p->uuid), "%s", pm->uuid ? pm->uuid : "");
-	snprintf(p->source_host, sizeof(p->source_host), "%s", pm->source_host ? pm->source_host : "");
-	p->vcpus = pm->has_vcpus ? pm->vcpus : 0;
-	p->memory_bytes = pm->has_memory_bytes ? pm->memory_bytes : 0;
-#define GET_D(field) p->field = pm->has_##field ? pm->field : NAN
-	GET_D(cpu_cores);
-	GET_D(vmm_cpu_cores);
-	GET_D(intensity);
-	GET_D(llc_mpki);
-	GET_D(llc_misses_per_second);
-	GET_D(dram_bytes_per_second);
-	GET_D(instructions_per_second);
-	GET_D(page_faults_per_second);
-	GET_D(proxy);
-	GET_D(locality);
-	GET_D(window_seconds);
-	GET_D(timestamp);
-#undef GET_D
-	p->inputs = pm->has_inputs && pm->inputs == NUMALENS__V1__INPUTS__INPUTS_PMU ?
-		    NL_INPUTS_PMU : NL_INPUTS_PLACEMENT;
-	snprintf(p->intensity_metric, sizeof(p->intensity_metric), "%s",
-		 pm->intensity_metric ? pm->intensity_metric : "");
-	p->has_memory_intensive = pm->has_memory_intensive;
-	p->memory_intensive = pm->has_memory_intensive && pm->memory_intensive;
-	p->nnodes = (int)pm->n_memory;
-	for (size_t i = 0; i < pm->n_memory; i++) {
-		if (!pm->memory[i]->has_node || !pm->memory[i]->has_bytes)
-			return snprintf(err, errlen, "memory[%zu] needs node and bytes", i), -EINVAL;
-		if (pm->memory[i]->bytes > (1ULL << 56))
-			return snprintf(err, errlen, "memory[%zu].bytes is implausibly large", i), -EINVAL;
-		p->node_ids[i] = pm->memory[i]->node;
-		p->node_bytes[i] = pm->memory[i]->bytes;
-	}
-	p->nhistory = (int)pm->n_history;
-	for (size_t i = 0; i < pm->n_history; i++) {
-		p->history[i].t = pm->history[i]->has_t ? pm->history[i]->t : NAN;
-		p->history[i].cpu_cores = pm->history[i]->has_cpu_cores ? pm->history[i]->cpu_cores : NAN;
-		p->history[i].intensity = pm->history[i]->has_intensity ? pm->history[i]->intensity : NAN;
-	}
-	return 0;
+	const struct nl_vm_snap *vm = nl_snapshot_find_vm(c->snap, c->name);
+	struct nl_api_bld b = { 0, c->snap };
+	struct nl_profile p;
+
+	if (!vm)
+		return put_error(c->rp, c->fmt, 404, "no VM named \"%.300s\" on this host", c->name);
+	if (nl_hints_profile(c->snap, vm, &p))
+		return put_error(c->rp, c->fmt, 503, "no profile yet for \"%.300s\"", c->name);
+	return put_built(c, &b, nl_api_pb_profile(&b, &p));
 }
 
-static int h_placement(const struct nl_snapshot *snap, const struct nl_api_request *rq,
-		       struct nl_api_reply *rp, enum fmt fmt)
+/* The body's Profile, from protobuf or JSON. Return 0 with *out, 1 with a
+ * 4xx answer in c->rp (*ret: put_error()'s), or -ENOMEM. */
+static int read_profile(struct call *c, ProtobufCMessage **out, int *ret)
 {
-	struct bld b = { 0, snap };
+	const struct nl_api_request *rq = c->rq;
+	struct nl_api_reply *rp = c->rp;
+	enum fmt fmt = c->fmt;
 	ProtobufCMessage *in = NULL;
-	Numalens__V1__Placement *m = NULL;
-	struct nl_placement *pl = NULL;
-	struct nl_profile *p = NULL;
 	char err[300], ct[64];
 	size_t ctn = 0;
 	bool pb = false;
-	int ret = 0, rc;
+	int rc;
 
-	if (check_args(rq, rp, fmt, NULL, NULL, 0, &ret))
-		return ret;
-	if (rq->body_too_large)
-		return put_error(rp, fmt, 413, "request body larger than %u bytes", NL_API_MAX_BODY);
-	if (rq->content_type) {
-		const char *c = rq->content_type;
-
-		while (*c == ' ')
-			c++;
-		while (c[ctn] && c[ctn] != ';' && c[ctn] != ' ' && ctn + 1 < sizeof(ct))
-			ctn++;
-		pb = is_pb_type(c, ctn);
-		if (!pb && !media_is(c, ctn, "application/json"))
-			return put_error(rp, fmt, 415, "Content-Type \"%.64s\" not supported: send %s or %s",
-					 rq->content_type, NL_API_JSON, NL_API_PROTOBUF);
+	*out = NULL;
+	if (rq->body_too_large) {
+		*ret = put_error(rp, fmt, 413, "request body larger than %u bytes", NL_API_MAX_BODY);
+		return 1;
 	}
-	if (rq->body_len == 0)
-		return put_error(rp, fmt, 400, "empty body: send a Profile (GET /api/v1/vms/NAME/profile on the source host)");
-	if (pb) {
-		in = protobuf_c_message_unpack(&numalens__v1__profile__descriptor, NULL,
-					       rq->body_len, (const uint8_t *)rq->body);
-		if (!in)
-			return put_error(rp, fmt, 400, "malformed protobuf: not a numalens.v1.Profile (truncated or invalid encoding)");
-		if (nl_pb_check(in, err, sizeof(err))) {
-			ret = put_error(rp, fmt, 400, "invalid Profile: %s", err);
-			goto cleanup;
+	if (rq->content_type) {
+		const char *t = rq->content_type;
+
+		while (*t == ' ')
+			t++;
+		while (t[ctn] && t[ctn] != ';' && t[ctn] != ' ' && ctn + 1 < sizeof(ct))
+			ctn++;
+		pb = is_pb_type(t, ctn);
+		if (!pb && !media_is(t, ctn, "application/json")) {
+			*ret = put_error(rp, fmt, 415, "Content-Type \"%.64s\" not supported: send %s or %s",
+					 rq->content_type, NL_API_JSON, NL_API_PROTOBUF);
+			return 1;
 		}
-	} else {
+	}
+	if (rq->body_len == 0) {
+		*ret = put_error(rp, fmt, 400, "empty body: send a Profile (GET /api/v1/vms/NAME/profile on the source host)");
+		return 1;
+	}
+	if (!pb) {
 		rc = nl_pbjson_decode(&numalens__v1__profile__descriptor, rq->body, rq->body_len,
 				      &in, err, sizeof(err));
 		if (rc == -ENOMEM)
 			return rc;
-		if (rc)
-			return put_error(rp, fmt, 400, "invalid Profile JSON: %s", err);
+		if (rc) {
+			*ret = put_error(rp, fmt, 400, "invalid Profile JSON: %s", err);
+			return 1;
+		}
+		*out = in;
+		return 0;
 	}
+	in = protobuf_c_message_unpack(&numalens__v1__profile__descriptor, NULL,
+				       rq->body_len, (const uint8_t *)rq->body);
+	if (!in) {
+		*ret = put_error(rp, fmt, 400, "malformed protobuf: not a numalens.v1.Profile (truncated or invalid encoding)");
+		return 1;
+	}
+	if (nl_pb_check(in, err, sizeof(err))) {
+		*ret = put_error(rp, fmt, 400, "invalid Profile: %s", err);
+		nl_api_msg_free(in);
+		return 1;
+	}
+	*out = in;
+	return 0;
+}
+
+static int h_placement(struct call *c)
+{
+	const struct nl_snapshot *snap = c->snap;
+	struct nl_api_reply *rp = c->rp;
+	enum fmt fmt = c->fmt;
+	struct nl_api_bld b = { 0, snap };
+	ProtobufCMessage *in = NULL;
+	Numalens__V1__Placement *m = NULL;
+	struct nl_placement *pl = NULL;
+	struct nl_profile *p = NULL;
+	char err[300];
+	int ret = 0, rc;
+
+	rc = read_profile(c, &in, &ret);
+	if (rc)
+		return rc < 0 ? rc : ret;
 	p = malloc(sizeof(*p));
 	if (!p) {
 		ret = -ENOMEM;
 		goto cleanup;
 	}
-	if (profile_from_pb((const Numalens__V1__Profile *)in, p, err, sizeof(err))) {
+	if (nl_api_profile_from_pb((const Numalens__V1__Profile *)in, p, err, sizeof(err))) {
 		ret = put_error(rp, fmt, 400, "invalid Profile: %s", err);
 		goto cleanup;
 	}
@@ -956,81 +426,106 @@ static int h_placement(const struct nl_snapshot *snap, const struct nl_api_reque
 		ret = rc;
 		goto cleanup;
 	}
-	m = pb_placement(&b, pl);
+	m = nl_api_pb_placement(&b, pl);
 	ret = b.err ? b.err : put_msg(rp, fmt, 200, &m->base);
 cleanup:
-	msg_free(m);
-	msg_free(in);
+	nl_api_msg_free(m);
+	nl_api_msg_free(in);
 	nl_placement_free(pl);
 	free(p);
 	return ret;
 }
 
+/* ---- routes ---- */
+
+struct route {
+	const char *path;      /* below NL_API_PREFIX; named: the part before the name */
+	const char *suffix;    /* named: the part after the name, "" for none */
+	bool named;            /* path NAME suffix, NAME not empty */
+	const char *allow;     /* the methods, as a 405's Allow header lists them */
+	const char *args[ROUTE_MAX_ARGS + 1];  /* query arguments allowed, NULL-ended */
+	int (*handler)(struct call *c);
+};
+
+/* First match wins: vms/NAME/profile before vms/NAME. The argument order
+ * is the handler's index into call.arg (HINTS_*, VM_*). */
+static const struct route routes[] = {
+	{ "hints", NULL, false, "GET, HEAD", { "policy", "vm", "kind", "id", NULL }, h_hints },
+	{ "vms", NULL, false, "GET, HEAD", { NULL }, h_vms },
+	{ "vms/", "/profile", true, "GET, HEAD", { NULL }, h_profile },
+	{ "vms/", "", true, "GET, HEAD", { "policy", NULL }, h_vm },
+	{ "placement", NULL, false, "POST", { NULL }, h_placement },
+};
+
+/* Does `rest` (the path below NL_API_PREFIX) take route r? *name, *nlen:
+ * the name of a named route. */
+static bool route_matches(const struct route *r, const char *rest, const char **name,
+			  size_t *nlen)
+{
+	size_t plen = strlen(r->path), n, slen;
+
+	if (!r->named)
+		return strcmp(rest, r->path) == 0;
+	if (strncmp(rest, r->path, plen) != 0)
+		return false;
+	rest += plen;
+	n = strlen(rest);
+	slen = strlen(r->suffix);
+	if (n <= slen || strcmp(rest + n - slen, r->suffix) != 0)
+		return false;
+	*name = rest;
+	*nlen = n - slen;
+	return true;
+}
+
+/* Route `rest`; answer 404, 405 or 503 here, else check the arguments and
+ * call the handler. */
+static int dispatch(struct call *c, const char *rest)
+{
+	const struct route *r = NULL;
+	const char *name = NULL;
+	char buf[NL_NAME_MAX];
+	size_t nlen = 0;
+	int ret = 0;
+
+	for (size_t i = 0; !r && i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (route_matches(&routes[i], rest, &name, &nlen))
+			r = &routes[i];
+	if (!r)
+		return put_error(c->rp, c->fmt, 404, "no API endpoint %.200s (see docs/api.md)",
+				 c->rq->path);
+	if (!method_listed(r->allow, c->rq->method)) {
+		c->rp->allow = r->allow;
+		return put_error(c->rp, c->fmt, 405, "method %.16s not allowed here (use %s)",
+				 c->rq->method, r->allow);
+	}
+	if (!c->snap)
+		return put_error(c->rp, c->fmt, 503, "no snapshot yet: the first sample cycle has not finished");
+	if (!c->snap->hints)
+		return put_error(c->rp, c->fmt, 503, "the hint engine has no report for the current snapshot");
+	if (r->named) {
+		if (nlen >= sizeof(buf))
+			return put_error(c->rp, c->fmt, 404, "no VM with a name that long (at most %d bytes)",
+					 NL_NAME_MAX - 1);
+		memcpy(buf, name, nlen);
+		buf[nlen] = '\0';
+		c->name = buf;
+	}
+	if (check_args(c, r->args, &ret))
+		return ret;
+	return r->handler(c);
+}
+
 int nl_api_handle(const struct nl_snapshot *snap, const struct nl_api_request *rq,
 		  struct nl_api_reply *rp)
 {
-	const char *path = rq->path, *rest;
-	enum fmt fmt;
-	int ret = 0;
+	struct call c = { snap, rq, rp, FMT_JSON, { NULL }, NULL };
 
 	rp->allow = NULL;
-	if (negotiate(rq->accept, &fmt)) {
-		ret = put_error(rp, FMT_JSON, 406, "Accept \"%.100s\" lists neither %s nor %s",
-				rq->accept, NL_API_JSON, NL_API_PROTOBUF);
-		goto done;
-	}
-	if (strncmp(path, NL_API_PREFIX, strlen(NL_API_PREFIX)) != 0) {
-		ret = put_error(rp, fmt, 404, "not found");
-		goto done;
-	}
-	rest = path + strlen(NL_API_PREFIX);
-	if (strcmp(rest, "hints") == 0) {
-		if (!method_ok(rq, rp, fmt, false, &ret))
-			goto done;
-	} else if (strcmp(rest, "vms") == 0) {
-		if (!method_ok(rq, rp, fmt, false, &ret))
-			goto done;
-	} else if (strncmp(rest, "vms/", 4) == 0 && rest[4]) {
-		if (!method_ok(rq, rp, fmt, false, &ret))
-			goto done;
-	} else if (strcmp(rest, "placement") == 0) {
-		if (!method_ok(rq, rp, fmt, true, &ret))
-			goto done;
-	} else {
-		ret = put_error(rp, fmt, 404, "no API endpoint %.200s (see docs/api.md)", path);
-		goto done;
-	}
-	if (!snap) {
-		ret = put_error(rp, fmt, 503, "no snapshot yet: the first sample cycle has not finished");
-		goto done;
-	}
-	if (!snap->hints) {
-		ret = put_error(rp, fmt, 503, "the hint engine has no report for the current snapshot");
-		goto done;
-	}
-	if (strcmp(rest, "hints") == 0) {
-		ret = h_hints(snap, rq, rp, fmt);
-	} else if (strcmp(rest, "vms") == 0) {
-		ret = h_vms(snap, rq, rp, fmt);
-	} else if (strcmp(rest, "placement") == 0) {
-		ret = h_placement(snap, rq, rp, fmt);
-	} else {
-		char name[NL_NAME_MAX + 16];
-		const char *v = rest + 4;
-		size_t n = strlen(v);
-		bool profile = n > 8 && strcmp(v + n - 8, "/profile") == 0;
-
-		if (profile)
-			n -= 8;
-		if (n >= NL_NAME_MAX) {
-			ret = put_error(rp, fmt, 404, "no VM with a name that long (at most %d bytes)",
-					NL_NAME_MAX - 1);
-			goto done;
-		}
-		memcpy(name, v, n);
-		name[n] = '\0';
-		ret = h_vm(snap, rq, rp, fmt, name, profile);
-	}
-done:
-	return ret;
+	if (negotiate(rq->accept, &c.fmt))
+		return put_error(rp, FMT_JSON, 406, "Accept \"%.100s\" lists neither %s nor %s",
+				 rq->accept, NL_API_JSON, NL_API_PROTOBUF);
+	if (strncmp(rq->path, NL_API_PREFIX, strlen(NL_API_PREFIX)) != 0)
+		return put_error(rp, c.fmt, 404, "not found");
+	return dispatch(&c, rq->path + strlen(NL_API_PREFIX));
 }

@@ -1,8 +1,10 @@
 /* `numalens apply`: the reference actuator. Fetches hints from a running
- * numalens over HTTP and applies them through libvirt (vCPU, emulator and
- * iothread pinning, live numatune) and, where libvirt cannot, through
- * sched_setaffinity(2), migrate_pages(2) and move_pages(2). Dry run unless
- * --yes; every change is logged with its before and after. docs/api.md. */
+ * numalens over HTTP (libcurl) and applies them through libvirt (vCPU,
+ * emulator and iothread pinning, live numatune) and, where libvirt cannot,
+ * through sched_setaffinity(2), migrate_pages(2) and move_pages(2). Dry run
+ * unless --yes; every change is logged with its before and after.
+ * docs/api.md. The code lives in exporter/cmd/ (apply_priv.h says which
+ * file does what); this header stays here for main.c's subcommand table. */
 #ifndef NL_APPLY_H
 #define NL_APPLY_H
 

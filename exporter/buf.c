@@ -1,6 +1,7 @@
 #include "buf.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -127,4 +128,74 @@ char *nl_buf_detach(struct nl_buf *b, size_t *len)
 	}
 	nl_buf_free(b);
 	return p;
+}
+
+/* ---- shared formatting ---- */
+
+void nl_buf_put_double(struct nl_buf *b, double v)
+{
+	char tmp[40];
+
+	if (isnan(v)) {
+		nl_buf_puts(b, "NaN");
+		return;
+	}
+	if (isinf(v)) {
+		nl_buf_puts(b, v > 0 ? "+Inf" : "-Inf");
+		return;
+	}
+	/* shortest of %.15g..%.17g that reads back exactly: 0.1 stays "0.1" */
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
+		if (strtod(tmp, NULL) == v)
+			break;
+	}
+	nl_buf_puts(b, tmp);
+}
+
+size_t nl_buf_utf8_len(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	unsigned char c = p[0];
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	/* overlongs, surrogates and > U+10FFFF show in the second byte */
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	/* a NUL fails this test too, so a cut sequence never reads past it */
+	for (size_t i = 2; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+bool nl_buf_utf8_valid(const char *s)
+{
+	while (*s) {
+		size_t n = nl_buf_utf8_len(s);
+
+		if (!n)
+			return false;
+		s += n;
+	}
+	return true;
 }

@@ -1,4 +1,6 @@
-/* A growable, always NUL-terminated byte buffer for encoders.
+/* A growable, always NUL-terminated byte buffer for encoders, and the
+ * formatting every encoder shares: numbers (Prometheus text, JSON) and the
+ * UTF-8 checks that keep invalid bytes out of their output.
  *
  * Appends never fail loudly: the first allocation failure is remembered in
  * `err` (-ENOMEM) and later appends become no-ops, so an encoder writes its
@@ -6,6 +8,7 @@
 #ifndef NL_BUF_H
 #define NL_BUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct nl_buf {
@@ -30,5 +33,21 @@ int nl_buf_printf(struct nl_buf *b, const char *fmt, ...)
 /* Hand the storage to the caller (free() it), leaving `b` empty. Returns
  * NULL when nothing was ever appended or an append failed. */
 char *nl_buf_detach(struct nl_buf *b, size_t *len);
+
+/* ---- shared formatting ---- */
+
+/* Append `v` as the shortest decimal that reads back as the same double
+ * ("0.1", not "0.10000000000000001"); NaN and the infinities as "NaN",
+ * "+Inf" and "-Inf" (the Prometheus spelling: JSON writers check
+ * isfinite() first, JSON has no such numbers). */
+void nl_buf_put_double(struct nl_buf *b, double v);
+
+/* Length (1 to 4) of the valid UTF-8 sequence that NUL-terminated `p`
+ * starts with, or 0 when it starts none: a stray continuation byte, an
+ * overlong form, a surrogate, a code point above U+10FFFF, or a sequence
+ * cut short. Encoders replace such a byte with U+FFFD and go on. */
+size_t nl_buf_utf8_len(const char *p);
+/* Is all of NUL-terminated `s` valid UTF-8? */
+bool nl_buf_utf8_valid(const char *s);
 
 #endif

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "prom.h"
 
 /* ---- enum names ---- */
 
@@ -68,51 +67,13 @@ static const ProtobufCEnumValue *enum_by_json(const ProtobufCEnumDescriptor *d,
 
 /* ---- encoding ---- */
 
-static size_t utf8_len(const unsigned char *p)
-{
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
-			return 0;
-		if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f))
-			return 0;
-		return 3;
-	}
-	if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
-		    (p[3] & 0xc0) != 0x80)
-			return 0;
-		if ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
-static bool utf8_valid(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	while (*p) {
-		size_t n = utf8_len(p);
-
-		if (!n)
-			return false;
-		p += n;
-	}
-	return true;
-}
-
 static void json_string(struct nl_buf *b, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)(s ? s : "");
 
 	nl_buf_putc(b, '"');
 	while (*p) {
-		size_t n = utf8_len(p);
+		size_t n = nl_buf_utf8_len((const char *)p);
 
 		if (!n) {
 			nl_buf_puts(b, "\\ufffd");
@@ -147,7 +108,7 @@ static void json_double(struct nl_buf *b, double v)
 		nl_buf_puts(b, "null");
 		return;
 	}
-	nl_prom_format_double(b, v);
+	nl_buf_put_double(b, v);
 }
 
 static void encode_msg(const ProtobufCMessage *m, struct nl_buf *b);
@@ -388,7 +349,7 @@ static int decode_value(struct dec *d, const ProtobufCFieldDescriptor *f,
 	case PROTOBUF_C_TYPE_STRING:
 		if (!cJSON_IsString(j))
 			return fail(d, "%s: want a string", path);
-		if (!utf8_valid(j->valuestring))
+		if (!nl_buf_utf8_valid(j->valuestring))
 			return fail(d, "%s: not valid UTF-8", path);
 		*(char **)p = strdup(j->valuestring);
 		return *(char **)p ? 0 : oom(d);
@@ -545,7 +506,7 @@ static int check_msg(struct dec *d, const ProtobufCMessage *m, const char *path,
 			    !protobuf_c_enum_descriptor_get_value(f->descriptor, *(const int *)p))
 				return fail(d, "%s: unknown enum value %d", sub, *(const int *)p);
 			if (f->type == PROTOBUF_C_TYPE_STRING && *(char *const *)p &&
-			    !utf8_valid(*(char *const *)p))
+			    !nl_buf_utf8_valid(*(char *const *)p))
 				return fail(d, "%s: not valid UTF-8", sub);
 			if (f->type == PROTOBUF_C_TYPE_MESSAGE && *(ProtobufCMessage *const *)p &&
 			    check_msg(d, *(ProtobufCMessage *const *)p, sub, depth + 1))

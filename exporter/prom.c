@@ -152,46 +152,12 @@ struct vm_view {
 	size_t nser;
 };
 
-/* Length of the valid UTF-8 sequence at p, or 0 when it is not one. */
-static size_t utf8_len(const unsigned char *p)
-{
-	unsigned char c = p[0];
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	/* overlongs, surrogates and > U+10FFFF show in the second byte */
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
-
 void nl_prom_escape_label(struct nl_buf *out, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 
 	while (*p) {
-		size_t n = utf8_len(p);
+		size_t n = nl_buf_utf8_len((const char *)p);
 
 		if (n == 0) {
 			nl_buf_puts(out, "\xef\xbf\xbd");
@@ -210,27 +176,6 @@ void nl_prom_escape_label(struct nl_buf *out, const char *s)
 			p += n;
 		}
 	}
-}
-
-void nl_prom_format_double(struct nl_buf *out, double v)
-{
-	char tmp[40];
-
-	if (isnan(v)) {
-		nl_buf_puts(out, "NaN");
-		return;
-	}
-	if (isinf(v)) {
-		nl_buf_puts(out, v > 0 ? "+Inf" : "-Inf");
-		return;
-	}
-	/* shortest of %.15g..%.17g that reads back exactly: 0.1 stays "0.1" */
-	for (int prec = 15; prec <= 17; prec++) {
-		snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
-		if (strtod(tmp, NULL) == v)
-			break;
-	}
-	nl_buf_puts(out, tmp);
 }
 
 /* Write the header if `f` is a new family, then the name and labels, up to
@@ -258,7 +203,7 @@ static void sample_f64(struct enc *e, const struct family *f,
 		       const struct label *l, size_t nl, double v)
 {
 	sample_begin(e, f, l, nl);
-	nl_prom_format_double(e->out, v);
+	nl_buf_put_double(e->out, v);
 	nl_buf_putc(e->out, '\n');
 }
 

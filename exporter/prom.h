@@ -13,9 +13,8 @@
  * snapshot and `now`. Return 0 or -ENOMEM. */
 int nl_prom_encode(const struct nl_snapshot *s, double now, struct nl_buf *out);
 
-/* Append `v` in exposition syntax: "NaN", "+Inf", "-Inf", else the shortest
- * decimal that reads back as the same double. */
-void nl_prom_format_double(struct nl_buf *out, double v);
+/* Sample values are written with nl_buf_put_double() (buf.h): "NaN",
+ * "+Inf", "-Inf", else the shortest decimal that reads back exactly. */
 /* Append `s` as a label value body (without quotes): backslash, double
  * quote and newline escaped, invalid UTF-8 bytes replaced by U+FFFD (a
  * scraper rejects the whole scrape on invalid UTF-8). */

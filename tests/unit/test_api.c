@@ -3,9 +3,11 @@
  * negotiation; every kind of bad request (malformed JSON, truncated and
  * invalid protobuf, unknown fields, oversized bodies, unknown VMs,
  * policies, arguments, methods, media types); the same through a real
- * libmicrohttpd server; and the HTTP helpers of `numalens apply`. */
+ * libmicrohttpd server; and that every engine enum maps onto the .proto
+ * enum value of its name. (`numalens apply` has tests/unit/test_apply.c.) */
 #include <arpa/inet.h>
 #include <cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -13,12 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "api.h"
-#include "apply_priv.h"
+#include "api_priv.h"
 #include "harness.h"
 #include "hints.h"
 #include "http.h"
@@ -748,72 +749,106 @@ static void test_http_server(void)
 	nl_http_stop(h);
 }
 
-/* ---- apply helpers ---- */
+/* ---- enums ---- */
 
-static void test_apply_http_helpers(void)
+static int pb_policy(int i) { return (int)nl_api_pb_policy((enum nl_policy)i); }
+static int pb_kind(int i) { return (int)nl_api_pb_hint_kind((enum nl_hint_kind)i); }
+static int pb_op(int i) { return (int)nl_api_pb_action_op((enum nl_action_op)i); }
+static int pb_inputs(int i) { return (int)nl_api_pb_inputs((enum nl_hint_inputs)i); }
+static const char *policy_name(int i) { return nl_policy_name((enum nl_policy)i); }
+static const char *kind_name(int i) { return nl_hint_kind_name((enum nl_hint_kind)i); }
+static const char *op_name(int i) { return nl_action_op_name((enum nl_action_op)i); }
+static const char *inputs_name(int i) { return nl_hint_inputs_name((enum nl_hint_inputs)i); }
+
+/* Every C value maps onto the .proto value of its name (the engine's name
+ * upper-cased, after the prefix that repeats the enum's name: "dino" is
+ * POLICY_DINO), no two onto one, and every proto value but UNSPECIFIED is
+ * reached. A C value added without its proto value, or without a row in
+ * api_msg.c's tables, fails here. */
+static void test_enum_mapping(void)
 {
-	struct nl_url u;
-	struct nl_buf b = { 0 };
-	char ct[64];
-	int st;
-	const char *chunked = "HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\n"
-			      "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
-	const char *cl = "HTTP/1.1 404 Not Found\r\ncontent-length: 4\r\n\r\nnope";
-	const char *trunc = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort";
+	static const struct {
+		const ProtobufCEnumDescriptor *d;
+		int n;
+		int (*pb)(int);
+		const char *(*name)(int);
+	} enums[] = {
+		{ &numalens__v1__policy__descriptor, NL_POLICY_COUNT, pb_policy, policy_name },
+		{ &numalens__v1__hint_kind__descriptor, NL_HINT_KIND_COUNT, pb_kind, kind_name },
+		{ &numalens__v1__action_op__descriptor, NL_ACT_COUNT, pb_op, op_name },
+		{ &numalens__v1__inputs__descriptor, NL_API_INPUTS_COUNT, pb_inputs, inputs_name },
+	};
 
-	CHECK_EQ_INT(nl_apply_parse_url("http://127.0.0.1:9808", &u), 0);
-	CHECK_STR(u.host, "127.0.0.1");
-	CHECK_STR(u.port, "9808");
-	CHECK_STR(u.path, "");
-	CHECK_EQ_INT(nl_apply_parse_url("http://[::1]:19808/prefix/", &u), 0);
-	CHECK_STR(u.host, "::1");
-	CHECK_STR(u.path, "/prefix");
-	CHECK_EQ_INT(nl_apply_parse_url("http://host", &u), 0);
-	CHECK_STR(u.port, "80");
-	CHECK_EQ_INT(nl_apply_parse_url("https://host", &u), -EINVAL);
-	CHECK_EQ_INT(nl_apply_parse_url("http://:80", &u), -EINVAL);
-	CHECK_EQ_INT(nl_apply_parse_url("http://h:99999", &u), -EINVAL);
-	CHECK_EQ_INT(nl_apply_parse_url("http://[::1", &u), -EINVAL);
-	CHECK_EQ_INT(nl_apply_parse_response(chunked, strlen(chunked), &st, ct, sizeof(ct), &b), 0);
-	CHECK_EQ_INT(st, 200);
-	CHECK_STR(ct, "application/x-protobuf");
-	CHECK_STR(b.data, "abcde");
-	nl_buf_free(&b);
-	CHECK_EQ_INT(nl_apply_parse_response(cl, strlen(cl), &st, ct, sizeof(ct), &b), 0);
-	CHECK_EQ_INT(st, 404);
-	CHECK_STR(b.data, "nope");
-	nl_buf_free(&b);
-	CHECK_EQ_INT(nl_apply_parse_response(trunc, strlen(trunc), &st, ct, sizeof(ct), &b), -EPROTO);
-	nl_buf_free(&b);
-	CHECK_EQ_INT(nl_apply_parse_response("garbage", 7, &st, ct, sizeof(ct), &b), -EPROTO);
-	nl_buf_free(&b);
-	nl_apply_urlencode("a b/c&d", &b);
-	CHECK_STR(b.data, "a%20b%2Fc%26d");
-	nl_buf_free(&b);
+	for (size_t e = 0; e < sizeof(enums) / sizeof(enums[0]); e++) {
+		const ProtobufCEnumDescriptor *d = enums[e].d;
+		uint64_t seen = 0;
+
+		CHECK_EQ_INT(enums[e].n, (int)d->n_values - 1);
+		for (int i = 0; i < enums[e].n; i++) {
+			int v = enums[e].pb(i);
+			const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(d, v);
+			const char *name = enums[e].name(i);
+			char up[64], json[64];
+			size_t n = 0, len;
+
+			for (; name[n] && n + 1 < sizeof(up); n++)
+				up[n] = (char)toupper((unsigned char)name[n]);
+			up[n] = '\0';
+			len = ev ? strlen(ev->name) : 0;
+			if (!ev || v == 0 || len < n || strcmp(ev->name + len - n, up) != 0 ||
+			    (len > n && ev->name[len - n - 1] != '_'))
+				fprintf(stderr, "  %s: C value %d (\"%s\") maps to %d (%s)\n", d->name, i,
+					name, v, ev ? ev->name : "no such value");
+			CHECK(v > 0 && v < 64);
+			CHECK(ev != NULL);
+			if (!ev || v <= 0 || v >= 64)
+				continue;
+			CHECK(len >= n && strcmp(ev->name + len - n, up) == 0);
+			CHECK(len == n || ev->name[len - n - 1] == '_');
+			CHECK_STR(nl_pbjson_enum_name(d, v, json, sizeof(json)), name);
+			CHECK(!(seen >> v & 1));
+			seen |= 1ULL << v;
+		}
+	}
+	/* out of range: UNSPECIFIED, never a neighbour's value */
+	CHECK_EQ_INT(pb_policy(NL_POLICY_COUNT), 0);
+	CHECK_EQ_INT(pb_kind(NL_HINT_KIND_COUNT), 0);
+	CHECK_EQ_INT(pb_op(NL_ACT_COUNT), 0);
+	CHECK_EQ_INT(pb_inputs(-1), 0);
 }
 
-/* move_pages(2) on our own guest-RAM-like mapping: 8 MiB, touched, on
- * node 0 (this host's only node, and any host's first). */
-static void test_apply_move_pages(void)
+/* The error texts list the engine's policies and hint kinds, all of them. */
+static void test_error_lists(void)
 {
-	size_t len = 8u << 20;
-	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	uint64_t found = 0, moved = 0;
+	static const struct {
+		const char *arg;
+		int n;
+		const char *(*name)(int);
+		const char *now;   /* the text for today's tables */
+	} cases[] = {
+		{ "policy", NL_POLICY_COUNT, policy_name, "(want locality, simple, dino or asymsched)" },
+		{ "kind", NL_HINT_KIND_COUNT, kind_name, "(want pin_vcpus, migrate_memory, pin_vmm_threads or evict)" },
+	};
+	char msg[600];
 
-	CHECK(p != MAP_FAILED);
-	if (p == MAP_FAILED)
-		return;
-	memset(p, 1, len);
-	CHECK_EQ_INT(nl_apply_move_pages((int)getpid(), 0, 0, 4u << 20, false, &found, &moved), 0);
-	CHECK_EQ_U64(found, 4u << 20);      /* stops at the bytes asked for */
-	CHECK_EQ_U64(moved, 0);             /* dry run */
-	CHECK_EQ_INT(nl_apply_move_pages((int)getpid(), 0, 0, 4u << 20, true, &found, &moved), 0);
-	CHECK_EQ_U64(moved, 4u << 20);      /* "moved" to where they are */
-	/* nothing on a node that does not exist */
-	CHECK_EQ_INT(nl_apply_move_pages((int)getpid(), 63, 0, 4u << 20, false, &found, &moved), 0);
-	CHECK_EQ_U64(found, 0);
-	CHECK(nl_apply_move_pages(999999999, 0, 0, 1, false, &found, &moved) < 0);
-	munmap(p, len);
+	setup();
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct call c = { 0 };
+		char last[64];
+
+		c.args[0] = (struct nl_api_arg){ cases[k].arg, "teleport" };
+		c.nargs = 1;
+		CHECK_EQ_INT(get(&c, "/api/v1/hints", NULL), 400);
+		err_msg(&c, msg, sizeof(msg));
+		for (int i = 0; i < cases[k].n; i++)
+			CHECK(strstr(msg, cases[k].name(i)) != NULL);
+		snprintf(last, sizeof(last), " or %s)", cases[k].name(cases[k].n - 1));
+		CHECK(strstr(msg, last) != NULL);
+		if (!strstr(msg, cases[k].now))
+			fprintf(stderr, "  got: %s\n", msg);
+		CHECK(strstr(msg, cases[k].now) != NULL);
+		call_free(&c);
+	}
 }
 
 static void test_teardown(void)
@@ -832,6 +867,6 @@ NL_TEST_MAIN(NL_T(test_hints_json),
 	     NL_T(test_negotiation),
 	     NL_T(test_pbjson_mapping),
 	     NL_T(test_http_server),
-	     NL_T(test_apply_http_helpers),
-	     NL_T(test_apply_move_pages),
+	     NL_T(test_enum_mapping),
+	     NL_T(test_error_lists),
 	     NL_T(test_teardown))

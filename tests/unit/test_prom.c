@@ -409,35 +409,6 @@ static void test_deterministic(void)
 	free(b);
 }
 
-static void test_format_double(void)
-{
-	static const struct { double v; const char *want; } cases[] = {
-		{ 0.1, "0.1" }, { 1, "1" }, { 0, "0" }, { -2.5, "-2.5" },
-		{ 1e300, "1e+300" }, { 123456789012.0, "123456789012" },
-	};
-	struct nl_buf b;
-
-	nl_buf_init(&b);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		nl_buf_reset(&b);
-		nl_prom_format_double(&b, cases[i].v);
-		CHECK_STR(b.data, cases[i].want);
-	}
-	nl_buf_reset(&b);
-	nl_prom_format_double(&b, NAN);
-	CHECK_STR(b.data, "NaN");
-	nl_buf_reset(&b);
-	nl_prom_format_double(&b, INFINITY);
-	CHECK_STR(b.data, "+Inf");
-	nl_buf_reset(&b);
-	nl_prom_format_double(&b, -INFINITY);
-	CHECK_STR(b.data, "-Inf");
-	nl_buf_reset(&b);
-	nl_prom_format_double(&b, 1.0 / 3);
-	CHECK(strtod(b.data, NULL) == 1.0 / 3);
-	nl_buf_free(&b);
-}
-
 static void test_escape_label(void)
 {
 	static const struct { const char *in, *want; } cases[] = {
@@ -608,6 +579,6 @@ NL_TEST_MAIN(NL_T(test_host_families), NL_T(test_vm_families),
 	     NL_T(test_events_and_scaling), NL_T(test_scores_skip_nan),
 	     NL_T(test_self_families), NL_T(test_escaping_and_order),
 	     NL_T(test_grouping), NL_T(test_deterministic),
-	     NL_T(test_format_double), NL_T(test_escape_label),
+	     NL_T(test_escape_label),
 	     NL_T(test_empty_snapshot), NL_T(test_pmu_families),
 	     NL_T(test_promtool))

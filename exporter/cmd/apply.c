@@ -1,0 +1,331 @@
+/* `numalens apply`: the command line. See apply.h, apply_priv.h and
+ * docs/api.md ("Reference actuator").
+ *
+ * The hints come from GET /api/v1/hints as protobuf (apply_http.c). Each
+ * hint's actions run in order through the action table (apply_actions.c);
+ * an action marked `fallback` runs only when the action before it failed
+ * (live numatune first, migrate_pages(2) when libvirt cannot). */
+#include "apply_priv.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <libvirt/virterror.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "paths.h"
+#include "pbjson.h"
+
+/* ---- options ---- */
+
+struct opts {
+	const char *url, *id, *vm, *kind, *policy, *uri, *procfs;
+	double timeout;
+	bool yes;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: numalens apply (--id=ID | --vm=NAME [--kind=KIND]) [flags]\n\n"
+		"Fetch hints from a running numalens and apply them through libvirt.\n"
+		"Without --yes nothing changes: every action is printed with its\n"
+		"libvirt call and virsh equivalent. With --yes each change is logged\n"
+		"with the value before and after. evict hints are never acted on.\n\n"
+		"Flags:\n"
+		"  --url=URL           numalens to ask (default http://127.0.0.1:9808;\n"
+		"                      e.g. http://[::1]:9808; http only)\n"
+		"  --id=ID             the hint to apply\n"
+		"  --vm=NAME           every hint for VM NAME (incl. room-making moves\n"
+		"                      of other VMs for it), in step order\n"
+		"  --kind=KIND         with --vm: pin_vcpus, migrate_memory,\n"
+		"                      pin_vmm_threads or evict\n"
+		"  --policy=POLICY     locality, simple, dino, asymsched (default: the\n"
+		"                      server's --hints.policy)\n"
+		"  --libvirt.uri=URI   libvirt connection (default qemu:///system)\n"
+		"  --path.procfs=PATH  procfs mountpoint (default /proc)\n"
+		"  --timeout=SECONDS   HTTP timeout (default 10)\n"
+		"  --yes               apply; without it, a dry run\n\n"
+		"Exit status: 0 applied (or dry run), 1 an action failed, 2 usage,\n"
+		"3 no matching hint.\n");
+}
+
+/* Set a string flag by name; false when there is none of that name. */
+static bool set_flag(struct opts *o, const char *name, size_t n, const char *val)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} strs[] = {
+		{ "url", offsetof(struct opts, url) },
+		{ "id", offsetof(struct opts, id) },
+		{ "vm", offsetof(struct opts, vm) },
+		{ "kind", offsetof(struct opts, kind) },
+		{ "policy", offsetof(struct opts, policy) },
+		{ "libvirt.uri", offsetof(struct opts, uri) },
+		{ "path.procfs", offsetof(struct opts, procfs) },
+	};
+
+	for (size_t k = 0; k < sizeof(strs) / sizeof(strs[0]); k++) {
+		if (strlen(strs[k].name) == n && !strncmp(name, strs[k].name, n)) {
+			*(const char **)((char *)o + strs[k].off) = val;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The flags that go together, once all are read. Return 0 or 2. */
+static int check_opts(const struct opts *o)
+{
+	if (!o->id && !o->vm) {
+		fprintf(stderr, "numalens apply: give --id=ID or --vm=NAME (see --help)\n");
+		return 2;
+	}
+	if (o->kind && !o->vm) {
+		fprintf(stderr, "numalens apply: --kind goes with --vm\n");
+		return 2;
+	}
+	/* the PIDs and TIDs of a fixture tree are unrelated real processes */
+	if (o->yes && strcmp(o->procfs, "/proc") != 0) {
+		fprintf(stderr, "numalens apply: --yes acts on real processes: it needs --path.procfs=/proc\n");
+		return 2;
+	}
+	return 0;
+}
+
+/* Return 0, 1 for --help (exit 0) or 2 (usage error, told on stderr). */
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->url = "http://127.0.0.1:9808";
+	o->uri = "qemu:///system";
+	o->procfs = "/proc";
+	o->timeout = 10;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *val;
+		size_t n;
+
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			return 1;
+		}
+		if (!strcmp(a, "--yes")) {
+			o->yes = true;
+			continue;
+		}
+		if (strncmp(a, "--", 2) != 0) {
+			fprintf(stderr, "numalens apply: unexpected argument \"%s\" (see --help)\n", a);
+			return 2;
+		}
+		a += 2;
+		val = strchr(a, '=');
+		n = val ? (size_t)(val - a) : strlen(a);
+		if (val) {
+			val++;
+		} else if (i + 1 < argc) {
+			val = argv[++i];
+		} else {
+			fprintf(stderr, "numalens apply: --%s needs a value\n", a);
+			return 2;
+		}
+		if (n == 7 && !strncmp(a, "timeout", 7)) {
+			char *end;
+
+			o->timeout = strtod(val, &end);
+			if (end == val || *end || !(o->timeout > 0 && o->timeout <= 3600)) {
+				fprintf(stderr, "numalens apply: --timeout: want seconds in (0, 3600]\n");
+				return 2;
+			}
+			continue;
+		}
+		if (!set_flag(o, a, n, val)) {
+			fprintf(stderr, "numalens apply: unknown flag --%.*s (see --help)\n", (int)n, a);
+			return 2;
+		}
+	}
+	return check_opts(o);
+}
+
+/* ---- one hint ---- */
+
+static void lv_silent(void *opaque, virErrorPtr err)
+{
+	(void)opaque;
+	(void)err;
+}
+
+/* The hint's libvirt domain, by UUID, else by name; NULL with a message. */
+static virDomainPtr hint_domain(const struct nl_apply_ctx *c, const Numalens__V1__Hint *h)
+{
+	virDomainPtr dom = h->uuid && h->uuid[0] ? virDomainLookupByUUIDString(c->conn, h->uuid) : NULL;
+
+	if (!dom && h->vm)
+		dom = virDomainLookupByName(c->conn, h->vm);
+	if (dom && h->vm && strcmp(virDomainGetName(dom), h->vm) != 0) {
+		fprintf(c->out, "  error: libvirt domain %s is named \"%s\", not \"%s\"\n",
+			h->uuid, virDomainGetName(dom), h->vm);
+		virDomainFree(dom);
+		return NULL;
+	}
+	if (!dom)
+		fprintf(c->out, "  error: no libvirt domain \"%s\": %s\n", h->vm ? h->vm : "?",
+			nl_apply_lv_err());
+	return dom;
+}
+
+int nl_apply_hint(const struct nl_apply_ctx *c, const Numalens__V1__Hint *h)
+{
+	char kind[32] = "?", pol[32] = "?";
+	virDomainPtr dom = NULL;
+	bool need_lv = false, prev_failed = false;
+	int failed = 0;
+
+	nl_pbjson_enum_name(&numalens__v1__hint_kind__descriptor, h->kind, kind, sizeof(kind));
+	nl_pbjson_enum_name(&numalens__v1__policy__descriptor, h->policy, pol, sizeof(pol));
+	fprintf(c->out, "hint %s: %s of VM \"%s\" -> %s%d (policy %s, step %d, gain %.2f, confidence %.2f)\n",
+		h->id ? h->id : "?", kind, h->vm ? h->vm : "?",
+		h->target && h->target->node >= 0 ? "node " : "", h->target ? h->target->node : -1,
+		pol, h->step, h->expected_gain, h->confidence);
+	if (h->reason)
+		fprintf(c->out, "  reason: %s: %s\n", h->reason_code ? h->reason_code : "", h->reason);
+	if (h->beneficiary)
+		fprintf(c->out, "  makes room for VM \"%s\"\n", h->beneficiary);
+	if (h->kind == NUMALENS__V1__HINT_KIND__EVICT) {
+		for (size_t i = 0; i < h->n_actions; i++)
+			nl_apply_action(c, h, NULL, h->actions[i]);
+		return 0;
+	}
+	for (size_t i = 0; i < h->n_actions; i++)
+		need_lv |= h->actions[i]->libvirt && h->actions[i]->libvirt[0];
+	if (need_lv && c->conn) {
+		dom = hint_domain(c, h);
+		if (!dom)
+			return 1;
+	}
+	for (size_t i = 0; i < h->n_actions; i++) {
+		const Numalens__V1__Action *a = h->actions[i];
+		bool next_fallback = i + 1 < h->n_actions && h->actions[i + 1]->fallback;
+		int rc;
+
+		if (a->fallback && !prev_failed) {
+			fprintf(c->out, "  skip: %s (fallback, not needed)\n", nl_apply_op_name(a->op));
+			continue;
+		}
+		rc = nl_apply_action(c, h, dom, a);
+		if (!a->fallback)
+			prev_failed = rc != 0;
+		if (rc && !(next_fallback && !a->fallback))
+			failed++;
+		else if (rc)
+			fprintf(c->out, "        trying the fallback\n");
+	}
+	if (dom)
+		virDomainFree(dom);
+	return failed ? 1 : 0;
+}
+
+/* ---- the command ---- */
+
+/* Fetch the hints o asks for. Return the list, or NULL with the exit
+ * status in *ret and a message on stderr. */
+static Numalens__V1__HintList *fetch(const struct opts *o, int *ret)
+{
+	struct nl_apply_query q = { o->policy, o->vm, o->kind, o->id };
+	struct nl_apply_reply r = { 0 };
+	Numalens__V1__HintList *list = NULL;
+	char *url = NULL, err[600];
+	int rc;
+
+	*ret = 1;
+	rc = nl_apply_hints_url(o->url, &q, &url);
+	if (rc == -EINVAL) {
+		fprintf(stderr, "numalens apply: --url: want http://HOST[:PORT][/PREFIX], got \"%s\"\n", o->url);
+		*ret = 2;
+		return NULL;
+	}
+	if (rc) {
+		fprintf(stderr, "numalens apply: %s\n", strerror(-rc));
+		return NULL;
+	}
+	if (nl_paths_set(o->procfs, "/sys") < 0) {
+		fprintf(stderr, "numalens apply: bad --path.procfs\n");
+		*ret = 2;
+		goto cleanup;
+	}
+	if (nl_apply_http_get(url, o->timeout, NL_APPLY_MAX_RESPONSE, &r, err, sizeof(err))) {
+		fprintf(stderr, "numalens apply: %s\n", err);
+		goto cleanup;
+	}
+	list = nl_apply_hints_decode(o->url, &r, ret, err, sizeof(err));
+	if (!list)
+		fprintf(stderr, "numalens apply: %s\n", err);
+	if (list && list->n_hints == 0) {
+		fprintf(stderr, "numalens apply: no matching hint%s%s\n",
+			o->vm ? " for VM " : "", o->vm ? o->vm : "");
+		numalens__v1__hint_list__free_unpacked(list, NULL);
+		list = NULL;
+		*ret = 3;
+	}
+cleanup:
+	nl_apply_reply_free(&r);
+	free(url);
+	return list;
+}
+
+/* Connect to libvirt (read-only for a dry run). Without it a dry run goes
+ * on; a change through libvirt then fails. */
+static void connect_libvirt(const struct opts *o, struct nl_apply_ctx *c)
+{
+	virSetErrorFunc(NULL, lv_silent);
+	c->conn = o->yes ? virConnectOpen(o->uri) : virConnectOpenReadOnly(o->uri);
+	if (!c->conn) {
+		fprintf(stderr, "numalens apply: cannot connect to libvirt at %s: %s%s\n", o->uri,
+			nl_apply_lv_err(), o->yes ? "" : " (dry run goes on without the current values)");
+		return;
+	}
+	c->ncpus = virNodeGetCPUMap(c->conn, NULL, NULL, 0);
+	if (c->ncpus <= 0)
+		c->ncpus = (int)sysconf(_SC_NPROCESSORS_CONF);
+	c->maplen = VIR_CPU_MAPLEN(c->ncpus);
+}
+
+int nl_cmd_apply(int argc, char **argv)
+{
+	struct opts o;
+	struct nl_apply_ctx c = { 0 };
+	Numalens__V1__HintList *list = NULL;
+	int rc, ret = 1, failed = 0;
+
+	rc = parse_opts(argc, argv, &o);
+	if (rc)
+		return rc == 1 ? 0 : 2;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "numalens apply: cannot initialise libcurl\n");
+		return 1;
+	}
+	list = fetch(&o, &ret);
+	if (!list)
+		goto cleanup;
+	c.out = stdout;
+	c.yes = o.yes;
+	connect_libvirt(&o, &c);
+	if (!o.yes)
+		printf("dry run: nothing is changed (add --yes to apply)\n");
+	for (size_t i = 0; i < list->n_hints; i++)
+		failed += nl_apply_hint(&c, list->hints[i]);
+	printf("%s %zu hint%s%s\n", o.yes ? "applied" : "showed", list->n_hints,
+	       list->n_hints == 1 ? "" : "s", failed ? ", with failures" : "");
+	ret = failed ? 1 : 0;
+cleanup:
+	if (c.conn)
+		virConnectClose(c.conn);
+	if (list)
+		numalens__v1__hint_list__free_unpacked(list, NULL);
+	curl_global_cleanup();
+	return ret;
+}

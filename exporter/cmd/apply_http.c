@@ -1,0 +1,294 @@
+/* The HTTP client of `numalens apply`, on libcurl: the hints URL built from
+ * --url with libcurl's URL API, one GET, and the answer read as a
+ * numalens.v1.HintList (or the server's numalens.v1.Error).
+ *
+ * Plain http only, for now: https is refused as --url, and the transfer
+ * allows the http scheme alone, until TLS client options (CA, client
+ * certificate) come with flags of their own. The proxy variables of the
+ * environment are not used: the server is a numalens on this host or on the
+ * management network, and the hand-written client before this one never
+ * used them either. */
+#include "apply_priv.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api.h"
+#include "pbjson.h"
+
+/* ---- the URL ---- */
+
+static int url_rc(CURLUcode uc)
+{
+	return uc == CURLUE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
+}
+
+static bool has_part(CURLU *u, CURLUPart part)
+{
+	char *v = NULL;
+	bool has = curl_url_get(u, part, &v, 0) == CURLUE_OK;
+
+	curl_free(v);
+	return has;
+}
+
+/* Append "key=value" to a query, the value percent-encoded by libcurl
+ * (everything but ALPHA / DIGIT / "-._~"). Nothing when val is NULL. */
+static void add_arg(struct nl_buf *q, const char *key, const char *val)
+{
+	char *enc;
+
+	if (!val)
+		return;
+	enc = curl_easy_escape(NULL, val, 0);
+	if (!enc) {
+		q->err = -ENOMEM;
+		return;
+	}
+	nl_buf_printf(q, "%s%s=%s", q->len ? "&" : "", key, enc);
+	curl_free(enc);
+}
+
+/* The path below `base`'s prefix and the query, into u. */
+static int set_target(CURLU *u, const struct nl_apply_query *q)
+{
+	struct nl_buf path = { 0 }, query = { 0 };
+	char *prefix = NULL;
+	CURLUcode uc;
+	size_t n;
+	int rc;
+
+	uc = curl_url_get(u, CURLUPART_PATH, &prefix, 0);
+	if (uc)
+		return url_rc(uc);
+	n = strlen(prefix);
+	while (n && prefix[n - 1] == '/')
+		n--;
+	nl_buf_add(&path, prefix, n);
+	nl_buf_puts(&path, "/api/v1/hints");
+	add_arg(&query, "policy", q->policy);
+	add_arg(&query, "vm", q->vm);
+	add_arg(&query, "kind", q->kind);
+	add_arg(&query, "id", q->id);
+	if (path.err || query.err) {
+		rc = -ENOMEM;
+		goto cleanup;
+	}
+	uc = curl_url_set(u, CURLUPART_PATH, path.data, 0);
+	if (!uc)
+		uc = curl_url_set(u, CURLUPART_QUERY, query.len ? query.data : NULL, 0);
+	rc = uc ? url_rc(uc) : 0;
+cleanup:
+	curl_free(prefix);
+	nl_buf_free(&path);
+	nl_buf_free(&query);
+	return rc;
+}
+
+int nl_apply_hints_url(const char *base, const struct nl_apply_query *q, char **out)
+{
+	CURLU *u = NULL;
+	char *port = NULL, *url = NULL;
+	CURLUcode uc;
+	int rc = -EINVAL;
+
+	*out = NULL;
+	/* the scheme as typed: libcurl alone would also take "http:/host" */
+	if (strncasecmp(base, "http://", 7) != 0)
+		return -EINVAL;
+	u = curl_url();
+	if (!u)
+		return -ENOMEM;
+	uc = curl_url_set(u, CURLUPART_URL, base, 0);
+	if (uc) {
+		rc = url_rc(uc);
+		goto cleanup;
+	}
+	/* no credentials (no auth options yet), no query or fragment of its own */
+	if (has_part(u, CURLUPART_USER) || has_part(u, CURLUPART_PASSWORD) ||
+	    has_part(u, CURLUPART_OPTIONS) || has_part(u, CURLUPART_QUERY) ||
+	    has_part(u, CURLUPART_FRAGMENT))
+		goto cleanup;
+	if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK && atoi(port) == 0)
+		goto cleanup;
+	rc = set_target(u, q);
+	if (rc)
+		goto cleanup;
+	uc = curl_url_get(u, CURLUPART_URL, &url, 0);
+	if (uc) {
+		rc = url_rc(uc);
+		goto cleanup;
+	}
+	*out = strdup(url);
+	rc = *out ? 0 : -ENOMEM;
+cleanup:
+	curl_free(url);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+/* ---- the GET ---- */
+
+struct sink {
+	struct nl_buf *body;
+	size_t max;
+	bool too_big;
+};
+
+static size_t on_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct sink *s = arg;
+	size_t len = size * n;
+
+	if (len > s->max - s->body->len) {
+		s->too_big = true;
+		return 0;           /* aborts the transfer: CURLE_WRITE_ERROR */
+	}
+	return nl_buf_add(s->body, data, len) ? 0 : len;
+}
+
+/* CURLcode to -errno, and the message. */
+static int transfer_error(CURLcode cc, const struct sink *s, const char *url, double timeout,
+			  const char *ebuf, char *err, size_t errlen)
+{
+	const char *why = ebuf[0] ? ebuf : curl_easy_strerror(cc);
+
+	switch (cc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+		snprintf(err, errlen, "cannot resolve the host of %s: %s", url, why);
+		return -EHOSTUNREACH;
+	case CURLE_COULDNT_CONNECT:
+		snprintf(err, errlen, "cannot connect to %s: %s", url, why);
+		return -ECONNREFUSED;
+	case CURLE_OPERATION_TIMEDOUT:
+		snprintf(err, errlen, "%s: no answer within %g s (--timeout): %s", url, timeout, why);
+		return -ETIMEDOUT;
+	case CURLE_FILESIZE_EXCEEDED:
+		snprintf(err, errlen, "%s: response larger than %zu bytes", url, s->max);
+		return -EFBIG;
+	case CURLE_WRITE_ERROR:
+		if (s->too_big) {
+			snprintf(err, errlen, "%s: response larger than %zu bytes", url, s->max);
+			return -EFBIG;
+		}
+		snprintf(err, errlen, "%s: out of memory", url);
+		return -ENOMEM;
+	case CURLE_OUT_OF_MEMORY:
+		snprintf(err, errlen, "%s: out of memory", url);
+		return -ENOMEM;
+	default:
+		snprintf(err, errlen, "%s: %s", url, why);
+		return -EPROTO;
+	}
+}
+
+int nl_apply_http_get(const char *url, double timeout, size_t max_bytes,
+		      struct nl_apply_reply *r, char *err, size_t errlen)
+{
+	struct sink s = { &r->body, max_bytes, false };
+	struct curl_slist *hdrs = NULL;
+	char ebuf[CURL_ERROR_SIZE] = "";
+	long ms = (long)(timeout * 1000 + 0.5);
+	const char *ctype = NULL;
+	CURL *h = NULL;
+	CURLcode cc;
+	int rc = 0;
+
+	memset(r, 0, sizeof(*r));
+	h = curl_easy_init();
+	hdrs = curl_slist_append(NULL, "Accept: " NL_API_PROTOBUF);
+	if (!h || !hdrs) {
+		snprintf(err, errlen, "out of memory");
+		rc = -ENOMEM;
+		goto cleanup;
+	}
+	if (ms < 1)
+		ms = 1;
+	cc = curl_easy_setopt(h, CURLOPT_URL, url);
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_PROXY, "");
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, ms);
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, ms);
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_USERAGENT, "numalens-apply");
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max_bytes);
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
+	if (!cc)
+		cc = curl_easy_perform(h);
+	if (cc) {
+		rc = transfer_error(cc, &s, url, timeout, ebuf, err, errlen);
+		goto cleanup;
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ctype) == CURLE_OK && ctype)
+		snprintf(r->content_type, sizeof(r->content_type), "%s", ctype);
+cleanup:
+	if (h)
+		curl_easy_cleanup(h);
+	curl_slist_free_all(hdrs);
+	return rc;
+}
+
+void nl_apply_reply_free(struct nl_apply_reply *r)
+{
+	if (r)
+		nl_buf_free(&r->body);
+}
+
+/* ---- the answer ---- */
+
+Numalens__V1__HintList *nl_apply_hints_decode(const char *server,
+					      const struct nl_apply_reply *r, int *ret,
+					      char *err, size_t errlen)
+{
+	const uint8_t *data = (const uint8_t *)(r->body.data ? r->body.data : "");
+	Numalens__V1__HintList *list;
+	char why[300];
+
+	*ret = 1;
+	if (strncasecmp(r->content_type, NL_API_PROTOBUF, strlen(NL_API_PROTOBUF)) != 0) {
+		snprintf(err, errlen, "%s answered %ld with %s: %.300s", server, r->status,
+			 r->content_type[0] ? r->content_type : "no content type",
+			 r->body.data ? r->body.data : "");
+		return NULL;
+	}
+	if (r->status != 200) {
+		Numalens__V1__Error *e = numalens__v1__error__unpack(NULL, r->body.len, data);
+
+		snprintf(err, errlen, "%s answered %ld: %s", server, r->status,
+			 e && e->message ? e->message : "(no message)");
+		if (e)
+			numalens__v1__error__free_unpacked(e, NULL);
+		*ret = r->status == 404 ? 3 : 1;
+		return NULL;
+	}
+	list = numalens__v1__hint_list__unpack(NULL, r->body.len, data);
+	if (!list || nl_pb_check(&list->base, why, sizeof(why))) {
+		snprintf(err, errlen, "the answer is not a valid numalens.v1.HintList%s%s",
+			 list ? ": " : "", list ? why : "");
+		if (list)
+			numalens__v1__hint_list__free_unpacked(list, NULL);
+		return NULL;
+	}
+	*ret = 0;
+	return list;
+}

@@ -1,0 +1,162 @@
+/* Internals of `numalens apply` (exporter/apply.h), shared by its files and
+ * reached by tests/unit/test_apply.c:
+ *
+ *   apply.c          command line, the fetch, the per-hint loop (fallbacks)
+ *   apply_http.c     --url and the hints URL; GET through libcurl; the answer
+ *   apply_actions.c  the action table: one row per numalens.v1.ActionOp
+ *   apply_libvirt.c  vCPU, emulator and iothread pinning, live numatune
+ *   apply_proc.c     thread affinity, migrate_pages(2), move_pages(2), and
+ *                    the checks that a hint's PID and TIDs are still the VM's
+ *
+ * Everything an action prints goes to nl_apply_ctx.out (stdout in the
+ * command), so a test reads it back. */
+#ifndef NL_APPLY_PRIV_H
+#define NL_APPLY_PRIV_H
+
+#include <libvirt/libvirt.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "apply.h"
+#include "buf.h"
+#include "types.h"
+#include "numalens.pb-c.h"
+
+/* Largest answer read from the server. */
+#define NL_APPLY_MAX_RESPONSE (64u * 1024 * 1024)
+
+/* ---- HTTP (apply_http.c) ---- */
+
+/* What GET /api/v1/hints is asked for; NULL members are left out. */
+struct nl_apply_query {
+	const char *policy, *vm, *kind, *id;
+};
+
+/* The URL of GET PREFIX/api/v1/hints?... on the server `base` names:
+ * http://HOST[:PORT][/PREFIX], HOST a name, an IPv4 address or [IPv6].
+ * Values are percent-encoded. *out is the caller's to free(). Return 0,
+ * -EINVAL (not such a URL: another scheme such as https, user info, a
+ * query or fragment, port 0) or -ENOMEM. */
+int nl_apply_hints_url(const char *base, const struct nl_apply_query *q, char **out);
+
+struct nl_apply_reply {
+	long status;
+	char content_type[128];    /* "" when the server sent none */
+	struct nl_buf body;
+};
+
+/* GET `url` through libcurl, at most `timeout` seconds to connect and as
+ * much for the whole exchange, at most `max_bytes` of body. Return 0 with
+ * any HTTP status in *r, or -ETIMEDOUT, -EFBIG, -EHOSTUNREACH (cannot
+ * resolve), -ECONNREFUSED (cannot connect), -ENOMEM or -EPROTO, with a
+ * message in err. */
+int nl_apply_http_get(const char *url, double timeout, size_t max_bytes,
+		      struct nl_apply_reply *r, char *err, size_t errlen);
+void nl_apply_reply_free(struct nl_apply_reply *r);
+
+/* The hint list in the server's answer, or NULL with the exit status in
+ * *ret (3 for a 404, the server's "no VM named ...", else 1) and a message
+ * in err that names the server as `server`. */
+Numalens__V1__HintList *nl_apply_hints_decode(const char *server,
+					      const struct nl_apply_reply *r, int *ret,
+					      char *err, size_t errlen);
+
+/* ---- actions (apply_actions.c) ---- */
+
+struct nl_apply_ctx {
+	FILE *out;                 /* the log of what is (or would be) done */
+	bool yes;                  /* act; else a dry run */
+	virConnectPtr conn;        /* NULL: not connected to libvirt */
+	int ncpus, maplen;         /* host CPUs as libvirt counts them */
+};
+
+struct nl_apply_op;
+
+/* One action of a hint, as its op's validate() read it. */
+struct nl_apply_act {
+	const struct nl_apply_op *op;
+	const Numalens__V1__Hint *hint;
+	const Numalens__V1__Action *pb;
+	virDomainPtr dom;          /* the hint's domain, or NULL */
+	int index;                 /* vCPU, iothread id or TID; -1 when none */
+	struct nl_cpuset cpus;     /* pin ops: the CPUs to pin to */
+	struct nl_cpuset nodes;    /* numatune: the nodeset */
+};
+
+/* A row of the action table. */
+struct nl_apply_op {
+	Numalens__V1__ActionOp op;
+	const char *name;          /* as the log says it: "pin vCPU" */
+	/* Check the action's own fields (not the host) into *a. Return 0 or
+	 * -EINVAL with an "error:" line. */
+	int (*validate)(const struct nl_apply_ctx *c, struct nl_apply_act *a);
+	/* Read the current state and, with c->yes, change it; log both.
+	 * Return 0 or -errno (the hint's next fallback runs). */
+	int (*run)(const struct nl_apply_ctx *c, const struct nl_apply_act *a);
+	/* The op's fields, after the name on the "would:" / "apply:" line. */
+	void (*describe)(const Numalens__V1__Action *a, FILE *out);
+};
+
+/* The row of `op`, or NULL (ACTION_OP_UNSPECIFIED, or newer than us). */
+const struct nl_apply_op *nl_apply_op_find(Numalens__V1__ActionOp op);
+/* The row's name, or "unknown action". */
+const char *nl_apply_op_name(Numalens__V1__ActionOp op);
+
+/* Log, validate and run one action of hint h. Return 0 or -errno. */
+int nl_apply_action(const struct nl_apply_ctx *c, const Numalens__V1__Hint *h,
+		    virDomainPtr dom, const Numalens__V1__Action *a);
+
+/* Log and apply one hint: its domain, then its actions in order, each
+ * `fallback` one only when the one before it failed. Return 0, or 1 when
+ * an action failed with no fallback left. (apply.c) */
+int nl_apply_hint(const struct nl_apply_ctx *c, const Numalens__V1__Hint *h);
+
+/* ---- libvirt executors (apply_libvirt.c) ---- */
+
+int nl_apply_run_pin_vcpu(const struct nl_apply_ctx *c, const struct nl_apply_act *a);
+int nl_apply_run_pin_emulator(const struct nl_apply_ctx *c, const struct nl_apply_act *a);
+int nl_apply_run_pin_iothread(const struct nl_apply_ctx *c, const struct nl_apply_act *a);
+int nl_apply_run_numatune(const struct nl_apply_ctx *c, const struct nl_apply_act *a);
+
+/* The libvirt error message of the last failed call, never NULL. */
+const char *nl_apply_lv_err(void);
+
+/* A CPU set as a libvirt CPU map of `maplen` bytes for a host of `ncpus`
+ * CPUs. Return 0, -ERANGE (a CPU this host does not have: the hint is from
+ * another host) or -EINVAL (empty). */
+int nl_apply_cpumap(const struct nl_cpuset *s, unsigned char *map, int maplen, int ncpus);
+
+/* ---- process executors (apply_proc.c) ---- */
+
+int nl_apply_run_pin_thread(const struct nl_apply_ctx *c, const struct nl_apply_act *a);
+int nl_apply_run_migrate_pages(const struct nl_apply_ctx *c, const struct nl_apply_act *a);
+int nl_apply_run_move_pages(const struct nl_apply_ctx *c, const struct nl_apply_act *a);
+
+/* Is `pid` still the QEMU of VM `vm` (its -name), under --path.procfs? */
+bool nl_apply_pid_is_vm(int pid, const char *vm);
+
+/* Pages of `psz` bytes that hold `bytes`, rounded up. */
+uint64_t nl_apply_pages_for(uint64_t bytes, long psz);
+
+/* Is this /proc/PID/maps line guest RAM (private, writable, anonymous, at
+ * least 2 MiB)? Fills *lo, *hi. */
+bool nl_apply_maps_ram(const char *line, unsigned long *lo, unsigned long *hi);
+
+/* Of `n` pages whose node move_pages(2) reported in status[], copy those
+ * on node `from` into sel[], at most `limit`. Return how many. */
+int nl_apply_pages_on(void *const *pages, const int *status, int n, int from,
+		      uint64_t limit, void **sel);
+
+/* A node mask of `nlongs` longs with the given node ids set. Return 0 or
+ * -EINVAL (an id below 0 or past the mask). */
+int nl_apply_node_mask(const int *nodes, size_t n, unsigned long *mask, size_t nlongs);
+
+/* move_pages(2) of up to `bytes` of process pid's guest RAM from node
+ * `from` to node `to`; with !yes only counts. *found: bytes seen on
+ * `from` (up to `bytes`), *moved: bytes that moved. Return 0 or -errno. */
+int nl_apply_move_pages(int pid, int from, int to, uint64_t bytes, bool yes,
+			uint64_t *found, uint64_t *moved);
+
+#endif
