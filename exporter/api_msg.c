@@ -13,15 +13,9 @@
 #include "snapshot.h"
 
 /* ---- C enums to numalens.proto enums ----
- * One row per C value, by name; a C value without a row maps to the
- * proto's UNSPECIFIED, which test_api.c's enum test refuses. */
-
-static const Numalens__V1__Policy pb_policies[NL_POLICY_COUNT] = {
-	[NL_POLICY_LOCALITY] = NUMALENS__V1__POLICY__POLICY_LOCALITY,
-	[NL_POLICY_SIMPLE] = NUMALENS__V1__POLICY__POLICY_SIMPLE,
-	[NL_POLICY_DINO] = NUMALENS__V1__POLICY__POLICY_DINO,
-	[NL_POLICY_ASYMSCHED] = NUMALENS__V1__POLICY__POLICY_ASYMSCHED,
-};
+ * One row per C value, by name (policies by their name alone); a C value
+ * without a row maps to the proto's UNSPECIFIED, which test_api.c's enum
+ * test refuses. */
 
 static const Numalens__V1__HintKind pb_hint_kinds[NL_HINT_KIND_COUNT] = {
 	[NL_HINT_PIN_VCPUS] = NUMALENS__V1__HINT_KIND__PIN_VCPUS,
@@ -46,10 +40,26 @@ static const Numalens__V1__Inputs pb_inputs[NL_API_INPUTS_COUNT] = {
 	[NL_INPUTS_PLACEMENT] = NUMALENS__V1__INPUTS__INPUTS_PLACEMENT,
 };
 
+/* Policies map by name (the engine's "dino" is the proto's POLICY_DINO), so
+ * that a new policy needs no row here: only its .proto value, which
+ * test_api.c's enum test demands. */
 Numalens__V1__Policy nl_api_pb_policy(enum nl_policy p)
 {
-	return (unsigned)p < NL_POLICY_COUNT ? pb_policies[p]
-					      : NUMALENS__V1__POLICY__POLICY_UNSPECIFIED;
+	const ProtobufCEnumValue *v;
+	const char *name = (unsigned)p < NL_POLICY_COUNT ? nl_policy_name(p) : NULL;
+	char pb[64];
+	size_t i, n;
+
+	if (!name)
+		return NUMALENS__V1__POLICY__POLICY_UNSPECIFIED;
+	n = (size_t)snprintf(pb, sizeof(pb), "POLICY_%s", name);
+	if (n >= sizeof(pb))
+		return NUMALENS__V1__POLICY__POLICY_UNSPECIFIED;
+	for (i = 0; pb[i]; i++)
+		if (pb[i] >= 'a' && pb[i] <= 'z')
+			pb[i] = (char)(pb[i] - 'a' + 'A');
+	v = protobuf_c_enum_descriptor_get_value_by_name(&numalens__v1__policy__descriptor, pb);
+	return v ? (Numalens__V1__Policy)v->value : NUMALENS__V1__POLICY__POLICY_UNSPECIFIED;
 }
 
 Numalens__V1__HintKind nl_api_pb_hint_kind(enum nl_hint_kind k)

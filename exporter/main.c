@@ -67,7 +67,7 @@ static const struct flag flags[] = {
 	{ "perf.config", F_STRING, CFG(perf_config), "FILE",
 	  "User-defined per-thread ([thread]) and uncore ([uncore]) events, NAME = EVENT per line (docs/events.md)." },
 	{ "hints.policy", F_POLICY, CFG(hints.policy), "POLICY",
-	  "Default hint policy (metrics, /api/v1/hints without ?policy=): locality, simple, dino or asymsched." },
+	  "Default hint policy (metrics, /api/v1/hints without ?policy=); the policies are listed below." },
 	{ "hints.enter-gain", F_DOUBLE, CFG(hints.enter_gain), "GAIN",
 	  "Expected gain (0..1) a recommendation needs to become a hint." },
 	{ "hints.exit-gain", F_DOUBLE, CFG(hints.exit_gain), "GAIN",
@@ -205,6 +205,7 @@ static void usage(FILE *f, const struct options *defaults)
 		fprintf(f, "      --%s=%s\n          %s (default: %s)\n",
 			flags[i].name, flags[i].metavar, flags[i].help, def);
 	}
+	fprintf(f, "\nHint policies (--hints.policy, ?policy=): %s\n", nl_policy_names());
 	fprintf(f, "\nCollectors (--collector.NAME / --no-collector.NAME):\n");
 	for (int i = 0; i < nl_source_count(); i++)
 		fprintf(f, "      --collector.%-14s %s\n", nl_source_name(i),

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hints.h"
 #include "paths.h"
 #include "pbjson.h"
 
@@ -44,14 +45,14 @@ static void usage(FILE *f)
 		"                      of other VMs for it), in step order\n"
 		"  --kind=KIND         with --vm: pin_vcpus, migrate_memory,\n"
 		"                      pin_vmm_threads or evict\n"
-		"  --policy=POLICY     locality, simple, dino, asymsched (default: the\n"
-		"                      server's --hints.policy)\n"
+		"  --policy=POLICY     %s\n"
+		"                      (default: the server's --hints.policy)\n"
 		"  --libvirt.uri=URI   libvirt connection (default qemu:///system)\n"
 		"  --path.procfs=PATH  procfs mountpoint (default /proc)\n"
 		"  --timeout=SECONDS   HTTP timeout (default 10)\n"
 		"  --yes               apply; without it, a dry run\n\n"
 		"Exit status: 0 applied (or dry run), 1 an action failed, 2 usage,\n"
-		"3 no matching hint.\n");
+		"3 no matching hint.\n", nl_policy_names());
 }
 
 /* Set a string flag by name; false when there is none of that name. */
