@@ -233,35 +233,127 @@ static int move_batch(int pid, unsigned long a, unsigned long hi, long psz, int 
 	return 0;
 }
 
+/* A mapping that may hold guest RAM, with the pages numa_maps says it has
+ * on the source node (UINT64_MAX: numa_maps unreadable, not known). */
+struct ram_range {
+	unsigned long lo, hi;
+	uint64_t on_from;
+};
+
+/* The guest-RAM-like mappings of /proc/PID/maps into *out (heap-allocated).
+ * Return the count or -errno. */
+static ssize_t ram_ranges(int pid, struct ram_range **out)
+{
+	char path[NL_PATH_MAX], *maps = NULL;
+	struct ram_range *r = NULL, *t;
+	size_t cap = 0, n = 0, rcap = 0;
+	ssize_t len;
+
+	*out = NULL;
+	if (nl_path_proc(path, sizeof(path), "%d/maps", pid) < 0)
+		return -ENAMETOOLONG;
+	len = nl_read_file_alloc(path, &maps, &cap);
+	if (len < 0)
+		return len;
+	for (char *line = maps; line && *line;) {
+		char *eol = strchr(line, '\n');
+		unsigned long lo, hi;
+
+		if (eol)
+			*eol = '\0';
+		if (nl_apply_maps_ram(line, &lo, &hi)) {
+			if (n == rcap) {
+				rcap = rcap ? 2 * rcap : 16;
+				t = realloc(r, rcap * sizeof(*r));
+				if (!t) {
+					free(r);
+					free(maps);
+					return -ENOMEM;
+				}
+				r = t;
+			}
+			r[n++] = (struct ram_range){ lo, hi, UINT64_MAX };
+		}
+		line = eol ? eol + 1 : NULL;
+	}
+	free(maps);
+	*out = r;
+	return (ssize_t)n;
+}
+
+/* Fill each range's pages on node `from` from /proc/PID/numa_maps (one line
+ * per mapping: its start address, then "N<node>=<pages>" tokens). Ranges
+ * stay "not known" when numa_maps cannot be read. */
+static void ram_on_node(int pid, int from, struct ram_range *r, size_t n)
+{
+	char path[NL_PATH_MAX], *nm = NULL, key[16];
+	size_t cap = 0, klen;
+
+	if (nl_path_proc(path, sizeof(path), "%d/numa_maps", pid) < 0 ||
+	    nl_read_file_alloc(path, &nm, &cap) < 0) {
+		free(nm);
+		return;
+	}
+	klen = (size_t)snprintf(key, sizeof(key), " N%d=", from);
+	for (size_t i = 0; i < n; i++)
+		r[i].on_from = 0;
+	for (char *line = nm; line && *line;) {
+		char *eol = strchr(line, '\n'), *k;
+		unsigned long start;
+
+		if (eol)
+			*eol = '\0';
+		if (sscanf(line, "%lx", &start) == 1)
+			for (size_t i = 0; i < n; i++)
+				if (r[i].lo == start) {
+					k = strstr(line, key);
+					r[i].on_from = k ? strtoull(k + klen, NULL, 10) : 0;
+					break;
+				}
+		line = eol ? eol + 1 : NULL;
+	}
+	free(nm);
+}
+
+/* Densest first: guest RAM is mostly resident, while a huge sparse mapping
+ * (a sanitizer's shadow, a reserved hotplug area) would be walked page by
+ * page for little. Unknown density keeps the maps order, after the known. */
+static int by_density(const void *a, const void *b)
+{
+	const struct ram_range *x = a, *y = b;
+	double dx, dy;
+
+	if (x->on_from == UINT64_MAX || y->on_from == UINT64_MAX)
+		return (x->on_from == UINT64_MAX) - (y->on_from == UINT64_MAX);
+	dx = (double)x->on_from / (double)(x->hi - x->lo);
+	dy = (double)y->on_from / (double)(y->hi - y->lo);
+	return (dx < dy) - (dx > dy);
+}
+
 int nl_apply_move_pages(int pid, int from, int to, uint64_t bytes, bool yes,
 			uint64_t *found, uint64_t *moved)
 {
-	char path[NL_PATH_MAX], *maps = NULL;
-	size_t cap = 0;
+	struct ram_range *r = NULL;
 	long psz = sysconf(_SC_PAGESIZE);
 	uint64_t want = nl_apply_pages_for(bytes, psz);
 	ssize_t n;
 	int rc = 0;
 
 	*found = *moved = 0;
-	if (nl_path_proc(path, sizeof(path), "%d/maps", pid) < 0)
-		return -ENAMETOOLONG;
-	n = nl_read_file_alloc(path, &maps, &cap);
+	n = ram_ranges(pid, &r);
 	if (n < 0)
 		return (int)n;
-	for (char *line = maps; !rc && line && *line && *found < want;) {
-		char *eol = strchr(line, '\n');
-		unsigned long lo, hi;
-
-		if (eol)
-			*eol = '\0';
-		if (nl_apply_maps_ram(line, &lo, &hi))
-			for (unsigned long a = lo; !rc && a < hi && *found < want;)
-				rc = move_batch(pid, a, hi, psz, from, to, yes, want - *found,
-						found, moved, &a);
-		line = eol ? eol + 1 : NULL;
+	ram_on_node(pid, from, r, (size_t)n);
+	if (n > 1)
+		qsort(r, (size_t)n, sizeof(*r), by_density);
+	for (ssize_t i = 0; !rc && i < n && *found < want; i++) {
+		if (r[i].on_from == 0)
+			continue;       /* numa_maps: nothing of it on `from` */
+		for (unsigned long a = r[i].lo; !rc && a < r[i].hi && *found < want;)
+			rc = move_batch(pid, a, r[i].hi, psz, from, to, yes, want - *found,
+					found, moved, &a);
 	}
-	free(maps);
+	free(r);
 	*found *= (uint64_t)psz;
 	*moved *= (uint64_t)psz;
 	return rc;
