@@ -293,9 +293,12 @@ static void test_encode_model_specific(void)
 
 	nl_t_in_child(model_specific_checks);
 	/* without the variable an inactive PMU's event does not encode, so
-	 * the child really went through the inactive tables */
+	 * the child really went through the inactive tables. This process may
+	 * have set the variable itself already: the perf source does when
+	 * libpfm4 does not detect the catalog's CPU (under valgrind, whose
+	 * CPUID shows a Haswell on any host), and then the check says nothing. */
 	nl_perf_pmu_name(pmu, sizeof(pmu));
-	if (strcmp(pmu, "skx") != 0)
+	if (strcmp(pmu, "skx") != 0 && !getenv("LIBPFM_ENCODE_INACTIVE"))
 		CHECK_EQ_INT(nl_perf_encode("skx::MEM_LOAD_L3_MISS_RETIRED:LOCAL_DRAM",
 					    &a, NULL), -ENOENT);
 }
