@@ -266,4 +266,4 @@ uninstall:
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD) -path $(BUILD)/lab -prune -o -type f -name '*.d' -print 2>/dev/null)
+-include $(shell find $(BUILD) \( -path $(BUILD)/lab -o -path $(BUILD)/container \) -prune -o -type f -name '*.d' -print 2>/dev/null)
