@@ -95,6 +95,8 @@ struct nl_vm_snap {
 	double distance[NL_ROLE_COUNT + 1];
 	uint64_t dev_nodes;          /* passthrough devices: node indexes */
 	int ndevices;
+	enum nl_arrival arrival;     /* how it came to run here */
+	double arrival_age_seconds;  /* since the arrival was seen; NaN: none */
 	/* PMU scores over the last window per role and NL_ROLE_ALL (score.h);
 	 * NaN where the events do not count or saw too little */
 	double pmu_locality[NL_ROLE_COUNT + 1];  /* dram_local share */

@@ -72,6 +72,11 @@ struct nl_vm {
 	/* passthrough (VFIO) devices (devices source) */
 	uint64_t dev_nodes;        /* node indexes of the VM's devices */
 	int ndevices;
+
+	/* arrival (libvirt lifecycle event, or -incoming in the /proc scan):
+	 * how, and the monotonic time it was seen; kept while tracked */
+	enum nl_arrival arrival;
+	uint64_t arrived_ns;
 };
 
 /* Mutable state owned by the sampler thread. Sources read and write it;

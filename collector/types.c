@@ -22,6 +22,19 @@ const char *nl_backend_name(enum nl_backend b)
 	return b == NL_BACKEND_LIBVIRT ? "libvirt" : "proc";
 }
 
+const char *nl_arrival_name(enum nl_arrival a)
+{
+	switch (a) {
+	case NL_ARRIVAL_MIGRATED: return "migrated";
+	case NL_ARRIVAL_RESTORED: return "restored";
+	case NL_ARRIVAL_SNAPSHOT: return "snapshot";
+	case NL_ARRIVAL_INCOMING: return "incoming";
+	case NL_ARRIVAL_NONE:
+	case NL_ARRIVAL_COUNT: break;
+	}
+	return "none";
+}
+
 const char *nl_mem_source_name(enum nl_mem_source s)
 {
 	switch (s) {

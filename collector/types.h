@@ -30,6 +30,18 @@ enum nl_role {
 
 enum nl_backend { NL_BACKEND_LIBVIRT, NL_BACKEND_PROC };
 
+/* How a VM came to run here, when it did not simply boot: the arrival path
+ * of live migration (docs/api.md, arrivals). Set by the libvirt source from
+ * lifecycle events and by the /proc scan from QEMU's -incoming. */
+enum nl_arrival {
+	NL_ARRIVAL_NONE,       /* booted here, or not known */
+	NL_ARRIVAL_MIGRATED,   /* VIR_DOMAIN_EVENT_STARTED_MIGRATED */
+	NL_ARRIVAL_RESTORED,   /* VIR_DOMAIN_EVENT_STARTED_RESTORED */
+	NL_ARRIVAL_SNAPSHOT,   /* VIR_DOMAIN_EVENT_STARTED_FROM_SNAPSHOT */
+	NL_ARRIVAL_INCOMING,   /* /proc scan: QEMU started with -incoming, now running */
+	NL_ARRIVAL_COUNT
+};
+
 enum nl_mem_source {
 	NL_MEM_NONE,           /* not measured (yet) */
 	NL_MEM_CGROUP_V1,      /* memory.numa_stat, cgroup v1 */
@@ -39,6 +51,7 @@ enum nl_mem_source {
 
 const char *nl_role_name(enum nl_role r);
 const char *nl_backend_name(enum nl_backend b);
+const char *nl_arrival_name(enum nl_arrival a);   /* "none", "migrated", ... */
 const char *nl_mem_source_name(enum nl_mem_source s);
 
 struct nl_cpuset {
