@@ -12,6 +12,18 @@
 /* Room for a command: a quoted VM name, a CPU list and the words. */
 #define CMD_LEN (NL_NAME_MAX * 4 + NL_MAX_CPUS * 5 + 512)
 
+void nl_hints_appendf(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t o = strnlen(buf, len);
+	va_list ap;
+
+	if (o + 1 >= len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + o, len - o, fmt, ap);
+	va_end(ap);
+}
+
 void nl_hints_shell_quote(const char *s, char *out, size_t len)
 {
 	size_t o = 0;

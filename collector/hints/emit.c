@@ -197,10 +197,17 @@ static void emit_donors(struct nl_plan_ctx *c, size_t v, const struct nl_plan *g
 		memcpy(x->beneficiary, vm->name, sizeof(x->beneficiary));
 		snprintf(x->reason_code, sizeof(x->reason_code), "make_room");
 		fmt_bytes(m->bytes, b1, sizeof(b1));
-		snprintf(x->reason, sizeof(x->reason),
-			 "frees %s on node %d for memory-intensive VM %.80s; this VM's memory traffic is low (%s %.3g), so its memory can live on node %d",
-			 b1, x->from_nodes[0], vm->name, df->intensity_metric, df->intensity,
-			 x->target_node);
+		x->reason[0] = '\0';
+		if (c->policy->donor_key)
+			nl_hints_appendf(x->reason, sizeof(x->reason),
+					 "frees %s on node %d for VM %.80s, whose LLC miss rate is higher (%.3g against %.3g): under %s it gets the good layout first; this VM's memory goes to node %d",
+					 b1, x->from_nodes[0], vm->name, c->policy->donor_key(c, v),
+					 c->policy->donor_key(c, m->vm), c->policy->name, x->target_node);
+		else
+			snprintf(x->reason, sizeof(x->reason),
+				 "frees %s on node %d for memory-intensive VM %.80s; this VM's memory traffic is low (%s %.3g), so its memory can live on node %d",
+				 b1, x->from_nodes[0], vm->name, df->intensity_metric, df->intensity,
+				 x->target_node);
 		finish(c, x, m->vm);
 	}
 }

@@ -26,6 +26,9 @@ void nl_hints_make_id(const char *vm_key, enum nl_hint_kind kind,
  * snapshot VM vm. Return 0 or -ENOMEM. */
 int nl_hints_build_actions(struct nl_hint *h, const struct nl_vm_snap *vm,
 			   const struct nl_topology *topo);
+/* Append printf output to the string in buf (len bytes), truncating. */
+void nl_hints_appendf(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* Quote a word for a POSIX shell when it needs quoting. */
 void nl_hints_shell_quote(const char *s, char *out, size_t len);
 /* Where cold memory leaving node index h goes: the nearest node (SLIT)

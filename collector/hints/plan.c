@@ -96,11 +96,20 @@ static bool donor_ok(const struct nl_plan_ctx *c, size_t u, size_t v, int h)
 {
 	const struct nl_vm_features *f = &c->r->vmf[u];
 
-	if (u == v || c->busy[u] || !f->measured || f->intensive ||
-	    c->mem[u][h] <= 0)
+	if (u == v || c->busy[u] || !f->measured || c->mem[u][h] <= 0 ||
+	    plan_of(c, u, false)->active)
 		return false;
 	/* bound to node h only: its policy would pull the memory back */
-	return mems_allowed_mask(&c->s->vms[u]) != (1ULL << h);
+	if (mems_allowed_mask(&c->s->vms[u]) == (1ULL << h))
+		return false;
+	return c->policy->donor_ok ? c->policy->donor_ok(c, u, v) : !f->intensive;
+}
+
+static double donor_key(const struct nl_plan_ctx *c, size_t u)
+{
+	double k = c->policy->donor_key ? c->policy->donor_key(c, u) : c->r->vmf[u].intensity;
+
+	return isnan(k) ? 0 : k;
 }
 
 static size_t find_vm_by_keyhash(const struct nl_plan_ctx *c, uint64_t key)
@@ -149,8 +158,8 @@ static void try_donor(const struct nl_plan_ctx *c, struct nl_plan_option *o, siz
 	*room -= amt;
 }
 
-/* The next donor for node h: the coldest VM, the largest share on h
- * first; (size_t)-1 when none is left. */
+/* The next donor for node h: the coldest VM (the policy's donor_key), the
+ * largest share on h first; (size_t)-1 when none is left. */
 static size_t coldest_donor(const struct nl_plan_ctx *c, const struct nl_plan_option *o,
 			    size_t v, int h)
 {
@@ -168,12 +177,8 @@ static size_t coldest_donor(const struct nl_plan_ctx *c, const struct nl_plan_op
 			pick = u;
 			continue;
 		}
-		iu = c->r->vmf[u].intensity;
-		ip = c->r->vmf[pick].intensity;
-		if (isnan(iu))
-			iu = 0;
-		if (isnan(ip))
-			ip = 0;
+		iu = donor_key(c, u);
+		ip = donor_key(c, pick);
 		if (iu < ip - NL_PLAN_EPS ||
 		    (fabs(iu - ip) <= NL_PLAN_EPS && c->mem[u][h] > c->mem[pick][h]))
 			pick = u;
@@ -509,6 +514,9 @@ static void plan_guests(struct nl_plan_ctx *c, const struct nl_plan_order *ord,
 			continue;
 		}
 		if (!f->intensive && !g->active && g->cand_n == 0)
+			continue;
+		/* gave up memory for another VM this cycle: no plan of its own */
+		if (c->busy[v] && !g->active)
 			continue;
 		found = c->policy->choose(c, v, g, &best);
 		if (g->active)

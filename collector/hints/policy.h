@@ -136,6 +136,14 @@ struct nl_hint_policy {
 	 * accounting, before the shared accounting takes it; was_busy: v had
 	 * already given up memory this cycle. */
 	void (*charge)(struct nl_plan_ctx *c, size_t v, int home, bool was_busy);
+	/* Optional, with makes_room: may resident u give up memory for VM v
+	 * (besides the shared rules: measured, memory on the node, not bound
+	 * to it, no plan of its own, not yet planned this cycle)? Default: u
+	 * is not memory-intensive. */
+	bool (*donor_ok)(const struct nl_plan_ctx *c, size_t u, size_t v);
+	/* Optional: the order donors give up memory in, lowest first.
+	 * Default: the intensity (coldest first). */
+	double (*donor_key)(const struct nl_plan_ctx *c, size_t u);
 };
 
 /* An engine that runs the n rows of `table` (at most NL_POLICY_MAX, each

@@ -534,10 +534,80 @@ static void test_full_host_memory_intensive_arrival(void)
 	}
 	/* nothing for the resident that gives no room */
 	CHECK_EQ_INT(count_vm(s, NL_POLICY_LOCALITY, "r1-cpu"), 0);
-	/* simple makes no room: m-mem fits nowhere, so it is to be evicted */
-	CHECK(find_hint(s, NL_POLICY_SIMPLE, "m-mem", NL_HINT_EVICT) != NULL);
-	CHECK_EQ_INT(count_vm(s, NL_POLICY_SIMPLE, "m-mem"), 1);
-	CHECK_EQ_INT(count_vm(s, NL_POLICY_SIMPLE, "r2-cpu"), 0);
+	/* simple makes room too (the paper's case 1-1): m-mem has the higher
+	 * LLC miss rate, so it gets node 1 and r2-cpu, with the lower miss
+	 * rate, gives up 1.5 GiB there; nothing is evicted */
+	CHECK(find_hint(s, NL_POLICY_SIMPLE, "m-mem", NL_HINT_EVICT) == NULL);
+	pin = find_hint(s, NL_POLICY_SIMPLE, "m-mem", NL_HINT_PIN_VCPUS);
+	room = find_hint(s, NL_POLICY_SIMPLE, "r2-cpu", NL_HINT_MIGRATE_MEMORY);
+	CHECK(pin && room);
+	if (pin && room) {
+		CHECK_EQ_INT(pin->target_node, 1);
+		CHECK_STR(room->beneficiary, "m-mem");
+		CHECK_STR(room->reason_code, "make_room");
+		CHECK_EQ_INT(room->from_nodes[0], 1);
+		CHECK_EQ_INT(room->target_node, 0);
+		CHECK_NEAR((double)room->bytes / GiB, 1.5, 0.01);
+		CHECK(room->ev.llc_misses_per_second < pin->ev.llc_misses_per_second);
+		CHECK(strstr(room->reason, "LLC miss rate is higher") != NULL);
+		CHECK_EQ_INT(room->policy, NL_POLICY_SIMPLE);
+	}
+	CHECK_EQ_INT(count_vm(s, NL_POLICY_SIMPLE, "r1-cpu"), 0);
+	nl_snapshot_put(s);
+	nl_hints_free(e);
+}
+
+/* Who makes room: under locality the coldest resident (lowest memory
+ * bandwidth), under simple the one with the lowest LLC miss rate. Node 0
+ * holds two cold residents: d-lowmiss (0.1 MPKI, 0.5 GB/s) and d-lowbw
+ * (1 MPKI, 10 MB/s). m-mem runs on node 0 with its memory on node 1,
+ * whose CPUs a hog keeps busy: node 0 is its only home, 1.5 GiB short. */
+static void test_simple_room_from_lowest_miss(void)
+{
+	struct fx_host h;
+	struct nl_hint_config cfg = test_cfg();
+	struct nl_hints *e = nl_hints_new(&cfg);
+	struct nl_snapshot *s = NULL;
+	struct fx_vm *v;
+	const struct nl_hint *lr, *sr;
+
+	host_init(&h, 2, 8, 16 * GiB);
+	h.dram = true;
+	v = add_vm(&h, "d-lowbw", 1);
+	v->mem[0] = 6 * GiB;
+	v->vcpu[0] = 0.5;
+	v->mpki = 1;
+	v->dram_bw = 1e7;
+	v = add_vm(&h, "d-lowmiss", 1);
+	v->mem[0] = 6 * GiB;
+	v->vcpu[0] = 0.5;
+	v->mpki = 0.1;
+	v->dram_bw = 5e8;
+	v = add_vm(&h, "hog", 8);
+	v->mem[1] = 1 * GiB;
+	v->vcpu[1] = 7;
+	v->mpki = 0.1;
+	v = add_vm(&h, "m-mem", 2);
+	v->mem[1] = 4 * GiB;
+	v->vcpu[0] = 2;
+	v->mpki = 20;
+	v->dram_bw = 4e9;
+	CHECK_EQ_INT(run(&h, e, 6, &s), 0);
+	lr = find_hint(s, NL_POLICY_LOCALITY, "d-lowbw", NL_HINT_MIGRATE_MEMORY);
+	sr = find_hint(s, NL_POLICY_SIMPLE, "d-lowmiss", NL_HINT_MIGRATE_MEMORY);
+	CHECK(lr && sr);
+	CHECK_EQ_INT(count_vm(s, NL_POLICY_LOCALITY, "d-lowmiss"), 0);
+	CHECK_EQ_INT(count_vm(s, NL_POLICY_SIMPLE, "d-lowbw"), 0);
+	if (lr && sr) {
+		CHECK_STR(lr->beneficiary, "m-mem");
+		CHECK_STR(sr->beneficiary, "m-mem");
+		/* 1.5 GiB short with the full reserve; a published plan
+		 * keeps half of it (0.25 GiB) */
+		CHECK_NEAR((double)sr->bytes / GiB, 1.25, 0.01);
+		CHECK_EQ_INT(sr->from_nodes[0], 0);
+		CHECK_EQ_INT(sr->target_node, 1);
+	}
+	CHECK(find_hint(s, NL_POLICY_SIMPLE, "m-mem", NL_HINT_MIGRATE_MEMORY) != NULL);
 	nl_snapshot_put(s);
 	nl_hints_free(e);
 }
@@ -928,6 +998,9 @@ static void test_evict_when_no_node_fits(void)
 		if (x->nactions)
 			CHECK(strstr(x->actions[0].command, "virsh migrate --live") != NULL);
 	}
+	/* simple makes room when it can; here no room can be made */
+	CHECK(find_hint(s, NL_POLICY_SIMPLE, "big", NL_HINT_EVICT) != NULL);
+	CHECK_EQ_INT(count_vm(s, NL_POLICY_SIMPLE, "big"), 1);
 	nl_snapshot_put(s);
 	nl_hints_free(e);
 }
@@ -1363,8 +1436,9 @@ static void test_policy_table(void)
 	CHECK_STR(nl_policy_name(NL_POLICY_SIMPLE), "simple");
 	CHECK_STR(nl_policy_name(NL_POLICY_DINO), "dino");
 	CHECK_STR(nl_policy_name(NL_POLICY_COUNT), "unknown");
-	/* today's Simple makes no room; the others do */
-	CHECK(!nl_hint_policies[NL_POLICY_SIMPLE]->makes_room);
+	/* every built-in policy makes room; simple by LLC miss rate */
+	CHECK(nl_hint_policies[NL_POLICY_SIMPLE]->makes_room);
+	CHECK(nl_hint_policies[NL_POLICY_SIMPLE]->donor_ok != NULL);
 	CHECK(nl_hint_policies[NL_POLICY_LOCALITY]->makes_room);
 	CHECK(nl_hint_policies[NL_POLICY_DINO]->makes_room);
 	CHECK(nl_hint_policies[NL_POLICY_ASYMSCHED]->makes_room);
@@ -1562,6 +1636,7 @@ cleanup:
 }
 
 NL_TEST_MAIN(NL_T(test_full_host_memory_intensive_arrival),
+	     NL_T(test_simple_room_from_lowest_miss),
 	     NL_T(test_cold_memory_goes_to_nearest_room),
 	     NL_T(test_cpu_bound_arrival_changes_nothing),
 	     NL_T(test_dino_spreads_two_memory_intensive_vms),
