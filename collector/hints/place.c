@@ -174,6 +174,25 @@ static int move_hint(const struct nl_place_ctx *pc, const struct nl_place_move *
 	return nl_hints_build_actions(x, vm, &s->topo);
 }
 
+double nl_hints_profile_mem_need(const struct nl_profile *p)
+{
+	double m = (double)p->memory_bytes;
+
+	if (m <= 0)
+		for (int n = 0; n < p->nnodes && n < NL_MAX_NODES; n++)
+			m += (double)p->node_bytes[n];
+	return m;
+}
+
+double nl_hints_profile_cpu_need(const struct nl_profile *p)
+{
+	double c = !isnan(p->cpu_cores) ? p->cpu_cores : p->vcpus ? (double)p->vcpus : 1;
+
+	if (!isnan(p->vmm_cpu_cores) && !isnan(p->cpu_cores))
+		c += p->vmm_cpu_cores;
+	return c;
+}
+
 /* The context of one ranking; -EINVAL when the profile is unusable. */
 static int ctx_init(struct nl_place_ctx *pc, const struct nl_snapshot *s,
 		    const struct nl_profile *p, enum nl_policy policy,
@@ -190,15 +209,10 @@ static int ctx_init(struct nl_place_ctx *pc, const struct nl_snapshot *s,
 	pc->rv = rv;
 	pc->nn = s->topo.nnodes;
 	pc->self = -1;
-	pc->mem_need = (double)p->memory_bytes;
-	if (pc->mem_need <= 0)
-		for (int n = 0; n < p->nnodes && n < NL_MAX_NODES; n++)
-			pc->mem_need += (double)p->node_bytes[n];
+	pc->mem_need = nl_hints_profile_mem_need(p);
 	if (!(pc->mem_need > 0) || !p->vm[0])
 		return -EINVAL;
-	pc->cpu_need = !isnan(p->cpu_cores) ? p->cpu_cores : p->vcpus ? (double)p->vcpus : 1;
-	if (!isnan(p->vmm_cpu_cores) && !isnan(p->cpu_cores))
-		pc->cpu_need += p->vmm_cpu_cores;
+	pc->cpu_need = nl_hints_profile_cpu_need(p);
 	pc->intensive = profile_intensive(p, pc->cfg);
 	for (size_t i = 0; i < s->nvms; i++)
 		if (same_vm(&s->vms[i], p))

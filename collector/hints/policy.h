@@ -46,6 +46,9 @@ struct nl_plan {
 	uint64_t confirmed_ns; /* monotonic: last window the plan held */
 	struct nl_plan_donor donors[NL_HINT_MAX_DONORS];
 	int ndonors;
+	unsigned confirm_used; /* windows it was confirmed over when published */
+	bool arrival;          /* published at once for an expected arrival */
+	bool short_confirm;    /* confirmed over fewer windows: it had arrived */
 };
 
 /* Memory a resident VM moves to make room (node indexes). */
@@ -77,6 +80,8 @@ struct nl_hint_vec {
 
 struct nl_hint_vm;                 /* the engine's per-VM state (engine.h) */
 struct nl_hint_policy;
+struct nl_arrival_cycle;           /* expected arrivals (arrivals_priv.h) */
+struct nl_arrival_dir;
 
 /* One policy's planning pass over one snapshot. Node arrays are by node
  * index; per-VM arrays are parallel to s->vms. */
@@ -98,6 +103,17 @@ struct nl_plan_ctx {
 	struct nl_plan_option *pre;    /* joint choices made by prepare() */
 	bool *has_pre;
 	struct nl_hint_vec out;
+	/* expected arrivals this cycle (NULL: none); held[v]: VM v gives up
+	 * memory for a pending one under this policy, so it has no plan */
+	const struct nl_arrival_cycle *arr;
+	bool *held;
+	/* windows to confirm the VM being planned with (--hints.confirm-
+	 * windows, or 1 right after an arrival) */
+	unsigned confirm;
+	/* the VM being emitted, and what its hints say of its arrival */
+	size_t emit_vm;
+	const struct nl_arrival_dir *emit_dir;
+	char emit_prefix[160];
 };
 
 /* Where a VM stands in the planning order: published plans first, then
