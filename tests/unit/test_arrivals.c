@@ -418,8 +418,46 @@ cleanup:
 	env_end(&x);
 }
 
-/* The destination placement worked: the VM lands on its node, pinned, and
- * gets no hint. */
+/* What a pending arrival holds, the engine's own plans leave alone: its
+ * memory on node 1 and its donor. m-mem (6 GiB on node 0, vCPUs pinned to
+ * node 1, node 0's CPUs taken by a hog) would move its memory to node 1;
+ * with 7 GiB promised there, and the cold VM giving up memory for the
+ * arrival, no node can take it. */
+static void test_engine_respects_pending_arrivals(void)
+{
+	struct env x;
+	struct nl_profile p;
+	struct fx_vm *v;
+	char err[256];
+
+	host_init(&x.h, 2, 8, 16 * GiB);
+	v = add_vm(&x.h, "cold", 1);
+	v->mem[1] = 8 * GiB;
+	v->vcpu[1] = 0.5;
+	v->mpki = 0.1;
+	v = add_vm(&x.h, "hog", 8);
+	v->mem[0] = 1 * GiB;
+	v->vcpu[0] = 7;
+	v->mpki = 0.1;
+	v = add_vm(&x.h, "m-mem", 2);
+	v->mem[0] = 6 * GiB;
+	v->vcpu[1] = 2;
+	v->vcpu_pin = 1;
+	v->mpki = 20;
+	env_start(&x, 1);
+	prof(&p, "inc", "62000000-0000-4000-8000-000000000001", 7, 1, 1, 20);
+	CHECK_EQ_INT(nl_arrivals_register(x.a, x.s, &p, NL_POLICY_LOCALITY, 0, x.s->timestamp,
+					  NULL, err, sizeof(err)), 0);
+	CHECK_EQ_INT(run(&x.h, x.e, 6, &x.s), 0);
+	/* the arrival's room hint, nothing of the engine's */
+	CHECK_EQ_INT(count_vm(x.s, NL_POLICY_LOCALITY, "cold"), 1);
+	CHECK(find_hint(x.s, NL_POLICY_LOCALITY, "m-mem", NL_HINT_MIGRATE_MEMORY) == NULL);
+	CHECK(find_hint(x.s, NL_POLICY_LOCALITY, "m-mem", NL_HINT_EVICT) != NULL);
+	env_end(&x);
+}
+
+/* The destination placement worked: the VM lands on its node and runs
+ * there with locality 1 (its threads not even pinned): no hint. */
 static void test_arrival_in_place_no_hints(void)
 {
 	struct env x;
@@ -436,7 +474,6 @@ static void test_arrival_in_place_no_hints(void)
 	snprintf(v->uuid, sizeof(v->uuid), "%s", p.uuid);
 	v->mem[1] = 4 * GiB;
 	v->vcpu[1] = 2;
-	v->vcpu_pin = v->vmm_pin = 1;
 	v->mpki = 20;
 	v->arrival = NL_ARRIVAL_RESTORED;
 	v->arrived_t = x.h.t + INTERVAL;
@@ -726,6 +763,7 @@ NL_TEST_MAIN(NL_T(test_register_ok),
 	     NL_T(test_reservations),
 	     NL_T(test_ttl_and_withdraw),
 	     NL_T(test_room_hints_then_arrival),
+	     NL_T(test_engine_respects_pending_arrivals),
 	     NL_T(test_arrival_in_place_no_hints),
 	     NL_T(test_unexpected_arrival_one_window),
 	     NL_T(test_simple_arrival_takes_low_miss_node),
