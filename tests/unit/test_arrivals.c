@@ -22,31 +22,6 @@
 
 #define SRC "src-host"
 
-/* A profile as a source host sends it: PMU inputs, 2e9 instructions/s. */
-static void prof(struct nl_profile *p, const char *vm, const char *uuid, double gib,
-		 uint32_t vcpus, double cores, double mpki)
-{
-	memset(p, 0, sizeof(*p));
-	snprintf(p->vm, sizeof(p->vm), "%s", vm);
-	snprintf(p->uuid, sizeof(p->uuid), "%s", uuid);
-	snprintf(p->source_host, sizeof(p->source_host), SRC);
-	p->vcpus = vcpus;
-	p->iothreads = 1;
-	p->memory_bytes = (uint64_t)(gib * GiB);
-	p->cpu_cores = cores;
-	p->vmm_cpu_cores = NAN;
-	p->inputs = NL_INPUTS_PMU;
-	snprintf(p->intensity_metric, sizeof(p->intensity_metric), "llc_bytes_per_second");
-	p->llc_mpki = mpki;
-	p->llc_misses_per_second = 2e9 * mpki / 1000;
-	p->intensity = p->llc_misses_per_second * 64;
-	p->memory_intensive = mpki >= 5;
-	p->has_memory_intensive = true;
-	p->dram_bytes_per_second = p->instructions_per_second = NAN;
-	p->page_faults_per_second = p->proxy = p->locality = NAN;
-	p->window_seconds = p->timestamp = NAN;
-}
-
 static size_t count_entries(struct nl_arrivals *a, double now)
 {
 	struct nl_arrival_entry *e = NULL;

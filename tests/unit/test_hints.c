@@ -874,6 +874,85 @@ static void test_profile_and_placement(void)
 	nl_hints_free(e);
 }
 
+/* Each policy ranks the nodes as it says, for the same incoming VM (4 GiB,
+ * 2 cores, 20 MPKI). 2 nodes x 8 CPUs: m-int (memory-intensive) runs on
+ * node 0, c-hog keeps 5 cores busy on node 1. */
+static void test_placement_policies(void)
+{
+	static const int slit[4][4] = { { 10, 16, 22, 22 }, { 16, 10, 22, 22 },
+					{ 22, 22, 10, 16 }, { 22, 22, 16, 10 } };
+	struct nl_hint_config cfg = test_cfg();
+	struct nl_hints *e = nl_hints_new(&cfg);
+	struct fx_host h;
+	struct nl_snapshot *s = NULL;
+	struct nl_placement *pl[NL_POLICY_COUNT] = { NULL };
+	struct nl_profile p;
+	struct fx_vm *v;
+
+	host_init(&h, 2, 8, 32 * GiB);
+	v = add_vm(&h, "m-int", 1);
+	v->mem[0] = 4 * GiB;
+	v->vcpu[0] = 1;
+	v->vcpu_pin = v->vmm_pin = 0;
+	v->mpki = 20;
+	v = add_vm(&h, "c-hog", 5);
+	v->mem[1] = 2 * GiB;
+	v->vcpu[1] = 5;
+	v->mpki = 0.1;
+	CHECK_EQ_INT(run(&h, e, 4, &s), 0);
+	prof(&p, "inc", "", 4, 2, 2, 20);
+	for (int k = 0; k < NL_POLICY_COUNT; k++) {
+		CHECK_EQ_INT(nl_hints_place_with(s, &p, (enum nl_policy)k, NULL, &pl[k]), 0);
+		CHECK(pl[k] && pl[k]->fits && pl[k]->nchosen == 1 && (int)pl[k]->policy == k);
+	}
+	if (pl[0] && pl[1] && pl[2] && pl[3]) {
+		/* locality and simple: the idler node; dino: away from m-int */
+		CHECK_EQ_INT(pl[NL_POLICY_LOCALITY]->recommended_node, 0);
+		CHECK_EQ_INT(pl[NL_POLICY_SIMPLE]->recommended_node, 0);
+		CHECK_EQ_INT(pl[NL_POLICY_DINO]->recommended_node, 1);
+		CHECK(strstr(pl[NL_POLICY_DINO]->nodes[1].reason,
+			     "100% of the host's memory-intensive load runs here") != NULL);
+		CHECK(strncmp(pl[NL_POLICY_DINO]->reason, "dino: node 1 scores", 19) == 0);
+		CHECK(strstr(pl[NL_POLICY_DINO]->reason, "the least memory-intensive load") != NULL);
+		CHECK(pl[NL_POLICY_LOCALITY]->nodes[0].score > pl[NL_POLICY_LOCALITY]->nodes[1].score);
+		/* the default policy (locality) is what nl_hints_place() uses */
+		CHECK_EQ_INT(pl[NL_POLICY_LOCALITY]->chosen[0], 0);
+	}
+	CHECK_EQ_INT(nl_hints_place_with(s, &p, NL_POLICY_COUNT, NULL, &pl[0]), -EINVAL);
+	for (int k = 0; k < NL_POLICY_COUNT; k++) {
+		nl_placement_free(pl[k]);
+		pl[k] = NULL;
+	}
+	nl_snapshot_put(s);
+	s = NULL;
+	nl_hints_free(e);
+
+	/* 4 nodes (SLIT 10/16/22), m-int on node 0: dino avoids node 0 only,
+	 * asymsched its near neighbour node 1 as well */
+	e = nl_hints_new(&cfg);
+	host_init(&h, 4, 4, 32 * GiB);
+	host_slit(&h, 4, &slit[0][0]);
+	v = add_vm(&h, "m-int", 1);
+	v->mem[0] = 4 * GiB;
+	v->vcpu[0] = 1;
+	v->vcpu_pin = v->vmm_pin = 0;
+	v->mpki = 20;
+	CHECK_EQ_INT(run(&h, e, 4, &s), 0);
+	prof(&p, "inc", "", 4, 1, 1, 20);
+	CHECK_EQ_INT(nl_hints_place_with(s, &p, NL_POLICY_DINO, NULL, &pl[0]), 0);
+	CHECK_EQ_INT(nl_hints_place_with(s, &p, NL_POLICY_ASYMSCHED, NULL, &pl[1]), 0);
+	if (pl[0] && pl[1]) {
+		CHECK_EQ_INT(pl[0]->recommended_node, 1);
+		CHECK_EQ_INT(pl[1]->recommended_node, 2);
+		CHECK(strncmp(pl[1]->reason, "asymsched: node 2 scores", 24) == 0);
+		CHECK(strstr(pl[1]->nodes[0].reason, "contention 0.00 by SLIT distance") != NULL);
+	}
+	nl_placement_free(pl[0]);
+	nl_placement_free(pl[1]);
+	nl_snapshot_put(s);
+	nl_hints_free(e);
+}
+
 static void test_config_and_names(void)
 {
 	struct nl_hint_config c = test_cfg();
@@ -1227,6 +1306,7 @@ NL_TEST_MAIN(NL_T(test_full_host_memory_intensive_arrival),
 	     NL_T(test_vmm_only_hint),
 	     NL_T(test_vmm_next_to_device),
 	     NL_T(test_profile_and_placement),
+	     NL_T(test_placement_policies),
 	     NL_T(test_config_and_names),
 	     NL_T(test_policy_table),
 	     NL_T(test_new_policy_recipe),
