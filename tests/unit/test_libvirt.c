@@ -743,6 +743,16 @@ static void test_arrival_migration_lands(void)
 	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), 0);
 	CHECK_EQ_U64(vm->arrived_ns, t_land);
 
+	/* the end of a migration says nothing of a restore */
+	t_start = fake_now;
+	event(&f, &t, VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_RESTORED);
+	fake_now += SEC;
+	event(&f, &t, VIR_DOMAIN_EVENT_RESUMED, VIR_DOMAIN_EVENT_RESUMED_MIGRATED);
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), 0);
+	CHECK_EQ_INT(vm->arrival, NL_ARRIVAL_RESTORED);
+	CHECK_EQ_U64(vm->arrived_ns, t_start);
+	CHECK_EQ_INT(f.lv->npending, 0);
+
 	/* a migration whose QEMU went away before it finished is forgotten */
 	event(&f, &t, VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_MIGRATED);
 	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), 0);

@@ -218,7 +218,7 @@ static int inc_scan(struct nl_state *st, void *priv, const char *tree,
 
 /* Two scans of the waiting tree, then the running one: the destination
  * whose vCPUs were seen idle and then ran is an arrival at that scan, and
- * so is the one known by its vcpuN cgroups; the QEMU that had run the guest
+ * not the one libvirt named already; the QEMU that had run the guest
  * at the first scan and the one without -incoming are not; one that started
  * and ran between two scans is, once its VM is tracked, dated from the
  * scan that saw it. An arrival libvirt reported stays. */
@@ -243,28 +243,52 @@ static void test_incoming_scan_fixtures(void)
 	CHECK_EQ_INT(dest->arrival, NL_ARRIVAL_NONE);
 	CHECK_EQ_INT(nodebug->arrival, NL_ARRIVAL_NONE);
 
+	/* libvirt reported nodebug's arrival first: it stays */
+	nodebug->arrival = NL_ARRIVAL_RESTORED;
+	nodebug->arrived_ns = 5;
 	CHECK_EQ_INT(inc_scan(&st, priv, "running", 12 * s), 0);
 	CHECK_EQ_INT(st.nqprocs, 5);
 	CHECK_EQ_INT(dest->arrival, NL_ARRIVAL_INCOMING);
 	CHECK_EQ_U64(dest->arrived_ns, 12 * s);
-	CHECK_EQ_INT(nodebug->arrival, NL_ARRIVAL_INCOMING);
-	CHECK_EQ_U64(nodebug->arrived_ns, 12 * s);
+	CHECK_EQ_INT(nodebug->arrival, NL_ARRIVAL_RESTORED);
+	CHECK_EQ_U64(nodebug->arrived_ns, 5);
 	CHECK_EQ_INT(old->arrival, NL_ARRIVAL_NONE);
 	CHECK_EQ_INT(booted->arrival, NL_ARRIVAL_NONE);
 
-	/* 7171 is tracked from the next cycle on */
+	/* 7171 is tracked from the next cycle on; nothing else changes */
 	quick = inc_track(&st, 7171);
-	dest->arrival = NL_ARRIVAL_RESTORED;   /* libvirt said so meanwhile */
 	CHECK_EQ_INT(inc_scan(&st, priv, "running", 13 * s), 0);
 	CHECK_EQ_INT(quick->arrival, NL_ARRIVAL_INCOMING);
 	CHECK_EQ_U64(quick->arrived_ns, 12 * s);
-	CHECK_EQ_INT(dest->arrival, NL_ARRIVAL_RESTORED);
+	CHECK_EQ_INT(dest->arrival, NL_ARRIVAL_INCOMING);
 	CHECK_EQ_U64(dest->arrived_ns, 12 * s);
 	CHECK_EQ_INT(old->arrival, NL_ARRIVAL_NONE);
 
 	nl_source_procscan.free(&st, priv);
 	for (size_t i = 0; i < st.nvms; i++)
 		free(st.vms[i]);
+	free(st.vms);
+	nl_paths_set("/proc", NULL);
+}
+
+/* Without debug-threads the vCPUs are found by their vcpuN cgroups: the
+ * guest time of 8181's vCPU 0 makes it an arrival. */
+static void test_incoming_vcpus_by_cgroup(void)
+{
+	struct nl_state st = { 0 };
+	struct nl_vm *vm;
+	void *priv = NULL;
+
+	CHECK_EQ_INT(nl_source_procscan.init(&st, &priv), 0);
+	if (!priv)
+		return;
+	vm = inc_track(&st, 8181);
+	CHECK_EQ_INT(inc_scan(&st, priv, "waiting", 1), 0);
+	CHECK_EQ_INT(inc_scan(&st, priv, "running", 2), 0);
+	CHECK_EQ_INT(vm->arrival, NL_ARRIVAL_INCOMING);
+	CHECK_EQ_U64(vm->arrived_ns, 2);
+	nl_source_procscan.free(&st, priv);
+	free(st.vms[0]);
 	free(st.vms);
 	nl_paths_set("/proc", NULL);
 }
@@ -295,4 +319,5 @@ NL_TEST_MAIN(NL_T(test_cmdline_libvirt_style), NL_T(test_cmdline_legacy_and_esca
 	     NL_T(test_roles_by_comm), NL_T(test_roles_by_cgroup),
 	     NL_T(test_cmdline_incoming), NL_T(test_stat_field),
 	     NL_T(test_incoming_states), NL_T(test_incoming_scan_fixtures),
+	     NL_T(test_incoming_vcpus_by_cgroup),
 	     NL_T(test_incoming_needs_an_idle_scan))
