@@ -186,18 +186,25 @@ static int push_kworker(struct nl_state *st, const struct nl_kworker *k)
 
 /* ---- -incoming QEMUs ---- */
 
+/* Has it run the guest, from this one look? */
+static bool incoming_started(const struct nl_incoming_obs *o)
+{
+	return o->guest_ticks > 0 || o->in_kvm_run > 0 ||
+	       (o->nvcpus > 0 && o->run_ns > (uint64_t)o->nvcpus * NL_INCOMING_SETUP_NS);
+}
+
 enum nl_incoming nl_procscan_incoming_next(enum nl_incoming s, bool fresh,
 					   const struct nl_incoming_obs *prev,
 					   const struct nl_incoming_obs *cur)
 {
 	switch (s) {
 	case NL_INCOMING_UNSEEN:
-		if (cur->guest_ticks > 0)
+		if (incoming_started(cur))
 			return fresh ? NL_INCOMING_ARRIVED : NL_INCOMING_RAN;
 		return NL_INCOMING_WATCH;
 	case NL_INCOMING_WATCH:
 	case NL_INCOMING_WAITING:
-		if (cur->guest_ticks > 0)
+		if (incoming_started(cur))
 			return NL_INCOMING_ARRIVED;
 		/* vCPU threads still appearing: QEMU is setting up */
 		if (cur->nvcpus == 0 || cur->nvcpus != prev->nvcpus ||
@@ -257,6 +264,26 @@ static bool thread_is_vcpu(struct procscan_priv *pp, pid_t pid, const char *tid,
 	return nl_threads_classify_cgroup(pp->buf, &idx) == NL_ROLE_VCPU;
 }
 
+bool nl_procscan_syscall_is_kvm_run(const char *syscall)
+{
+	unsigned long nr, fd, req;
+
+	return sscanf(syscall, "%lu 0x%lx 0x%lx", &nr, &fd, &req) == 3 &&
+	       nr == 16 && req == 0xae80;
+}
+
+/* /proc/PID/task/TID/syscall is readable only with ptrace access (root):
+ * false when it is not. */
+static bool in_kvm_run(pid_t pid, const char *tid)
+{
+	char path[NL_PATH_MAX], sc[256];
+
+	if (nl_path_proc(path, sizeof(path), "%d/task/%s/syscall", (int)pid, tid) < 0 ||
+	    nl_read_file(path, sc, sizeof(sc)) < 0)
+		return false;
+	return nl_procscan_syscall_is_kvm_run(sc);
+}
+
 /* Add vCPU thread tid's guest time and on-CPU time (schedstat, else
  * utime + stime) to o. */
 static void add_vcpu(pid_t pid, const char *tid, struct nl_incoming_obs *o)
@@ -270,6 +297,8 @@ static void add_vcpu(pid_t pid, const char *tid, struct nl_incoming_obs *o)
 	o->nvcpus++;
 	if (nl_procscan_stat_field(stat, 43, &v) == 0)
 		o->guest_ticks += v;
+	if (in_kvm_run(pid, tid))
+		o->in_kvm_run++;
 	if (nl_path_proc(path, sizeof(path), "%d/task/%s/schedstat", (int)pid, tid) == 0 &&
 	    nl_read_file(path, sched, sizeof(sched)) > 0) {
 		o->run_ns += strtoull(sched, NULL, 10);
@@ -466,11 +495,38 @@ static int procscan_sample(struct nl_state *st, void *priv)
 	return rc;
 }
 
+/* Arrivals of QEMUs first seen by this cycle's scan: the vms source
+ * tracked their VM after the scan, so they go into this snapshot here and
+ * into the VM at the next scan. libvirt's publish, later in the run order,
+ * names the arrival more precisely when it knows it. */
+static int procscan_publish(const struct nl_state *st, void *priv,
+			    struct nl_snapshot *snap)
+{
+	const struct procscan_priv *pp = priv;
+
+	for (size_t i = 0; i < pp->ninc; i++) {
+		const struct incoming_rec *r = &pp->inc[i];
+
+		for (size_t j = 0; r->state == NL_INCOMING_ARRIVED && !r->applied &&
+				   j < snap->nvms; j++) {
+			struct nl_vm_snap *v = &snap->vms[j];
+
+			if (v->pid != r->pid || v->arrival != NL_ARRIVAL_NONE)
+				continue;
+			v->arrival = NL_ARRIVAL_INCOMING;
+			v->arrival_age_seconds = st->now_ns > r->arrived_ns ?
+				(double)(st->now_ns - r->arrived_ns) / 1e9 : 0;
+		}
+	}
+	return 0;
+}
+
 const struct nl_source nl_source_procscan = {
 	.name = "procscan",
 	.default_enabled = true,
 	.required = true,
 	.init = procscan_init,
 	.sample = procscan_sample,
+	.publish = procscan_publish,
 	.free = procscan_free,
 };
