@@ -318,6 +318,8 @@ nl_check_num --names=count,want "  ... and not under another policy" \
 	"$(curl -fsS "$URL2/api/v1/hints?policy=locality" | jq --arg id "$rid" '[.hints[] | select(.id == $id)] | length' 2>/dev/null)" -eq 0
 nl_check_eq "GET /api/v1/arrivals lists it" "$(uuids)" "[\"$UIN\"]"
 nl_check_eq --names=status,want "GET /api/v1/arrivals/UUID: 200" "$(code2 GET /api/v1/arrivals/$UIN)" 200
+nl_check_eq "  ... its ranking's move still names alpha (a newer snapshot than the POST's)" \
+	"$(jq -r '.ranking[0].moves[0].vm' "$OUT/body" 2>/dev/null)" alpha
 
 # protobuf: a request built by protoc --encode, the answers decoded by protoc
 printf 'profile { vm: "incoming2" uuid: "%s" memory_bytes: 1073741824 cpu_cores: 0.5 } policy: POLICY_DINO ttl_seconds: 120\n' "$UIN2" |
