@@ -452,8 +452,8 @@ int nl_arrivals_register(struct nl_arrivals *a, const struct nl_snapshot *s,
 	pthread_mutex_unlock(&a->lock);
 	free(rv);
 	if (!rc)
-		nl_info("arrival of VM %s (%s) registered under %s: %s", p->vm, p->uuid,
-			nl_policy_name(policy), out && *out ? (*out)->reason : "");
+		nl_info("arrival of VM %s (%s) registered under %s for %.0f s",
+			p->vm, p->uuid, nl_policy_name(policy), ttl);
 	return rc;
 }
 
