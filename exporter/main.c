@@ -422,6 +422,13 @@ static void sampler_put(void *arg, struct nl_snapshot *snap)
 	nl_snapshot_put(snap);
 }
 
+/* After POST or DELETE /api/v1/arrivals: the engine's room-making hints
+ * are in the next snapshot, so make that one now. */
+static void sampler_wake(void *arg)
+{
+	nl_sampler_wake(arg);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	struct options o;
@@ -454,8 +461,11 @@ static int cmd_serve(int argc, char **argv)
 		goto cleanup;
 	}
 	http = nl_http_start(o.cfg.listen_address, o.cfg.telemetry_path,
-			     &(struct nl_http_source){ sampler_get, sampler_put,
-						       sampler, o.cfg.sample_interval });
+			     &(struct nl_http_source){ .get = sampler_get, .put = sampler_put,
+						       .arg = sampler,
+						       .interval = o.cfg.sample_interval,
+						       .arrivals = nl_sampler_arrivals(sampler),
+						       .wake = sampler_wake });
 	if (!http)
 		goto cleanup;
 	ret = nl_sampler_start(sampler);
