@@ -14,6 +14,7 @@
 #define NL_APPLY_PRIV_H
 
 #include <libvirt/libvirt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,11 +35,25 @@ struct nl_apply_query {
 	const char *policy, *vm, *kind, *id;
 };
 
-/* The URL of GET PREFIX/api/v1/hints?... on the server `base` names:
- * http://HOST[:PORT][/PREFIX], HOST a name, an IPv4 address or [IPv6].
- * Values are percent-encoded. *out is the caller's to free(). Return 0,
- * -EINVAL (not such a URL: another scheme such as https, user info, a
- * query or fragment, port 0) or -ENOMEM. */
+#define NL_APPLY_MAX_ARGS 8
+
+/* An endpoint under PREFIX/api/v1/: ENDPOINT[/NAME[/SUB]]?KEY=VALUE&...
+ * NAME (a VM name or UUID) and values are percent-encoded; an argument with
+ * a NULL value is left out, the list ends at the first NULL key. */
+struct nl_apply_path {
+	const char *endpoint;      /* "hints", "vms", "placement", "arrivals" */
+	const char *name;          /* NULL: none */
+	const char *sub;           /* "profile", or NULL */
+	const char *args[NL_APPLY_MAX_ARGS][2];
+};
+
+/* The URL of `p` on the server `base` names: http://HOST[:PORT][/PREFIX],
+ * HOST a name, an IPv4 address or [IPv6]. *out is the caller's to free().
+ * Return 0, -EINVAL (not such a URL: another scheme such as https, user
+ * info, a query or fragment, port 0) or -ENOMEM. */
+int nl_apply_api_url(const char *base, const struct nl_apply_path *p, char **out);
+
+/* The same for GET PREFIX/api/v1/hints?... */
 int nl_apply_hints_url(const char *base, const struct nl_apply_query *q, char **out);
 
 struct nl_apply_reply {
@@ -47,14 +62,38 @@ struct nl_apply_reply {
 	struct nl_buf body;
 };
 
-/* GET `url` through libcurl, at most `timeout` seconds to connect and as
- * much for the whole exchange, at most `max_bytes` of body. Return 0 with
- * any HTTP status in *r, or -ETIMEDOUT, -EFBIG, -EHOSTUNREACH (cannot
- * resolve), -ECONNREFUSED (cannot connect), -ENOMEM or -EPROTO, with a
- * message in err. */
+/* One request: a GET, or a POST of `body` when it is not NULL. */
+struct nl_apply_req {
+	const char *url;
+	double timeout;            /* seconds to connect, and for the whole exchange */
+	size_t max_bytes;          /* of the answer's body */
+	const void *body;
+	size_t body_len;
+	const char *content_type;  /* of the body; NULL: protobuf */
+	const char *agent;         /* User-Agent; NULL: numalens-apply */
+};
+
+/* The request through libcurl, asking for protobuf. Return 0 with any HTTP
+ * status in *r, or -ETIMEDOUT, -EFBIG, -EHOSTUNREACH (cannot resolve),
+ * -ECONNREFUSED (cannot connect), -ECANCELED (the stop flag was set),
+ * -ENOMEM or -EPROTO, with a message in err. */
+int nl_apply_http(const struct nl_apply_req *q, struct nl_apply_reply *r, char *err, size_t errlen);
+/* nl_apply_http() of a GET. */
 int nl_apply_http_get(const char *url, double timeout, size_t max_bytes,
 		      struct nl_apply_reply *r, char *err, size_t errlen);
 void nl_apply_reply_free(struct nl_apply_reply *r);
+
+/* From now on a transfer stops (-ECANCELED) within about a second of *flag
+ * turning non-zero, e.g. from a signal handler. NULL: never. */
+void nl_apply_http_stop_on(volatile sig_atomic_t *flag);
+
+/* The answer as a message of type d (2xx, protobuf, no unknown fields)
+ * into *out, the caller's to protobuf_c_message_free_unpacked(). Return 0,
+ * the HTTP status (>= 300) of an error answer, or -EPROTO (not protobuf,
+ * not such a message), with a message in err that names `server`. */
+int nl_apply_decode(const char *server, const struct nl_apply_reply *r,
+		    const ProtobufCMessageDescriptor *d, ProtobufCMessage **out,
+		    char *err, size_t errlen);
 
 /* The hint list in the server's answer, or NULL with the exit status in
  * *ret (3 for a 404, the server's "no VM named ...", else 1) and a message
