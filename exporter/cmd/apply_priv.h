@@ -2,6 +2,8 @@
  * reached by tests/unit/test_apply.c:
  *
  *   apply.c          command line, the fetch, the per-hint loop (fallbacks)
+ *   follow.c         apply --follow: the poll loop, the set of applied ids,
+ *                    the backoff while the server is away, signals
  *   apply_http.c     --url and the hints URL; GET through libcurl; the answer
  *   apply_actions.c  the action table: one row per numalens.v1.ActionOp
  *   apply_libvirt.c  vCPU, emulator and iothread pinning, live numatune
@@ -27,6 +29,17 @@
 
 /* Largest answer read from the server. */
 #define NL_APPLY_MAX_RESPONSE (64u * 1024 * 1024)
+
+/* The command line (apply.c). */
+struct nl_apply_opts {
+	const char *url, *id, *vm, *kind, *policy, *uri, *procfs;
+	const char *state;         /* --follow: the file of applied ids, or NULL */
+	const char *follow_only;   /* a --follow flag that was given, for the check */
+	double timeout;            /* HTTP, seconds */
+	double interval;           /* --follow: between polls */
+	double backoff_max;        /* --follow: longest wait between retries */
+	bool yes, dry_run, follow;
+};
 
 /* ---- HTTP (apply_http.c) ---- */
 
@@ -151,6 +164,47 @@ int nl_apply_action(const struct nl_apply_ctx *c, const Numalens__V1__Hint *h,
  * `fallback` one only when the one before it failed. Return 0, or 1 when
  * an action failed with no fallback left. (apply.c) */
 int nl_apply_hint(const struct nl_apply_ctx *c, const Numalens__V1__Hint *h);
+
+/* Connect c to libvirt at o->uri (read-only unless o->yes). Without it a
+ * dry run goes on; a change through libvirt then fails. (apply.c) */
+void nl_apply_connect(const struct nl_apply_opts *o, struct nl_apply_ctx *c);
+
+/* `bytes` for a log line: "1.50 GiB", "512 MiB", "4096 B". (apply.c) */
+void nl_apply_fmt_bytes(uint64_t bytes, char *buf, size_t len);
+
+/* ---- apply --follow (follow.c) ---- */
+
+/* Poll, apply each new hint once, back off while the server is away, until
+ * SIGINT or SIGTERM (exit status 0) or a fatal error (1). */
+int nl_apply_follow(const struct nl_apply_opts *o);
+
+/* The ids of the hints a follower applied (or, in a dry run, showed). */
+struct nl_follow_ids;
+
+struct nl_follow_ids *nl_follow_ids_new(bool dry_run);
+void nl_follow_ids_free(struct nl_follow_ids *s);
+bool nl_follow_ids_has(const struct nl_follow_ids *s, const char *id);
+size_t nl_follow_ids_count(const struct nl_follow_ids *s);
+/* Add id; with a state file open, append "ID applied|shown TIME NOTE" and
+ * sync it to disk before returning. Return 0, -EEXIST, -EINVAL (empty,
+ * longer than 64, blanks or control characters), -ENOMEM or the write's
+ * -errno. */
+int nl_follow_ids_add(struct nl_follow_ids *s, const char *id, const char *note);
+/* Read the ids in the state file `path` (created when missing), then keep
+ * it open for nl_follow_ids_add(). Ids a dry run only showed are taken by
+ * a dry-run set alone. Return the number of ids read, or -errno. */
+int nl_follow_ids_open(struct nl_follow_ids *s, const char *path);
+
+/* The wait before retry number `failures` (1 the first) while the server
+ * is away: `interval`, doubled for each failure after the first, at most
+ * `max`. */
+double nl_follow_backoff(double interval, double max, unsigned failures);
+
+/* Of the n hints, those to apply now into out (room for n): a valid id not
+ * in s nor earlier in the list, lower step first, the server's order
+ * within a step. Return how many. */
+size_t nl_follow_pick(Numalens__V1__Hint *const *hints, size_t n,
+		      const struct nl_follow_ids *s, const Numalens__V1__Hint **out);
 
 /* ---- libvirt executors (apply_libvirt.c) ---- */
 
