@@ -320,6 +320,9 @@ static int ask(const char *base, const struct nl_apply_path *p, double timeout,
 	rc = nl_apply_http(&q, &r, err, errlen);
 	if (!rc)
 		rc = nl_apply_decode(base, &r, d, out, err, errlen);
+	/* an error page that is not numalens' own (a proxy's): still its status */
+	if (rc == -EPROTO && r.status >= 300)
+		rc = (int)r.status;
 cleanup:
 	nl_apply_reply_free(&r);
 	free(packed);
