@@ -72,7 +72,10 @@ static int set_target(CURLU *u, const struct nl_apply_path *p)
 		n--;
 	nl_buf_add(&path, prefix, n);
 	nl_buf_printf(&path, "/api/v1/%s", p->endpoint);
-	if (p->name) {
+	if (p->name && (!strcmp(p->name, ".") || !strcmp(p->name, ".."))) {
+		/* a dot segment libcurl would squash away before sending */
+		nl_buf_puts(&path, p->name[1] ? "/%2e%2e" : "/%2e");
+	} else if (p->name) {
 		name = curl_easy_escape(NULL, p->name, 0);
 		if (!name)
 			path.err = -ENOMEM;

@@ -593,7 +593,6 @@ int nl_apply_follow(const struct nl_apply_opts *o)
 	int ret;
 
 	memset(&f, 0, sizeof(f));
-	setvbuf(stdout, NULL, _IOLBF, 0);
 	stop = 0;
 	ret = follow_setup(&f, o);
 	if (ret)
