@@ -140,6 +140,14 @@ done
 echo "clients: source $(url src), candidates roomy $(url roomy), tight $(url tight), full $(url full); dead $DEAD"
 until_ok 10 hints_on "$(url src)"
 nl_check "the source publishes hints (the replayed trace)" hints_on "$(url src)"
+# a resident VM's memory is moved for an arrival only once it is measured
+measured() {   # HOST VM: its profile has a CPU demand
+	curl -fsS "$(url "$1")/api/v1/vms/$2/profile" 2>/dev/null | jq -e 'has("cpu_cores")' >/dev/null 2>&1
+}
+for hv in src:alpha roomy:beta tight:delta full:gamma; do
+	until_ok 10 measured "${hv%%:*}" "${hv#*:}"
+	nl_check "${hv%%:*} has measured ${hv#*:}" measured "${hv%%:*}" "${hv#*:}"
+done
 
 # --- numalens place ---------------------------------------------------------------
 P=(--from="$(url src)" --vm=alpha)
