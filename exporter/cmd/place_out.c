@@ -83,6 +83,17 @@ static void print_hint(const Numalens__V1__Hint *h, FILE *out)
 		kind, h->vm ? h->vm : "?", h->target ? h->target->node : -1, b, h->step);
 }
 
+/* A text of one or more lines, each after `indent`. */
+static void print_block(const char *indent, const char *text, FILE *out)
+{
+	while (*text) {
+		size_t n = strcspn(text, "\n");
+
+		fprintf(out, "%s%.*s\n", indent, (int)n, text);
+		text += n + (text[n] == '\n');
+	}
+}
+
 static void print_arrival(const struct nl_place_report *r, FILE *out)
 {
 	const Numalens__V1__Arrival *a = r->arrival;
@@ -114,13 +125,17 @@ static void print_arrival(const struct nl_place_report *r, FILE *out)
 		return;
 	fprintf(out, "  destination placement (migrate with it, so the memory lands there):\n");
 	if (p->numatune_xml)
-		fprintf(out, "    %s\n", p->numatune_xml);
+		print_block("    ", p->numatune_xml, out);
 	if (p->cputune_xml)
-		fprintf(out, "    %s\n", p->cputune_xml);
-	if (p->migrate_param)
-		fprintf(out, "  libvirt: %s\n", p->migrate_param);
-	if (p->virsh_usage)
-		fprintf(out, "  same as: %s\n", p->virsh_usage);
+		print_block("    ", p->cputune_xml, out);
+	if (p->migrate_param) {
+		fprintf(out, "  libvirt:\n");
+		print_block("    ", p->migrate_param, out);
+	}
+	if (p->virsh_usage) {
+		fprintf(out, "  same as:\n");
+		print_block("    ", p->virsh_usage, out);
+	}
 }
 
 void nl_place_print(const struct nl_place_report *r, FILE *out)

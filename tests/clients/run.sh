@@ -9,7 +9,8 @@
 #   plus a port nobody listens on. The ranking, what would move (checked
 #   against the candidate's own POST /api/v1/placement answer), --json, and
 #   every exit status; --policy and --register as far as the daemon serves
-#   them (?policy= on placement, /api/v1/arrivals).
+#   them (?policy= on placement, /api/v1/arrivals: then also a follower on
+#   the destination taking up the room-making hint of the registration).
 #
 #   numalens apply --follow --dry-run on the source: each hint id once,
 #   lower step first, before/after lines; the server killed -> backoff
@@ -106,8 +107,10 @@ until_ok() {
 hints_on() {   # URL: the daemon publishes at least one hint
 	[ "$(curl -fsS "$1/api/v1/hints?policy=locality" 2>/dev/null | jq '.hints | length' 2>/dev/null)" -gt 0 ] 2>/dev/null
 }
-count() {   # PATTERN FILE: lines matching
-	grep -c -- "$1" "$2" 2>/dev/null
+count() {   # PATTERN FILE: lines matching (0 while FILE is not there yet)
+	local n
+	n=$(grep -c -- "$1" "$2" 2>/dev/null)
+	echo "${n:-0}"
 }
 at_least() {   # N PATTERN FILE
 	[ "$(count "$2" "$3")" -ge "$1" ]
@@ -224,6 +227,23 @@ if [ "$st" = 200 ]; then
 	"$BIN" place "${P[@]}" --to="$(url roomy)" --register > /dev/null 2> "$OUT/place8.err"
 	nl_check_num --names=status,want "place --register again (a duplicate): exit 4" $? -eq 4
 	curl -fsS -X DELETE "$(url roomy)/api/v1/arrivals/6f3c1a52-9a0e-4d1b-8a0f-0c2f3b4a5d6e" > /dev/null
+	# the whole way: a follower on tight; the arrival registered there; its
+	# room-making hint (delta's memory, step 1) picked up by the follower
+	"$BIN" apply --follow --dry-run --url="$(url tight)" --policy=locality --interval=0.1 \
+		--path.procfs="$OUT/tight/proc" --libvirt.uri=test:///default > "$OUT/follow-arrival.log" 2>&1 &
+	F=$!
+	PIDS+=($F)
+	sleep 0.3
+	"$BIN" place "${P[@]}" --to="$(url tight)" --register > "$OUT/place9.txt" 2>&1
+	nl_check_num --names=status,want "place --register on tight (room to make): exit 0" $? -eq 0
+	rid=$(sed -n 's/^    \([0-9a-f]\{16\}\): migrate_memory of VM "delta" -> node [0-9]* (.*, step 1)$/\1/p' "$OUT/place9.txt")
+	nl_check "  ... names delta's room-making hint ($rid)" test -n "$rid"
+	until_ok 5 grep -q " follow: new hint $rid: migrate_memory of VM \"delta\" (step 1)\$" "$OUT/follow-arrival.log"
+	nl_check "  ... which the follower on tight takes up" \
+		grep -q " follow: new hint $rid: migrate_memory of VM \"delta\" (step 1)\$" "$OUT/follow-arrival.log"
+	nl_check "  ... as room for alpha" grep -q '^  makes room for VM "alpha"$' "$OUT/follow-arrival.log"
+	stop "$F" TERM
+	curl -fsS -X DELETE "$(url tight)/api/v1/arrivals/6f3c1a52-9a0e-4d1b-8a0f-0c2f3b4a5d6e" > /dev/null
 else
 	echo "  note: this daemon answers $st to GET /api/v1/arrivals: --register is checked against its refusal"
 	nl_check_num --names=status,want "place --register against it: exit 4" "$rc" -eq 4

@@ -148,10 +148,12 @@ static void *pack_arrival(size_t *len)
 	h.target = &t;
 	a.n_hints = 1;
 	a.hints = hs;
-	d.numatune_xml = (char *)"<numatune><memory mode='strict' nodeset='1'/></numatune>";
+	/* multi-line, as a real host writes them */
+	d.numatune_xml = (char *)"<numatune>\n  <memory mode='strict' nodeset='1'/>\n</numatune>";
 	d.cputune_xml = (char *)"<cputune><vcpupin vcpu='0' cpuset='4-7'/></cputune>";
 	d.migrate_param = (char *)"VIR_MIGRATE_PARAM_DEST_XML";
-	d.virsh_usage = (char *)"virsh migrate --live --xml alpha-dest.xml alpha qemu+ssh://dest/system";
+	d.virsh_usage = (char *)"virsh dumpxml --migratable alpha > alpha.xml\n"
+			       "virsh migrate --live --xml alpha.xml alpha qemu+ssh://dest/system\n";
 	a.placement = &d;
 	return pack(&a.base, len);
 }
@@ -619,10 +621,15 @@ static void test_cmd_register(void)
 	expect(&r, 0, line, NULL);
 	expect(&r, 0, "  why: node 1: highest score under simple\n", NULL);
 	expect(&r, 0, "    00000000000000aa: migrate_memory of VM \"beta\" -> node 0 (1.00 GiB, step 1)\n", NULL);
-	expect(&r, 0, "    <numatune><memory mode='strict' nodeset='1'/></numatune>\n"
+	expect(&r, 0, "    <numatune>\n"
+		      "      <memory mode='strict' nodeset='1'/>\n"
+		      "    </numatune>\n"
 		      "    <cputune><vcpupin vcpu='0' cpuset='4-7'/></cputune>\n"
-		      "  libvirt: VIR_MIGRATE_PARAM_DEST_XML\n"
-		      "  same as: virsh migrate --live --xml alpha-dest.xml", NULL);
+		      "  libvirt:\n"
+		      "    VIR_MIGRATE_PARAM_DEST_XML\n"
+		      "  same as:\n"
+		      "    virsh dumpxml --migratable alpha > alpha.xml\n"
+		      "    virsh migrate --live --xml alpha.xml alpha qemu+ssh://dest/system\n", NULL);
 	/* on the winner only, with the profile, the policy and the TTL */
 	pthread_mutex_lock(&seen.lock);
 	CHECK_EQ_INT(seen.arrivals, 1);
