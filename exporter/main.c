@@ -196,7 +196,8 @@ static void usage(FILE *f, const struct options *defaults)
 		   "Commands:\n"
 		   "  serve   run the exporter (the default)\n"
 		   "  events  print the perf events for this host (numalens events --help)\n"
-		   "  apply   apply a hint of a running numalens through libvirt (numalens apply --help)\n\n"
+		   "  apply   apply a hint of a running numalens through libvirt (numalens apply --help)\n"
+		   "  place   rank hosts for live-migrating a VM (numalens place --help)\n\n"
 		   "Flags (--flag=value or --flag value):\n"
 		   "  -h, --help      show this help and exit\n"
 		   "      --version   show the version and exit\n");
@@ -492,6 +493,7 @@ static const struct {
 	{ "serve", cmd_serve },
 	{ "events", nl_cmd_events },
 	{ "apply", nl_cmd_apply },
+	{ "place", nl_cmd_place },
 };
 
 int main(int argc, char **argv)
