@@ -201,6 +201,7 @@ static int parse_opts(int argc, char **argv, struct nl_apply_opts *o)
 	o->backoff_max = 30;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *val;
+		struct nl_cmd_flag f;
 		size_t n;
 		int rc;
 
@@ -210,21 +211,11 @@ static int parse_opts(int argc, char **argv, struct nl_apply_opts *o)
 		}
 		if (set_switch(o, a))
 			continue;
-		if (strncmp(a, "--", 2) != 0) {
-			fprintf(stderr, "numalens apply: unexpected argument \"%s\" (see --help)\n", a);
+		if (nl_cmd_flag("apply", argc, argv, &i, &f))
 			return 2;
-		}
-		a += 2;
-		val = strchr(a, '=');
-		n = val ? (size_t)(val - a) : strlen(a);
-		if (val) {
-			val++;
-		} else if (i + 1 < argc) {
-			val = argv[++i];
-		} else {
-			fprintf(stderr, "numalens apply: --%s needs a value\n", a);
-			return 2;
-		}
+		a = f.name;
+		n = f.len;
+		val = f.value;
 		rc = set_seconds(o, a, n, val);
 		if (rc == 2)
 			return 2;

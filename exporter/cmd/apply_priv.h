@@ -60,6 +60,15 @@ struct nl_apply_path {
 	const char *args[NL_APPLY_MAX_ARGS][2];
 };
 
+/* One "--name=value" or "--name value" flag at argv[*i] (*i moves past a
+ * separate value): name and len (not NUL-ended at len), value. Return 0,
+ * or 2 with a usage message on stderr ("numalens PROG: ..."). */
+struct nl_cmd_flag {
+	const char *name, *value;
+	size_t len;
+};
+int nl_cmd_flag(const char *prog, int argc, char **argv, int *i, struct nl_cmd_flag *f);
+
 /* The URL of `p` on the server `base` names: http://HOST[:PORT][/PREFIX],
  * HOST a name, an IPv4 address or [IPv6]. *out is the caller's to free().
  * Return 0, -EINVAL (not such a URL: another scheme such as https, user

@@ -160,8 +160,8 @@ static int parse_opts(int argc, char **argv, struct place_opts *o)
 {
 	o->timeout = 10;
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *val;
-		size_t n;
+		const char *a = argv[i];
+		struct nl_cmd_flag f;
 
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
@@ -171,22 +171,8 @@ static int parse_opts(int argc, char **argv, struct place_opts *o)
 			*(a[2] == 'r' ? &o->reg : &o->json) = true;
 			continue;
 		}
-		if (strncmp(a, "--", 2) != 0) {
-			fprintf(stderr, "numalens place: unexpected argument \"%s\" (see --help)\n", a);
-			return 2;
-		}
-		a += 2;
-		val = strchr(a, '=');
-		n = val ? (size_t)(val - a) : strlen(a);
-		if (val) {
-			val++;
-		} else if (i + 1 < argc) {
-			val = argv[++i];
-		} else {
-			fprintf(stderr, "numalens place: --%s needs a value\n", a);
-			return 2;
-		}
-		if (set_opt(o, a, n, val))
+		if (nl_cmd_flag("place", argc, argv, &i, &f) ||
+		    set_opt(o, f.name, f.len, f.value))
 			return 2;
 	}
 	return check_opts(o);

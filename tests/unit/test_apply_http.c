@@ -22,6 +22,7 @@
 
 #include "cmd/apply_priv.h"
 #include "harness.h"
+#include "cmd_run.h"
 #include "paths.h"
 
 /* ---- a fake numalens ---- */
@@ -543,67 +544,12 @@ static void test_hints_decode(void)
 
 /* ---- the whole command ---- */
 
-struct run {
-	int rc;
-	char out[16384], err[4096];
-};
-
-static void slurp(FILE *f, char *buf, size_t len)
-{
-	size_t n;
-
-	rewind(f);
-	n = fread(buf, 1, len - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-}
-
-/* nl_cmd_apply(argv), its stdout and stderr read back. */
-static void run_apply(struct run *r, const char *const *args)
-{
-	char *argv[16];
-	int argc = 0, so, se;
-	FILE *fo = tmpfile(), *fe = tmpfile();
-
-	argv[argc++] = (char *)"apply";
-	for (; *args && argc < 15; args++)
-		argv[argc++] = (char *)*args;
-	argv[argc] = NULL;
-	CHECK(fo && fe);
-	if (!fo || !fe)
-		return;
-	fflush(stdout);
-	fflush(stderr);
-	so = dup(STDOUT_FILENO);
-	se = dup(STDERR_FILENO);
-	dup2(fileno(fo), STDOUT_FILENO);
-	dup2(fileno(fe), STDERR_FILENO);
-	r->rc = nl_cmd_apply(argc, argv);
-	fflush(stdout);
-	fflush(stderr);
-	dup2(so, STDOUT_FILENO);
-	dup2(se, STDERR_FILENO);
-	close(so);
-	close(se);
-	slurp(fo, r->out, sizeof(r->out));
-	slurp(fe, r->err, sizeof(r->err));
-}
-
-#define APPLY(r, ...) run_apply((r), (const char *const[]){ __VA_ARGS__, NULL })
-
-static void expect(const struct run *r, int rc, const char *out, const char *err)
-{
-	bool ok = r->rc == rc && (!out || strstr(r->out, out)) && (!err || strstr(r->err, err));
-
-	if (!ok)
-		fprintf(stderr, "  exit %d (wanted %d)\n  stdout: %s\n  stderr: %s\n", r->rc, rc,
-			r->out, r->err);
-	CHECK(ok);
-}
+#define APPLY(r, ...) cmd_run((r), nl_cmd_apply, "apply", (const char *const[]){ __VA_ARGS__, NULL })
+#define expect cmd_expect
 
 static void test_cmd_apply(void)
 {
-	static struct run r;
+	static struct cmd_run r;
 	char url[96], url6[96], urlp[96], closed[96], procfs[PATH_MAX + 32];
 
 	servers_start();

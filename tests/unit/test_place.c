@@ -20,6 +20,7 @@
 #include "cmd/apply_priv.h"
 #include "cmd/place_priv.h"
 #include "harness.h"
+#include "cmd_run.h"
 
 #define GIB (1024ull * 1024 * 1024)
 
@@ -441,63 +442,8 @@ static void test_rank(void)
 
 /* ---- the command ---- */
 
-struct run {
-	int rc;
-	char out[16384], err[4096];
-};
-
-static void slurp(FILE *f, char *buf, size_t len)
-{
-	size_t n;
-
-	rewind(f);
-	n = fread(buf, 1, len - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-}
-
-/* nl_cmd_place(argv), its stdout and stderr read back. */
-static void run_place(struct run *r, const char *const *args)
-{
-	char *argv[16];
-	int argc = 0, so, se;
-	FILE *fo = tmpfile(), *fe = tmpfile();
-
-	argv[argc++] = (char *)"place";
-	for (; *args && argc < 15; args++)
-		argv[argc++] = (char *)*args;
-	argv[argc] = NULL;
-	CHECK(fo && fe);
-	if (!fo || !fe)
-		return;
-	fflush(stdout);
-	fflush(stderr);
-	so = dup(STDOUT_FILENO);
-	se = dup(STDERR_FILENO);
-	dup2(fileno(fo), STDOUT_FILENO);
-	dup2(fileno(fe), STDERR_FILENO);
-	r->rc = nl_cmd_place(argc, argv);
-	fflush(stdout);
-	fflush(stderr);
-	dup2(so, STDOUT_FILENO);
-	dup2(se, STDERR_FILENO);
-	close(so);
-	close(se);
-	slurp(fo, r->out, sizeof(r->out));
-	slurp(fe, r->err, sizeof(r->err));
-}
-
-#define PLACE(r, ...) run_place((r), (const char *const[]){ __VA_ARGS__, NULL })
-
-static void expect(const struct run *r, int rc, const char *out, const char *err)
-{
-	bool ok = r->rc == rc && (!out || strstr(r->out, out)) && (!err || strstr(r->err, err));
-
-	if (!ok)
-		fprintf(stderr, "  exit %d (wanted %d)\n  stdout: %s\n  stderr: %s\n", r->rc, rc,
-			r->out, r->err);
-	CHECK(ok);
-}
+#define PLACE(r, ...) cmd_run((r), nl_cmd_place, "place", (const char *const[]){ __VA_ARGS__, NULL })
+#define expect cmd_expect
 
 /* The --to value of hosts (names) on the fake server. */
 static void to_of(char *buf, size_t len, const char *const *names)
@@ -511,7 +457,7 @@ static void to_of(char *buf, size_t len, const char *const *names)
 
 static void test_cmd_table(void)
 {
-	static struct run r;
+	static struct cmd_run r;
 	char from[96], to[512], line[256], dead[64];
 
 	server_start();
@@ -555,7 +501,7 @@ static void test_cmd_table(void)
 
 static void test_cmd_status(void)
 {
-	static struct run r;
+	static struct cmd_run r;
 	char from[96], to[512], dead[96];
 
 	server_start();
@@ -606,7 +552,7 @@ static void test_cmd_status(void)
 
 static void test_cmd_register(void)
 {
-	static struct run r;
+	static struct cmd_run r;
 	char from[96], to[512], line[256];
 
 	server_start();
@@ -664,7 +610,7 @@ static void test_cmd_register(void)
 
 static void test_cmd_json(void)
 {
-	static struct run r;
+	static struct cmd_run r;
 	char from[96], to[512];
 	cJSON *j, *hosts, *h;
 
