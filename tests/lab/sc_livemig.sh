@@ -30,7 +30,7 @@
 # that already runs on the host is refused, as it must be.
 
 LM_SRC_MON=4445 LM_DST_PORT=4446
-LM_MEM=256 LM_SIZE=192
+LM_MEM=160 LM_SIZE=96
 LM_RESERVE=$((48 * 1048576))
 
 # hmp PORT COMMAND: the monitor's answer in HMP_OUT (HMP over TCP, one
@@ -109,21 +109,36 @@ lm_setup() {
 	return 0
 }
 
+# listening PORT: a TCP socket listens on 127.0.0.1:PORT (/proc/net/tcp; a
+# test connection would be taken by QEMU -incoming as the migration)
+listening() {
+	local hex line
+	printf -v hex '%04X' "$1"
+	while read -r line; do
+		set -- $line
+		[ "$2" = "0100007F:$hex" ] && [ "$4" = 0A ] && return 0
+	done < /proc/net/tcp
+	return 1
+}
+
 # lm_migrate: live-migrate msrc to the destination listening on
 # LM_DST_PORT; LM_TEND is when the source said completed (microseconds)
 lm_migrate() {
 	local i st
+	for i in $(seq 1 300); do listening $LM_DST_PORT && break; nap 0.2; done
+	listening $LM_DST_PORT || { LM_WHY="the destination QEMU does not listen on $LM_DST_PORT"; return 1; }
 	hmp $LM_SRC_MON "migrate_set_parameter max-bandwidth 4G" &&
-	hmp $LM_SRC_MON "migrate_set_parameter downtime-limit 3000" &&
+	hmp $LM_SRC_MON "migrate_set_parameter downtime-limit 20000" &&
 	hmp $LM_SRC_MON "migrate_set_capability auto-converge on" &&
 	hmp $LM_SRC_MON "migrate -d tcp:127.0.0.1:$LM_DST_PORT" ||
 		{ LM_WHY="HMP migrate: ${HMP_OUT:-no monitor}"; return 1; }
 	for i in $(seq 1 600); do
 		hmp $LM_SRC_MON "info migrate"
 		st=$(sed -n 's/^Migration status: *//p' <<< "$HMP_OUT")
+		[ $((i % 10)) = 1 ] && log "livemig: migration $st: $(grep -E '^(transferred ram|remaining ram|throughput|dirty pages rate|cpu throttle percentage):' <<< "$HMP_OUT" | paste -sd, -)"
 		case "$st" in
 		completed) LM_TEND=$(now); return 0 ;;
-		failed|cancelled) LM_WHY="migration $st"; return 1 ;;
+		failed*|cancelled*) LM_WHY="migration $st"; return 1 ;;
 		esac
 		nap 0.2
 	done
@@ -215,7 +230,6 @@ lm_run() {
 			vm_start mdst 1 "stride=4096 size=$LM_SIZE" --cpunodebind=0
 	fi
 	LM_DST_PID=$VM_PID
-	nap 1
 	lm_migrate || { lm_teardown; return 1; }
 	vm_stop msrc
 	b0d=$(cg_node_bytes mdst) b0c=$(cg_node_bytes mcold)
