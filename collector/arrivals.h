@@ -35,6 +35,11 @@
 #define NL_ARRIVAL_TTL_MAX 86400.0
 #define NL_ARRIVAL_KEEP_SECONDS 300.0   /* ARRIVED entries listed this long */
 #define NL_ARRIVALS_MAX 64              /* pending + arrived at once */
+/* A VM that arrived (snapshot `arrival` not NL_ARRIVAL_NONE) this recently
+ * with no expectation gets its first plan after one window. */
+#define NL_ARRIVAL_NEW_SECONDS 30.0
+#define NL_ARRIVAL_MAX_VCPUS 4096       /* a profile's vcpus, at most */
+#define NL_ARRIVAL_MAX_IOTHREADS 1024
 
 enum nl_arrival_state { NL_ARRIVAL_PENDING = 1, NL_ARRIVAL_ARRIVED = 2 };
 
@@ -94,6 +99,13 @@ int nl_arrivals_list(struct nl_arrivals *a, double now,
 /* Copies of the room-making hints of the pending arrivals under policy p. */
 int nl_arrivals_room_hints(struct nl_arrivals *a, enum nl_policy p, double now,
 			   struct nl_hint **out, size_t *n);
+/* The read-only "what if" of POST /api/v1/placement with the pending
+ * arrivals' memory and CPU counted as taken (a pending arrival of p's own
+ * UUID excepted): nl_hints_place_with() with the registry's
+ * reservations. Same returns. */
+int nl_arrivals_place(struct nl_arrivals *a, const struct nl_snapshot *s,
+		      const struct nl_profile *p, enum nl_policy policy, double now,
+		      struct nl_placement **out);
 /* Bumped by every register, withdraw, arrival and expiry. */
 unsigned long nl_arrivals_generation(struct nl_arrivals *a);
 

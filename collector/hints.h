@@ -211,6 +211,7 @@ struct nl_profile {
 	char uuid[NL_UUID_LEN];
 	char source_host[256];
 	uint32_t vcpus;
+	uint32_t iothreads;                  /* 0: unknown */
 	uint64_t memory_bytes;
 	double cpu_cores, vmm_cpu_cores;
 	enum nl_hint_inputs inputs;
@@ -255,19 +256,49 @@ struct nl_placement {
 	char vm[NL_NAME_MAX];
 	bool fits;
 	int recommended_node;      /* kernel node id, -1 when nothing fits */
+	enum nl_policy policy;     /* ranked under this policy */
+	/* the chosen node (kernel id), or several for a VM that fits no
+	 * single node but a set of them (a "wide" VM); 0 when nothing fits.
+	 * recommended_node is chosen[0]. */
+	int chosen[NL_MAX_NODES];
+	int nchosen;
+	char reason[256];          /* why the chosen node(s) won */
 	struct nl_node_rank nodes[NL_MAX_NODES];   /* best first */
 	int nnodes;
 	struct nl_hint *hints;     /* the recommended node's moves as hints */
 	size_t nhints;
 };
 
+/* Memory and CPU promised to others (the pending arrivals of
+ * collector/arrivals.h), counted as taken when ranking: by node index of
+ * the snapshot ranked on. donors: id-key hashes (nl_hints_key_hash()) of
+ * resident VMs already giving up memory for one of them, which give up
+ * no more. */
+#define NL_PLACE_RESERVE_DONORS 512
+struct nl_place_reserve {
+	double mem_bytes[NL_MAX_NODES];
+	double cpu_cores[NL_MAX_NODES];
+	uint64_t donors[NL_PLACE_RESERVE_DONORS];
+	int ndonors;
+};
+
+/* FNV-1a of a VM's id key (its UUID, else its name). */
+uint64_t nl_hints_key_hash(const char *key);
+
 /* Fill *out with the profile of snapshot VM `vm`. Return 0 or -ENODATA
  * (the engine has no report in this snapshot). */
 int nl_hints_profile(const struct nl_snapshot *s, const struct nl_vm_snap *vm,
 		     struct nl_profile *out);
-/* Rank this host's nodes for an incoming VM. *out is heap-allocated; free
- * with nl_placement_free(). Return 0, -ENODATA (no topology or report),
- * -EINVAL (profile unusable) or -ENOMEM. */
+/* Rank this host's nodes for an incoming VM under `policy` (docs/api.md,
+ * "Profile transfer and placement"), with the memory and CPU of r (may be
+ * NULL) counted as taken. *out is heap-allocated; free with
+ * nl_placement_free(). Read-only. Return 0, -ENODATA (no topology or
+ * report), -EINVAL (profile unusable, policy out of range) or -ENOMEM. */
+int nl_hints_place_with(const struct nl_snapshot *s, const struct nl_profile *p,
+			enum nl_policy policy, const struct nl_place_reserve *r,
+			struct nl_placement **out);
+/* nl_hints_place_with() under the report's default policy, nothing
+ * reserved: the "what if" of POST /api/v1/placement. */
 int nl_hints_place(const struct nl_snapshot *s, const struct nl_profile *p,
 		   struct nl_placement **out);
 void nl_placement_free(struct nl_placement *p);

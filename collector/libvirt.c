@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "sampler.h"
@@ -150,14 +151,84 @@ static void lv_wake(struct nl_libvirt *lv)
 		wake(sampler);
 }
 
+/* Each row: an event (and detail, -1 any) and what it says about an
+ * arrival. libvirt emits STARTED_MIGRATED when the incoming migration is
+ * prepared and RESUMED_MIGRATED (RESUMED_POSTCOPY once post-copy begins) on
+ * the destination when the VM runs there; a source whose outgoing migration
+ * failed also resumes with RESUMED_MIGRATED, which is why a LAND counts
+ * only after a STARTED_MIGRATED of the same domain. */
+static const struct lv_event_row {
+	int event, detail;
+	enum nl_lv_op op;
+	enum nl_arrival how;
+} lv_event_rows[] = {
+	{ VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_MIGRATED,
+	  NL_LV_OP_ARRIVE, NL_ARRIVAL_MIGRATED },
+	{ VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_RESTORED,
+	  NL_LV_OP_ARRIVE, NL_ARRIVAL_RESTORED },
+	{ VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_FROM_SNAPSHOT,
+	  NL_LV_OP_ARRIVE, NL_ARRIVAL_SNAPSHOT },
+	{ VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_BOOTED,
+	  NL_LV_OP_FORGET, NL_ARRIVAL_NONE },
+	{ VIR_DOMAIN_EVENT_RESUMED, VIR_DOMAIN_EVENT_RESUMED_MIGRATED,
+	  NL_LV_OP_LAND, NL_ARRIVAL_MIGRATED },
+	{ VIR_DOMAIN_EVENT_RESUMED, VIR_DOMAIN_EVENT_RESUMED_POSTCOPY,
+	  NL_LV_OP_LAND, NL_ARRIVAL_MIGRATED },
+	{ VIR_DOMAIN_EVENT_STOPPED, -1, NL_LV_OP_FORGET, NL_ARRIVAL_NONE },
+};
+
+enum nl_arrival nl_libvirt_arrival_of(int event, int detail,
+				      enum nl_lv_op *op)
+{
+	size_t n = sizeof(lv_event_rows) / sizeof(lv_event_rows[0]);
+
+	for (size_t i = 0; i < n; i++) {
+		const struct lv_event_row *r = &lv_event_rows[i];
+
+		if (r->event == event && (r->detail < 0 || r->detail == detail)) {
+			if (op)
+				*op = r->op;
+			return r->how;
+		}
+	}
+	if (op)
+		*op = NL_LV_OP_NONE;
+	return NL_ARRIVAL_NONE;
+}
+
+/* Hand an arrival event to the sampler thread. A full queue (the sampler
+ * has not run for 64 events) drops its oldest entry. */
+static void lv_queue_event(struct nl_libvirt *lv, virDomainPtr dom,
+			   enum nl_lv_op op, enum nl_arrival how)
+{
+	struct nl_lv_arrival ev = { .op = op, .how = how };
+
+	if (!dom || virDomainGetUUIDString(dom, ev.uuid) < 0)
+		return;
+	ev.at_ns = lv->clock_ns();
+	pthread_mutex_lock(&lv->lock);
+	if (lv->nqueue == NL_LIBVIRT_ARRIVALS_MAX) {
+		memmove(lv->queue, lv->queue + 1,
+			(lv->nqueue - 1) * sizeof(lv->queue[0]));
+		lv->nqueue--;
+		lv->queue_overflows++;
+	}
+	lv->queue[lv->nqueue++] = ev;
+	pthread_mutex_unlock(&lv->lock);
+}
+
 int nl_libvirt_lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event,
 			    int detail, void *opaque)
 {
 	const char *name = dom ? virDomainGetName(dom) : NULL;
+	enum nl_lv_op op;
+	enum nl_arrival how = nl_libvirt_arrival_of(event, detail, &op);
 
 	(void)conn;
 	nl_debug("libvirt: domain %s lifecycle event %d detail %d",
 		 name ? name : "?", event, detail);
+	if (op != NL_LV_OP_NONE)
+		lv_queue_event(opaque, dom, op, how);
 	lv_wake(opaque);
 	return 0;
 }
@@ -173,14 +244,6 @@ void nl_libvirt_close_cb(virConnectPtr conn, int reason, void *opaque)
 }
 
 /* ---- connection (sampler thread) ---- */
-
-static uint64_t lv_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static void lv_disconnect(struct nl_libvirt *lv)
 {
@@ -292,6 +355,143 @@ static enum nl_log_level lv_absent_level(const struct nl_state *st)
 	return NL_LOG_INFO;
 }
 
+/* ---- arrivals (sampler thread) ---- */
+
+static struct nl_lv_arrival *lv_pending_find(struct nl_libvirt *lv,
+					     const char *uuid)
+{
+	for (size_t i = 0; i < lv->npending; i++)
+		if (strcasecmp(lv->pending[i].uuid, uuid) == 0)
+			return &lv->pending[i];
+	return NULL;
+}
+
+static void lv_pending_remove(struct nl_libvirt *lv, struct nl_lv_arrival *p)
+{
+	size_t i = (size_t)(p - lv->pending);
+
+	memmove(p, p + 1, (lv->npending - i - 1) * sizeof(*p));
+	lv->npending--;
+}
+
+/* Fold one queued event into what is known of its domain. */
+static void lv_merge_event(struct nl_libvirt *lv, const struct nl_lv_arrival *ev)
+{
+	struct nl_lv_arrival *p = lv_pending_find(lv, ev->uuid);
+
+	switch (ev->op) {
+	case NL_LV_OP_ARRIVE:
+		if (!p) {
+			if (lv->npending == NL_LIBVIRT_ARRIVALS_MAX)
+				lv_pending_remove(lv, &lv->pending[0]);
+			p = &lv->pending[lv->npending++];
+		}
+		*p = *ev;
+		p->pid = 0;
+		p->applied = p->landed = false;
+		break;
+	case NL_LV_OP_LAND:
+		/* Only the end of a migration that started here: a source
+		 * whose migration failed resumes with the same event. */
+		if (p && p->how == NL_ARRIVAL_MIGRATED) {
+			p->at_ns = ev->at_ns;
+			p->applied = false;
+			p->landed = true;
+		}
+		break;
+	case NL_LV_OP_FORGET:
+		if (p)
+			lv_pending_remove(lv, p);
+		break;
+	case NL_LV_OP_NONE:
+		break;
+	}
+}
+
+/* Take what the event loop thread queued since the last cycle. */
+static void lv_take_events(struct nl_libvirt *lv)
+{
+	pthread_mutex_lock(&lv->lock);
+	for (size_t i = 0; i < lv->nqueue; i++)
+		lv_merge_event(lv, &lv->queue[i]);
+	lv->nqueue = 0;
+	pthread_mutex_unlock(&lv->lock);
+}
+
+static const struct nl_domain *lv_domain_by_uuid(const struct nl_state *st,
+						 const char *uuid)
+{
+	for (size_t i = 0; i < st->ndomains; i++)
+		if (strcasecmp(st->domains[i].uuid, uuid) == 0)
+			return &st->domains[i];
+	return NULL;
+}
+
+/* The tracked VM that is this very QEMU process (same start time: not an
+ * older VM whose PID was reused) of domain uuid, or NULL. */
+static struct nl_vm *lv_tracked_vm(struct nl_state *st, pid_t pid,
+				   const char *uuid)
+{
+	const struct nl_qproc *q = NULL;
+
+	for (size_t i = 0; i < st->nqprocs && !q; i++)
+		if (st->qprocs[i].pid == pid)
+			q = &st->qprocs[i];
+	for (size_t i = 0; q && i < st->nvms; i++) {
+		struct nl_vm *vm = st->vms[i];
+
+		if (vm->pid == pid && vm->starttime == q->starttime &&
+		    strcasecmp(vm->uuid, uuid) == 0)
+			return vm;
+	}
+	return NULL;
+}
+
+/* Give each pending arrival to its VM if it is tracked already (this
+ * source runs before vms: a VM new this cycle gets it in the snapshot from
+ * libvirt_publish, and here in the next cycle). A migration stays pending,
+ * applied, until the event that says it finished, while its QEMU lives. */
+static void lv_apply_arrivals(struct nl_libvirt *lv, struct nl_state *st,
+			      uint64_t now)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < lv->npending; i++) {
+		struct nl_lv_arrival p = lv->pending[i];
+		const struct nl_domain *d = lv_domain_by_uuid(st, p.uuid);
+		pid_t pid = d ? d->pid : 0;
+		struct nl_vm *vm;
+
+		if (p.applied) {
+			if (pid > 0 && pid == p.pid)
+				lv->pending[w++] = p;
+			continue;
+		}
+		p.pid = pid;
+		vm = pid > 0 ? lv_tracked_vm(st, pid, p.uuid) : NULL;
+		if (!vm) {
+			if (now <= p.at_ns + NL_LIBVIRT_ARRIVAL_TTL_NS)
+				lv->pending[w++] = p;
+			else
+				nl_debug("libvirt: domain %s arrived (%s) but was never tracked; forgotten",
+					 p.uuid, nl_arrival_name(p.how));
+			continue;
+		}
+		vm->arrival = p.how;
+		vm->arrived_ns = p.at_ns;
+		nl_info("libvirt: VM %s %s", vm->name, p.landed ?
+			"runs here: its incoming migration finished" :
+			p.how == NL_ARRIVAL_MIGRATED ? "arrives by live migration" :
+			p.how == NL_ARRIVAL_RESTORED ? "was restored from a saved state" :
+			"was started from a snapshot");
+		if (p.how == NL_ARRIVAL_MIGRATED && !p.landed) {
+			p.applied = true;
+			lv->pending[w++] = p;
+		}
+	}
+	lv->npending = w;
+}
+
 /* ---- the source ---- */
 
 void nl_libvirt_resolve_pids(struct nl_state *st)
@@ -344,7 +544,7 @@ static int libvirt_init(struct nl_state *st, void **priv)
 	lv->lifecycle_id = -1;
 	lv->backoff_ns = NL_LIBVIRT_BACKOFF_MIN_NS;
 	lv->last_err = -ECONNREFUSED;
-	lv->clock_ns = lv_mono_ns;
+	lv->clock_ns = nl_now_ns;
 	lv->wake = nl_sampler_wake;
 	lv->sampler = st->sampler;
 	atomic_init(&lv->dropped, false);
@@ -384,6 +584,7 @@ static int libvirt_sample(struct nl_state *st, void *priv)
 	pthread_mutex_lock(&lv->lock);
 	lv->sampler = st->sampler;
 	pthread_mutex_unlock(&lv->lock);
+	lv_take_events(lv);
 	st->ndomains = 0;
 	st->domains_valid = false;
 	st->libvirt_up = 0;
@@ -436,11 +637,36 @@ static int libvirt_sample(struct nl_state *st, void *priv)
 		goto cleanup;
 	nl_libvirt_resolve_pids(st);
 	st->domains_valid = true;
+	lv_apply_arrivals(lv, st, now);
 cleanup:
 	for (int i = 0; i < n; i++)
 		virDomainFree(doms[i]);
 	free(doms);
 	return err;
+}
+
+/* Arrivals of the VMs that the vms source began to track in this cycle,
+ * after this source's sample: into the snapshot now, into the VM at the
+ * next sample, so the hint engine sees them in the cycle the event woke. */
+static int libvirt_publish(const struct nl_state *st, void *priv,
+			   struct nl_snapshot *snap)
+{
+	const struct nl_libvirt *lv = priv;
+
+	for (size_t i = 0; i < lv->npending; i++) {
+		const struct nl_lv_arrival *p = &lv->pending[i];
+
+		for (size_t j = 0; !p->applied && p->pid > 0 && j < snap->nvms; j++) {
+			struct nl_vm_snap *v = &snap->vms[j];
+
+			if (v->pid != p->pid || strcasecmp(v->uuid, p->uuid) != 0)
+				continue;
+			v->arrival = p->how;
+			v->arrival_age_seconds = st->now_ns > p->at_ns ?
+				(double)(st->now_ns - p->at_ns) / 1e9 : 0;
+		}
+	}
+	return 0;
 }
 
 /* Callbacks may still run on the event loop thread until it is joined, which
@@ -472,5 +698,6 @@ const struct nl_source nl_source_libvirt = {
 	.wanted = libvirt_wanted,
 	.init = libvirt_init,
 	.sample = libvirt_sample,
+	.publish = libvirt_publish,
 	.free = libvirt_free,
 };

@@ -1,7 +1,8 @@
 /* libvirt discovery: the running domains (name, UUID) of --libvirt.uri,
  * matched to the QEMU processes of the /proc scan. Listens for lifecycle
  * events so a started or stopped VM triggers an immediate extra cycle, and
- * reconnects with backoff when libvirtd goes away. */
+ * reconnects with backoff when libvirtd goes away. The events that say a VM
+ * arrived (incoming migration, restore, snapshot) set its nl_vm.arrival. */
 #ifndef NL_LIBVIRT_H
 #define NL_LIBVIRT_H
 
@@ -13,7 +14,10 @@
  * st->ndomains, st->domains_valid and st->libvirt_up, and returns 0, or
  * -ECONNREFUSED while libvirtd cannot be reached (including while waiting
  * out the reconnect backoff), -ECONNRESET when an open connection failed,
- * -ENOMEM. */
+ * -ENOMEM. With the list, it gives the arrivals the lifecycle callback
+ * queued to the VMs already tracked; publish puts those of VMs tracked
+ * only this cycle into the snapshot (they reach the VM next cycle). An
+ * arrival whose VM is not tracked within 60 s is dropped. */
 extern const struct nl_source nl_source_libvirt;
 
 /* Set st->domains[i].pid from st->qprocs[]: by UUID first, then by name;

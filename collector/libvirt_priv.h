@@ -21,6 +21,33 @@
  * a sample cycle can hang. */
 #define NL_LIBVIRT_KEEPALIVE_INTERVAL 2
 #define NL_LIBVIRT_KEEPALIVE_COUNT    3
+/* Arrival events (a domain started by an incoming migration, a restore or
+ * a snapshot revert) waiting for the sampler thread, and those waiting for
+ * their VM to be tracked: at most this many of each; an arrival whose VM
+ * does not appear within the TTL is dropped. */
+#define NL_LIBVIRT_ARRIVALS_MAX    64
+#define NL_LIBVIRT_ARRIVAL_TTL_NS  60000000000ULL  /* 60 s */
+
+/* What a lifecycle event does to the arrival known for its domain. */
+enum nl_lv_op {
+	NL_LV_OP_NONE,     /* nothing */
+	NL_LV_OP_ARRIVE,   /* it starts here by migration, restore, snapshot */
+	NL_LV_OP_LAND,     /* an incoming migration finished: it runs here now */
+	NL_LV_OP_FORGET,   /* it stopped, or booted normally */
+};
+
+/* An arrival, from the lifecycle callback to the VM it is applied to. */
+struct nl_lv_arrival {
+	char uuid[NL_UUID_LEN];
+	enum nl_lv_op op;            /* ARRIVE, LAND or FORGET */
+	enum nl_arrival how;
+	uint64_t at_ns;              /* when the event came (lv->clock_ns) */
+	/* sampler thread only: */
+	pid_t pid;                   /* the domain's QEMU at the last sample */
+	bool applied;                /* a migration applied to its VM, waiting
+					for the event that says it finished */
+	bool landed;                 /* that event came */
+};
 
 struct nl_libvirt {
 	char *uri;
@@ -45,10 +72,26 @@ struct nl_libvirt {
 	struct nl_sampler *sampler;          /* copy of st->sampler */
 	unsigned long events;                /* lifecycle events seen */
 	atomic_bool dropped;                 /* close callback fired */
+	struct nl_lv_arrival queue[NL_LIBVIRT_ARRIVALS_MAX];
+	size_t nqueue;
+	unsigned long queue_overflows;       /* oldest event dropped: full */
+
+	/* Sampler thread only: arrivals not applied to a tracked VM yet,
+	 * and migrations waiting for the event that ends them. */
+	struct nl_lv_arrival pending[NL_LIBVIRT_ARRIVALS_MAX];
+	size_t npending;
 
 	struct nl_complaint complaint;       /* cannot connect / list */
 	struct nl_complaint events_complaint; /* cannot register events */
 };
+
+/* The arrival a lifecycle event (event, detail) reports, and what it does
+ * to the domain's known arrival (*op; may be NULL): STARTED with MIGRATED,
+ * RESTORED or FROM_SNAPSHOT arrive; RESUMED with MIGRATED or POSTCOPY end
+ * an incoming migration (NL_ARRIVAL_MIGRATED, NL_LV_OP_LAND); STOPPED and
+ * STARTED_BOOTED forget. Everything else: NL_ARRIVAL_NONE, NL_LV_OP_NONE. */
+enum nl_arrival nl_libvirt_arrival_of(int event, int detail,
+				      enum nl_lv_op *op);
 
 /* libvirt callbacks; opaque is the struct nl_libvirt. */
 int nl_libvirt_lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event,

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "arrivals.h"
 #include "clock.h"
 #include "hints.h"
 #include "log.h"
@@ -92,6 +93,8 @@ struct nl_sampler {
 	pthread_t thread;
 	struct nl_snapshot *current;
 	struct nl_hints *hints;      /* the hint engine (hints.h) */
+	struct nl_arrivals *arrivals;  /* expected arrivals (arrivals.h): the
+					  API writes, the engine reads */
 };
 
 static double thread_cpu_seconds(void)
@@ -160,10 +163,12 @@ struct nl_sampler *nl_sampler_new_with_sources(const struct nl_config *cfg,
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	s->hints = nl_hints_new(&cfg->hints);
-	if (!s->hints) {
+	s->arrivals = nl_arrivals_new();
+	if (!s->hints || !s->arrivals) {
 		nl_sampler_free(s);
 		return NULL;
 	}
+	nl_hints_set_arrivals(s->hints, s->arrivals);
 	if (nl_paths_set(cfg->path_procfs, cfg->path_sysfs) < 0) {
 		nl_err("invalid --path.procfs or --path.sysfs");
 		nl_sampler_free(s);
@@ -317,6 +322,11 @@ void nl_sampler_wake(struct nl_sampler *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
+struct nl_arrivals *nl_sampler_arrivals(struct nl_sampler *s)
+{
+	return s ? s->arrivals : NULL;
+}
+
 struct nl_snapshot *nl_sampler_get(struct nl_sampler *s)
 {
 	struct nl_snapshot *snap;
@@ -341,6 +351,7 @@ void nl_sampler_free(struct nl_sampler *s)
 	free(s->st.domains);
 	nl_snapshot_put(s->current);
 	nl_hints_free(s->hints);
+	nl_arrivals_free(s->arrivals);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
 	free(s);

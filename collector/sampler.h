@@ -12,6 +12,7 @@
 struct nl_config;
 struct nl_snapshot;
 struct nl_sampler;
+struct nl_arrivals;
 
 /* A sampler over the built-in registry, its sources set up (init) as cfg
  * says. NULL on allocation failure or invalid --path.* roots. */
@@ -24,6 +25,10 @@ int nl_sampler_start(struct nl_sampler *s);   /* background thread */
 void nl_sampler_stop(struct nl_sampler *s);
 /* Ask the background thread to run a cycle now (thread-safe). */
 void nl_sampler_wake(struct nl_sampler *s);
+/* The sampler's registry of expected arrivals (collector/arrivals.h),
+ * which its hint engine reads every cycle; thread-safe, owned by the
+ * sampler. Call nl_sampler_wake() after registering or withdrawing one. */
+struct nl_arrivals *nl_sampler_arrivals(struct nl_sampler *s);
 /* Newest published snapshot with a reference held, or NULL before the first
  * cycle. Release with nl_snapshot_put(). Thread-safe. */
 struct nl_snapshot *nl_sampler_get(struct nl_sampler *s);

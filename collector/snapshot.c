@@ -288,8 +288,10 @@ struct nl_snapshot *nl_snapshot_build(const struct nl_state *st,
 		v->dev_nodes = vm->dev_nodes;
 		v->ndevices = vm->ndevices;
 		v->arrival = vm->arrival;
-		v->arrival_age_seconds = vm->arrival != NL_ARRIVAL_NONE && st->now_ns >= vm->arrived_ns ?
-			(double)(st->now_ns - vm->arrived_ns) / 1e9 : NAN;
+		/* an event seen after this cycle began is 0 s old, not NaN */
+		v->arrival_age_seconds = vm->arrival == NL_ARRIVAL_NONE ? NAN :
+			st->now_ns > vm->arrived_ns ?
+			(double)(st->now_ns - vm->arrived_ns) / 1e9 : 0;
 		for (int n = 0; n < NL_MAX_NODES; n++)
 			v->mem_total_bytes += vm->mem_bytes[n];
 		v->threads = malloc((vm->nthreads ? vm->nthreads : 1) *

@@ -45,6 +45,10 @@ FAMILY(f_vm_mem, "vm_memory_bytes", "gauge",
        "Resident memory of the VM on each NUMA node, in bytes.");
 FAMILY(f_vm_mem_source, "vm_memory_source_info", "gauge",
        "Always 1; where the VM's per-node memory figure comes from.");
+FAMILY(f_vm_arrival, "vm_arrival_info", "gauge",
+       "Always 1 for a VM that arrived here rather than booted: by live migration, restore, snapshot, or a QEMU started with -incoming; how in a label.");
+FAMILY(f_vm_arrival_age, "vm_arrival_age_seconds", "gauge",
+       "Seconds since the VM's arrival was seen.");
 FAMILY(f_vm_threads, "vm_threads", "gauge",
        "Number of tracked threads of the VM per role.");
 FAMILY(f_thread_cpu, "thread_cpu_seconds_total", "counter",
@@ -417,6 +421,22 @@ static void encode_vm_identity(struct enc *e, const struct nl_snapshot *s,
 		l[0] = (struct label){ "vm", v[i].vm->name };
 		l[1] = (struct label){ "source", nl_mem_source_name(v[i].vm->mem_source) };
 		sample_u64(e, &f_vm_mem_source, l, 2, 1);
+	}
+	for (size_t i = 0; i < nv; i++) {
+		if (v[i].vm->arrival == NL_ARRIVAL_NONE)
+			continue;
+		l[0] = (struct label){ "vm", v[i].vm->name };
+		l[1] = (struct label){ "uuid", v[i].vm->uuid };
+		l[2] = (struct label){ "how", nl_arrival_name(v[i].vm->arrival) };
+		sample_u64(e, &f_vm_arrival, l, 3, 1);
+	}
+	for (size_t i = 0; i < nv; i++) {
+		if (v[i].vm->arrival == NL_ARRIVAL_NONE ||
+		    isnan(v[i].vm->arrival_age_seconds))
+			continue;
+		l[0] = (struct label){ "vm", v[i].vm->name };
+		l[1] = (struct label){ "uuid", v[i].vm->uuid };
+		sample_f64(e, &f_vm_arrival_age, l, 2, v[i].vm->arrival_age_seconds);
 	}
 }
 

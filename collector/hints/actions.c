@@ -12,6 +12,42 @@
 /* Room for a command: a quoted VM name, a CPU list and the words. */
 #define CMD_LEN (NL_NAME_MAX * 4 + NL_MAX_CPUS * 5 + 512)
 
+int nl_hint_copy(struct nl_hint *dst, const struct nl_hint *src)
+{
+	*dst = *src;
+	dst->actions = NULL;
+	dst->nactions = 0;
+	if (!src->nactions)
+		return 0;
+	dst->actions = calloc(src->nactions, sizeof(*dst->actions));
+	if (!dst->actions)
+		return -ENOMEM;
+	for (size_t i = 0; i < src->nactions; i++) {
+		struct nl_hint_action *a = &dst->actions[dst->nactions++];
+
+		*a = src->actions[i];
+		a->libvirt = strdup(src->actions[i].libvirt);
+		a->command = strdup(src->actions[i].command);
+		if (!a->libvirt || !a->command) {
+			nl_hint_free_contents(dst);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+void nl_hints_appendf(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t o = strnlen(buf, len);
+	va_list ap;
+
+	if (o + 1 >= len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + o, len - o, fmt, ap);
+	va_end(ap);
+}
+
 void nl_hints_shell_quote(const char *s, char *out, size_t len)
 {
 	size_t o = 0;

@@ -1,8 +1,10 @@
 /* Emitting: a published plan becomes hints in apply order (room-making
  * moves, then pins, then the VM's own memory), each with the evidence it
  * was decided on, its cost, its confidence, a reason code and a reason
- * text, and its actions (actions.c). */
-#include "engine.h"
+ * text, and its actions (actions.c). The plan of an expected arrival has
+ * the profile as evidence and its confidence from it; a plan confirmed
+ * over fewer windows because its VM had just arrived says so. */
+#include "arrivals_priv.h"
 
 #include <errno.h>
 #include <math.h>
@@ -72,13 +74,32 @@ static double confidence(const struct nl_plan_ctx *c, size_t v, unsigned windows
 	return base * (w < 1 ? w : 1);
 }
 
+/* An expected arrival's hint: the profile's numbers where this host has
+ * none yet (the first window after arriving counts no rates). */
+static void arrival_evidence(const struct nl_arrival_dir *d, struct nl_hint_evidence *ev)
+{
+	ev->inputs = d->inputs;
+	if (isnan(ev->intensity)) {
+		ev->intensity_metric = d->metric;
+		ev->intensity = d->intensity;
+	}
+	if (isnan(ev->llc_mpki))
+		ev->llc_mpki = d->llc_mpki;
+	if (isnan(ev->llc_misses_per_second))
+		ev->llc_misses_per_second = d->llc_misses_per_second;
+	if (isnan(ev->dram_bytes_per_second))
+		ev->dram_bytes_per_second = d->dram_bytes_per_second;
+	if (isnan(ev->proxy))
+		ev->proxy = d->proxy;
+}
+
 static struct nl_hint *new_hint(struct nl_plan_ctx *c, size_t v, enum nl_hint_kind kind,
 				int target, const struct nl_plan *g,
 				const struct nl_plan_option *o)
 {
 	const struct nl_vm_snap *vm = &c->s->vms[v];
 	struct nl_hint *h = hint_push(&c->out);
-	unsigned windows = g->active ? g->held + c->cfg->confirm_windows - 1 : g->cand_n;
+	unsigned windows = g->active ? g->held + g->confirm_used - 1 : g->cand_n;
 
 	if (!h)
 		return NULL;
@@ -100,14 +121,28 @@ static struct nl_hint *new_hint(struct nl_plan_ctx *c, size_t v, enum nl_hint_ki
 	h->expected_gain = o->gain;
 	h->gain_metric = o->gain_metric;
 	h->confidence = confidence(c, v, windows);
+	if (c->emit_dir && v == c->emit_vm) {
+		/* PMU inputs on the source are trusted more than its proxy;
+		 * no windows here to weigh them by */
+		arrival_evidence(c->emit_dir, &h->ev);
+		h->confidence = c->emit_dir->inputs == NL_INPUTS_PMU ? 0.9 : 0.6;
+	}
 	h->created = g->created;
 	h->expires = c->s->timestamp + c->cfg->ttl_seconds;
 	return h;
 }
 
-/* The actions of hint x about snapshot VM u; a failure fails the pass. */
+/* The actions of hint x about snapshot VM u, and the arrival's prefix of
+ * its reason; a failure fails the pass. */
 static void finish(struct nl_plan_ctx *c, struct nl_hint *x, size_t u)
 {
+	if (c->emit_prefix[0] && u == c->emit_vm) {
+		char why[sizeof(x->reason)];
+
+		memcpy(why, x->reason, sizeof(why));
+		snprintf(x->reason, sizeof(x->reason), "%s", c->emit_prefix);
+		nl_hints_appendf(x->reason, sizeof(x->reason), "%s", why);
+	}
 	if (nl_hints_build_actions(x, &c->s->vms[u], &c->s->topo))
 		c->out.err = -ENOMEM;
 }
@@ -187,7 +222,8 @@ static void emit_donors(struct nl_plan_ctx *c, size_t v, const struct nl_plan *g
 
 		if (!x)
 			return;
-		x->confidence = confidence(c, v, x->ev.windows);
+		x->confidence = c->emit_dir ? (c->emit_dir->inputs == NL_INPUTS_PMU ? 0.9 : 0.6)
+					    : confidence(c, v, x->ev.windows);
 		x->step = 1;
 		x->from_nodes[0] = c->s->topo.nodes[m->from].id;
 		x->nfrom = 1;
@@ -197,10 +233,17 @@ static void emit_donors(struct nl_plan_ctx *c, size_t v, const struct nl_plan *g
 		memcpy(x->beneficiary, vm->name, sizeof(x->beneficiary));
 		snprintf(x->reason_code, sizeof(x->reason_code), "make_room");
 		fmt_bytes(m->bytes, b1, sizeof(b1));
-		snprintf(x->reason, sizeof(x->reason),
-			 "frees %s on node %d for memory-intensive VM %.80s; this VM's memory traffic is low (%s %.3g), so its memory can live on node %d",
-			 b1, x->from_nodes[0], vm->name, df->intensity_metric, df->intensity,
-			 x->target_node);
+		x->reason[0] = '\0';
+		if (c->policy->donor_key)
+			nl_hints_appendf(x->reason, sizeof(x->reason),
+					 "frees %s on node %d for VM %.80s, whose LLC miss rate is higher (%.3g against %.3g): under %s it gets the good layout first; this VM's memory goes to node %d",
+					 b1, x->from_nodes[0], vm->name, c->policy->donor_key(c, v),
+					 c->policy->donor_key(c, m->vm), c->policy->name, x->target_node);
+		else
+			snprintf(x->reason, sizeof(x->reason),
+				 "frees %s on node %d for memory-intensive VM %.80s; this VM's memory traffic is low (%s %.3g), so its memory can live on node %d",
+				 b1, x->from_nodes[0], vm->name, df->intensity_metric, df->intensity,
+				 x->target_node);
 		finish(c, x, m->vm);
 	}
 }
@@ -226,7 +269,7 @@ static void emit_pin_vcpus(struct nl_plan_ctx *c, size_t v, const struct nl_plan
 		snprintf(x->reason_code, sizeof(x->reason_code), "remote_memory");
 		snprintf(x->reason, sizeof(x->reason),
 			 "locality %.2f (%s %.3g): run the vCPUs on node %d, where the VM's memory %s",
-			 f->locality, f->intensity_metric, f->intensity, hid,
+			 f->locality, x->ev.intensity_metric, x->ev.intensity, hid,
 			 o->bytes_self >= c->cfg->min_move ? "will be" : "is");
 	}
 	finish(c, x, v);
@@ -285,22 +328,90 @@ static void emit_migrate(struct nl_plan_ctx *c, size_t v, const struct nl_plan *
 	finish(c, x, v);
 }
 
+static void emit_begin(struct nl_plan_ctx *c, size_t v, const struct nl_plan *g)
+{
+	c->emit_vm = v;
+	c->emit_dir = g->arrival ? nl_arrival_dir_of(c, v, false) : NULL;
+	nl_arrival_prefix(c, v, g, c->emit_prefix, sizeof(c->emit_prefix));
+}
+
+static void emit_end(struct nl_plan_ctx *c)
+{
+	c->emit_vm = (size_t)-1;
+	c->emit_dir = NULL;
+	c->emit_prefix[0] = '\0';
+}
+
 void nl_hints_emit_plan(struct nl_plan_ctx *c, size_t v, const struct nl_plan *g,
 			const struct nl_plan_option *o, bool vmm_only)
 {
+	emit_begin(c, v, g);
 	if (o->home == NL_PLAN_HOME_EVICT) {
 		emit_evict(c, v, g, o);
-		return;
-	}
-	if (vmm_only) {
+	} else if (vmm_only) {
 		emit_vmm_only(c, v, g, o);
-		return;
+	} else {
+		emit_donors(c, v, g, o);
+		if (o->pin_vcpus && !c->out.err)
+			emit_pin_vcpus(c, v, g, o);
+		if (o->pin_vmm && !c->out.err)
+			emit_pin_vmm(c, v, g, o);
+		if (o->bytes_self >= c->cfg->min_move && !c->out.err)
+			emit_migrate(c, v, g, o);
 	}
-	emit_donors(c, v, g, o);
-	if (o->pin_vcpus && !c->out.err)
-		emit_pin_vcpus(c, v, g, o);
-	if (o->pin_vmm && !c->out.err)
-		emit_pin_vmm(c, v, g, o);
-	if (o->bytes_self >= c->cfg->min_move && !c->out.err)
-		emit_migrate(c, v, g, o);
+	emit_end(c);
+}
+
+void nl_hints_emit_wide(struct nl_plan_ctx *c, size_t v, const int *nodes, int n,
+			bool vcpus, bool vmm)
+{
+	const struct nl_vm_features *f = &c->r->vmf[v];
+	struct nl_plan g;
+	struct nl_plan_option o;
+	struct nl_cpuset all;
+	char list[NL_MAX_NODES * 5] = "";
+	uint32_t present;
+
+	if (n < 1)
+		return;
+	nl_plan_reset(&g);
+	g.active = g.arrival = true;
+	g.held = 1;
+	g.home = nodes[0];
+	g.created = c->s->timestamp;
+	memset(&o, 0, sizeof(o));
+	o.home = nodes[0];
+	o.feasible = true;
+	o.gain_metric = "locality";
+	o.l_after = 1;
+	o.cont_before = o.cont_after = NAN;
+	o.gain = isnan(f->locality) ? NAN : 1 - f->locality;
+	nl_cpuset_zero(&all);
+	for (int i = 0; i < n; i++) {
+		nl_cpuset_or(&all, &c->s->topo.nodes[nodes[i]].cpus);
+		nl_hints_appendf(list, sizeof(list), "%s%d", i ? "," : "", c->s->topo.nodes[nodes[i]].id);
+	}
+	emit_begin(c, v, &g);
+	for (int k = 0; k < 2 && !c->out.err; k++) {
+		struct nl_hint *x;
+
+		if (!(k == 0 ? vcpus : vmm))
+			continue;
+		x = new_hint(c, v, k == 0 ? NL_HINT_PIN_VCPUS : NL_HINT_PIN_VMM_THREADS, nodes[0], &g, &o);
+		if (!x)
+			break;
+		x->target_cpus = all;
+		x->step = 2;
+		x->cost_seconds = 0.001;
+		if (k == 1) {
+			nl_plan_role_cpus(&c->s->vms[v], NL_PLAN_VMM_ROLES, &present);
+			x->roles = present;
+		}
+		snprintf(x->reason_code, sizeof(x->reason_code), "remote_memory");
+		snprintf(x->reason, sizeof(x->reason),
+			 "a VM wider than one node: run its %s on nodes %s, where its memory is to be",
+			 k == 0 ? "vCPUs" : "VMM threads", list);
+		finish(c, x, v);
+	}
+	emit_end(c);
 }

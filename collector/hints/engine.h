@@ -28,6 +28,8 @@ struct nl_hint_vm {
 	       hist_int[NL_HINT_HISTORY];
 	int nhist;
 	struct nl_plan guest[NL_POLICY_MAX], vmm[NL_POLICY_MAX];
+	/* an expected arrival's plan was forced once under this row */
+	bool arrival_forced[NL_POLICY_MAX];
 };
 
 struct nl_hints {
@@ -36,6 +38,7 @@ struct nl_hints {
 	int npolicies;
 	struct nl_hint_vm *vms;        /* sorted by key */
 	size_t nvms;
+	struct nl_arrivals *arrivals;  /* expected arrivals, or NULL */
 };
 
 /* policies.c: "--hints.policy must be locality, simple, dino or
@@ -55,6 +58,8 @@ void nl_hints_node_summaries(const struct nl_snapshot *s,
 
 /* plan.c: one policy's plans and hints into c->out. Return 0 or -ENOMEM. */
 int nl_plan_policy(struct nl_plan_ctx *c);
+/* Charge a kept guest option to the accounting. */
+void nl_plan_commit(struct nl_plan_ctx *c, size_t v, const struct nl_plan_option *o);
 /* Union of the CPUs the VM's threads of the roles in `roles` may use;
  * *present (optional) gets the roles that have threads. */
 struct nl_cpuset nl_plan_role_cpus(const struct nl_vm_snap *vm, uint32_t roles,
@@ -72,6 +77,12 @@ const struct nl_plan_option *nl_plan_stabilise(struct nl_plan_ctx *c,
 					       const struct nl_plan_option *best,
 					       bool *publish);
 void nl_plan_withdraw(struct nl_plan_ctx *c, struct nl_plan *g);
+/* Publish option o as plan g at once, without confirmation (an expected
+ * arrival); keep published plan g with option o for one more window. */
+void nl_plan_force(struct nl_plan_ctx *c, struct nl_plan *g,
+		   const struct nl_plan_option *o);
+void nl_plan_hold(struct nl_plan_ctx *c, struct nl_plan *g,
+		  const struct nl_plan_option *o);
 /* A published plan not confirmed for --hints.ttl. */
 bool nl_plan_expired(const struct nl_plan_ctx *c, const struct nl_plan *g);
 
@@ -79,5 +90,9 @@ bool nl_plan_expired(const struct nl_plan_ctx *c, const struct nl_plan *g);
  * on failure). vmm_only: a VMM-only plan. */
 void nl_hints_emit_plan(struct nl_plan_ctx *c, size_t v, const struct nl_plan *g,
 			const struct nl_plan_option *o, bool vmm_only);
+/* The pins of a wide arrival (several chosen node indexes): vCPUs and/or
+ * VMM threads to the union of their CPUs. */
+void nl_hints_emit_wide(struct nl_plan_ctx *c, size_t v, const int *nodes, int n,
+			bool vcpus, bool vmm);
 
 #endif

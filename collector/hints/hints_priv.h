@@ -26,6 +26,18 @@ void nl_hints_make_id(const char *vm_key, enum nl_hint_kind kind,
  * snapshot VM vm. Return 0 or -ENOMEM. */
 int nl_hints_build_actions(struct nl_hint *h, const struct nl_vm_snap *vm,
 			   const struct nl_topology *topo);
+/* A deep copy of hint src (its actions too) into dst. Return 0 or
+ * -ENOMEM (dst then holds no actions). */
+int nl_hint_copy(struct nl_hint *dst, const struct nl_hint *src);
+/* The memory (bytes) and CPU (cores) an incoming VM of profile p needs:
+ * memory_bytes, else the sum of its per-node memory; cpu_cores (+ the VMM
+ * threads' cores), else one per vCPU, else 1. */
+double nl_hints_profile_mem_need(const struct nl_profile *p);
+double nl_hints_profile_cpu_need(const struct nl_profile *p);
+
+/* Append printf output to the string in buf (len bytes), truncating. */
+void nl_hints_appendf(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* Quote a word for a POSIX shell when it needs quoting. */
 void nl_hints_shell_quote(const char *s, char *out, size_t len);
 /* Where cold memory leaving node index h goes: the nearest node (SLIT)

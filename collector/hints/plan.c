@@ -10,7 +10,7 @@
  * plan and room-making move is known. The stability rules (stability.c)
  * decide which choices become published plans; emit.c turns them into
  * hints. */
-#include "engine.h"
+#include "arrivals_priv.h"
 
 #include <errno.h>
 #include <math.h>
@@ -96,11 +96,20 @@ static bool donor_ok(const struct nl_plan_ctx *c, size_t u, size_t v, int h)
 {
 	const struct nl_vm_features *f = &c->r->vmf[u];
 
-	if (u == v || c->busy[u] || !f->measured || f->intensive ||
-	    c->mem[u][h] <= 0)
+	if (u == v || c->busy[u] || !f->measured || c->mem[u][h] <= 0 ||
+	    plan_of(c, u, false)->active)
 		return false;
 	/* bound to node h only: its policy would pull the memory back */
-	return mems_allowed_mask(&c->s->vms[u]) != (1ULL << h);
+	if (mems_allowed_mask(&c->s->vms[u]) == (1ULL << h))
+		return false;
+	return c->policy->donor_ok ? c->policy->donor_ok(c, u, v) : !f->intensive;
+}
+
+static double donor_key(const struct nl_plan_ctx *c, size_t u)
+{
+	double k = c->policy->donor_key ? c->policy->donor_key(c, u) : c->r->vmf[u].intensity;
+
+	return isnan(k) ? 0 : k;
 }
 
 static size_t find_vm_by_keyhash(const struct nl_plan_ctx *c, uint64_t key)
@@ -149,8 +158,8 @@ static void try_donor(const struct nl_plan_ctx *c, struct nl_plan_option *o, siz
 	*room -= amt;
 }
 
-/* The next donor for node h: the coldest VM, the largest share on h
- * first; (size_t)-1 when none is left. */
+/* The next donor for node h: the coldest VM (the policy's donor_key), the
+ * largest share on h first; (size_t)-1 when none is left. */
 static size_t coldest_donor(const struct nl_plan_ctx *c, const struct nl_plan_option *o,
 			    size_t v, int h)
 {
@@ -168,12 +177,8 @@ static size_t coldest_donor(const struct nl_plan_ctx *c, const struct nl_plan_op
 			pick = u;
 			continue;
 		}
-		iu = c->r->vmf[u].intensity;
-		ip = c->r->vmf[pick].intensity;
-		if (isnan(iu))
-			iu = 0;
-		if (isnan(ip))
-			ip = 0;
+		iu = donor_key(c, u);
+		ip = donor_key(c, pick);
 		if (iu < ip - NL_PLAN_EPS ||
 		    (fabs(iu - ip) <= NL_PLAN_EPS && c->mem[u][h] > c->mem[pick][h]))
 			pick = u;
@@ -367,8 +372,7 @@ static void current_option(const struct nl_plan_ctx *c, size_t v, const struct n
 		cur->gain = 0;
 }
 
-/* Charge a kept guest option to the accounting. */
-static void commit(struct nl_plan_ctx *c, size_t v, const struct nl_plan_option *o)
+void nl_plan_commit(struct nl_plan_ctx *c, size_t v, const struct nl_plan_option *o)
 {
 	const struct nl_vm_features *f = &c->r->vmf[v];
 	int h = o->home;
@@ -465,7 +469,8 @@ static int order_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-/* The accounting before any plan, and the planning order. */
+/* The accounting before any plan (less what pending arrivals hold), and
+ * the planning order. */
 static void setup(struct nl_plan_ctx *c, struct nl_plan_order *ord)
 {
 	size_t nv = c->s->nvms;
@@ -473,12 +478,21 @@ static void setup(struct nl_plan_ctx *c, struct nl_plan_order *ord)
 	for (int n = 0; n < c->nn; n++) {
 		c->mem_avail[n] = (double)c->r->nodes[n].mem_free_bytes - c->cfg->memory_reserve;
 		c->cpu_avail[n] = c->r->nodes[n].spare_cpus;
+		if (c->arr) {
+			c->mem_avail[n] -= c->arr->rv.mem_bytes[n];
+			c->cpu_avail[n] -= c->arr->rv.cpu_cores[n];
+		}
 	}
 	memset(c->load, 0, sizeof(c->load));
+	for (size_t v = 0; v < nv; v++)
+		c->held[v] = false;
+	for (int i = 0; c->arr && i < c->arr->nheld; i++)
+		if (c->arr->held[i].pol == c->pol && c->arr->held[i].v < nv)
+			c->held[c->arr->held[i].v] = true;
 	for (size_t v = 0; v < nv; v++) {
 		for (int n = 0; n < NL_MAX_NODES; n++)
 			c->mem[v][n] = n < c->nn ? (double)c->s->vms[v].mem_bytes[n] : 0;
-		c->busy[v] = false;
+		c->busy[v] = c->held[v];
 		ord[v].v = v;
 		ord[v].group = nl_plan_group(plan_of(c, v, false));
 		ord[v].key = c->policy->order_key(c, v);
@@ -498,8 +512,19 @@ static void plan_guests(struct nl_plan_ctx *c, const struct nl_plan_order *ord,
 		struct nl_plan *g = plan_of(c, v, false);
 		struct nl_plan_option best, cur;
 		const struct nl_plan_option *o;
+		const struct nl_arrival_dir *d = nl_arrival_dir_of(c, v, false);
 		bool found, publish, was_busy;
 
+		if (c->held[v]) {
+			/* gives up memory for a pending arrival */
+			if (g->active)
+				nl_plan_withdraw(c, g);
+			guest_busy[v] = true;
+			continue;
+		}
+		if (d && nl_arrival_plan(c, v, d, guest_busy))
+			continue;
+		c->confirm = nl_arrival_confirm(c, v, g);
 		if (!f->measured || isnan(f->locality) || c->nn == 0) {
 			/* unmeasured this window: the plan holds until it
 			 * expires, unlisted */
@@ -509,6 +534,9 @@ static void plan_guests(struct nl_plan_ctx *c, const struct nl_plan_order *ord,
 			continue;
 		}
 		if (!f->intensive && !g->active && g->cand_n == 0)
+			continue;
+		/* gave up memory for another VM this cycle: no plan of its own */
+		if (c->busy[v] && !g->active)
 			continue;
 		found = c->policy->choose(c, v, g, &best);
 		if (g->active)
@@ -520,7 +548,7 @@ static void plan_guests(struct nl_plan_ctx *c, const struct nl_plan_order *ord,
 		guest_busy[v] = true;
 		if (c->policy->charge)
 			c->policy->charge(c, v, o->home, was_busy);
-		commit(c, v, o);
+		nl_plan_commit(c, v, o);
 		if (publish)
 			nl_hints_emit_plan(c, v, g, o, false);
 	}
@@ -538,6 +566,7 @@ static void plan_vmm(struct nl_plan_ctx *c, const struct nl_plan_order *ord,
 		const struct nl_plan_option *o;
 		bool publish, taken = guest_busy[v] || c->busy[v];
 
+		c->confirm = nl_arrival_confirm(c, v, g);
 		if (taken || !f->measured || c->nn == 0) {
 			if (g->active && (taken || nl_plan_expired(c, g)))
 				nl_plan_withdraw(c, g);
@@ -568,7 +597,9 @@ int nl_plan_policy(struct nl_plan_ctx *c)
 
 	c->pre = calloc(na, sizeof(*c->pre));
 	c->has_pre = calloc(na, sizeof(*c->has_pre));
-	if (!ord || !c->pre || !c->has_pre || !guest_busy)
+	c->held = calloc(na, sizeof(*c->held));
+	c->confirm = c->cfg->confirm_windows;
+	if (!ord || !c->pre || !c->has_pre || !c->held || !guest_busy)
 		goto cleanup;
 	setup(c, ord);
 	if (c->policy->prepare)
@@ -580,8 +611,10 @@ cleanup:
 	free(ord);
 	free(c->pre);
 	free(c->has_pre);
+	free(c->held);
 	c->pre = NULL;
 	c->has_pre = NULL;
+	c->held = NULL;
 	free(guest_busy);
 	return rc;
 }

@@ -46,6 +46,9 @@ struct nl_plan {
 	uint64_t confirmed_ns; /* monotonic: last window the plan held */
 	struct nl_plan_donor donors[NL_HINT_MAX_DONORS];
 	int ndonors;
+	unsigned confirm_used; /* windows it was confirmed over when published */
+	bool arrival;          /* published at once for an expected arrival */
+	bool short_confirm;    /* confirmed over fewer windows: it had arrived */
 };
 
 /* Memory a resident VM moves to make room (node indexes). */
@@ -77,6 +80,8 @@ struct nl_hint_vec {
 
 struct nl_hint_vm;                 /* the engine's per-VM state (engine.h) */
 struct nl_hint_policy;
+struct nl_arrival_cycle;           /* expected arrivals (arrivals_priv.h) */
+struct nl_arrival_dir;
 
 /* One policy's planning pass over one snapshot. Node arrays are by node
  * index; per-VM arrays are parallel to s->vms. */
@@ -98,6 +103,17 @@ struct nl_plan_ctx {
 	struct nl_plan_option *pre;    /* joint choices made by prepare() */
 	bool *has_pre;
 	struct nl_hint_vec out;
+	/* expected arrivals this cycle (NULL: none); held[v]: VM v gives up
+	 * memory for a pending one under this policy, so it has no plan */
+	const struct nl_arrival_cycle *arr;
+	bool *held;
+	/* windows to confirm the VM being planned with (--hints.confirm-
+	 * windows, or 1 right after an arrival) */
+	unsigned confirm;
+	/* the VM being emitted, and what its hints say of its arrival */
+	size_t emit_vm;
+	const struct nl_arrival_dir *emit_dir;
+	char emit_prefix[160];
 };
 
 /* Where a VM stands in the planning order: published plans first, then
@@ -136,6 +152,14 @@ struct nl_hint_policy {
 	 * accounting, before the shared accounting takes it; was_busy: v had
 	 * already given up memory this cycle. */
 	void (*charge)(struct nl_plan_ctx *c, size_t v, int home, bool was_busy);
+	/* Optional, with makes_room: may resident u give up memory for VM v
+	 * (besides the shared rules: measured, memory on the node, not bound
+	 * to it, no plan of its own, not yet planned this cycle)? Default: u
+	 * is not memory-intensive. */
+	bool (*donor_ok)(const struct nl_plan_ctx *c, size_t u, size_t v);
+	/* Optional: the order donors give up memory in, lowest first.
+	 * Default: the intensity (coldest first). */
+	double (*donor_key)(const struct nl_plan_ctx *c, size_t u);
 };
 
 /* An engine that runs the n rows of `table` (at most NL_POLICY_MAX, each

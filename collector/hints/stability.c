@@ -4,7 +4,9 @@
  * --hints.enter-gain; it stays published while its gain is at least
  * --hints.exit-gain and it still fits; it moves to another node only after
  * --hints.cooldown; an unconfirmed published plan expires after
- * --hints.ttl. */
+ * --hints.ttl. A VM that just arrived without an expectation confirms its
+ * first plan over one window (c->confirm); an expected arrival's plan is
+ * published at once (nl_plan_force(), arrival_hints.c). */
 #include "engine.h"
 
 #include <string.h>
@@ -51,6 +53,28 @@ static void activate(struct nl_plan_ctx *c, struct nl_plan *g,
 	g->weak_n = 0;
 	g->cand = NL_PLAN_HOME_NONE;
 	g->cand_n = 0;
+	g->confirm_used = c->confirm;
+	g->short_confirm = c->confirm < c->cfg->confirm_windows;
+	g->arrival = false;
+	keep_donors(c, g, o);
+}
+
+void nl_plan_force(struct nl_plan_ctx *c, struct nl_plan *g,
+		   const struct nl_plan_option *o)
+{
+	activate(c, g, o);
+	g->confirm_used = 0;
+	g->short_confirm = false;
+	g->arrival = true;
+	g->held++;
+}
+
+void nl_plan_hold(struct nl_plan_ctx *c, struct nl_plan *g,
+		  const struct nl_plan_option *o)
+{
+	g->held++;
+	g->weak_n = 0;
+	g->confirmed_ns = c->now;
 	keep_donors(c, g, o);
 }
 
@@ -63,6 +87,7 @@ void nl_plan_withdraw(struct nl_plan_ctx *c, struct nl_plan *g)
 	g->held = g->weak_n = g->cand_n = 0;
 	g->cand = NL_PLAN_HOME_NONE;
 	g->ndonors = 0;
+	g->arrival = g->short_confirm = false;
 	if (was) {
 		g->changed_ns = c->now;
 		g->changed_ever = true;
@@ -140,7 +165,7 @@ const struct nl_plan_option *nl_plan_stabilise(struct nl_plan_ctx *c,
 		return NULL;
 	}
 	candidate(g, best->home);
-	if (g->cand_n >= cfg->confirm_windows && cooled(c, g)) {
+	if (g->cand_n >= c->confirm && cooled(c, g)) {
 		activate(c, g, best);
 		g->held++;
 		*publish = true;

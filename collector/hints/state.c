@@ -1,8 +1,9 @@
 /* The hint engine's state and its cycle: the per-VM state carried from one
  * snapshot to the next, the report, and nl_hints_update(), which runs the
- * features (features.c) and then every policy of the engine's table
- * (plan.c over the rows of policies.c). See hints.h and docs/api.md. */
-#include "engine.h"
+ * features (features.c), reads the expected arrivals (arrivals.c), and
+ * then runs every policy of the engine's table (plan.c over the rows of
+ * policies.c). See hints.h and docs/api.md. */
+#include "arrivals_priv.h"
 
 #include <errno.h>
 #include <math.h>
@@ -187,6 +188,12 @@ struct nl_hints *nl_hints_new(const struct nl_hint_config *cfg)
 	return nl_hints_new_with(cfg, nl_hint_policies, NL_POLICY_COUNT);
 }
 
+void nl_hints_set_arrivals(struct nl_hints *e, struct nl_arrivals *a)
+{
+	if (e)
+		e->arrivals = a;
+}
+
 void nl_hints_free(struct nl_hints *e)
 {
 	if (!e)
@@ -301,12 +308,36 @@ static int all_policies(const struct nl_hints *e, struct nl_plan_ctx *c,
 	return 0;
 }
 
+/* The pending arrivals' room-making hints join the list of their policy
+ * (taken over from c). */
+static int merge_room(struct nl_arrival_cycle *a, struct nl_hint_report *r)
+{
+	for (int p = 0; p < r->npolicies; p++) {
+		struct nl_hint_vec *hv = &a->room[p];
+		struct nl_hint *v;
+
+		if (!hv->n)
+			continue;
+		v = realloc(r->hints[p], (r->nhints[p] + hv->n) * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		memcpy(v + r->nhints[p], hv->v, hv->n * sizeof(*v));
+		r->hints[p] = v;
+		r->nhints[p] += hv->n;
+		free(hv->v);
+		memset(hv, 0, sizeof(*hv));
+		qsort(r->hints[p], r->nhints[p], sizeof(*v), hint_cmp);
+	}
+	return 0;
+}
+
 int nl_hints_update(struct nl_hints *e, struct nl_snapshot *s)
 {
 	uint64_t t0 = nl_now_ns();
 	size_t nv = s->nvms;
 	struct nl_hint_report *r = calloc(1, sizeof(*r));
 	struct nl_hint_vm *ns = calloc(nv ? nv : 1, sizeof(*ns));
+	struct nl_arrival_cycle *arr = NULL;
 	struct nl_plan_ctx c;
 	int rc = -ENOMEM;
 
@@ -333,7 +364,20 @@ int nl_hints_update(struct nl_hints *e, struct nl_snapshot *s)
 	c.st = ns;
 	c.nn = s->topo_valid ? s->topo.nnodes : 0;
 	c.now = s->mono_ns;
+	c.emit_vm = (size_t)-1;
+	if (e->arrivals) {
+		arr = malloc(sizeof(*arr));
+		rc = arr ? nl_arrivals_cycle(e->arrivals, s, e->policies, e->npolicies, arr) : -ENOMEM;
+		if (rc) {
+			free(arr);
+			arr = NULL;
+			goto cleanup;
+		}
+		c.arr = arr;
+	}
 	rc = all_policies(e, &c, r);
+	if (!rc && arr)
+		rc = merge_room(arr, r);
 	if (rc)
 		goto cleanup;
 	qsort(ns, nv, sizeof(*ns), state_cmp);
@@ -345,6 +389,9 @@ int nl_hints_update(struct nl_hints *e, struct nl_snapshot *s)
 	s->hints = r;
 	r = NULL;
 cleanup:
+	if (arr)
+		nl_arrival_cycle_free(arr);
+	free(arr);
 	free(ns);
 	free(c.mem);
 	free(c.busy);

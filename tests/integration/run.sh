@@ -4,7 +4,8 @@
 # would: every thread has a series with the right role, vCPU CPU time agrees
 # with the kernel's schedstat, per-node memory agrees with the VM's cgroup,
 # a destroyed VM vanishes and a started VM appears within one interval, and
-# the exposition passes promtool. Every comparison fails on an empty, zero
+# a VM saved and restored is reported as arrived (how="restored") within one
+# interval, and the exposition passes promtool. Every comparison fails on an empty, zero
 # (where a measurement is expected) or unparsable side and prints both.
 #
 #   tests/integration/run.sh [build/numalens]
@@ -241,6 +242,40 @@ wait_until 10 has_vm "${PREFIX}new"
 dt=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN{printf "%.2f", a-b}')
 echo "    started VM on /metrics after ${dt}s"
 nl_check_num --names=seconds,interval "started VM tracked within one sample interval" "$dt" -le "$INTERVAL"
+
+# --- arrival: virsh save, then virsh restore ----------------------------------
+# A VM that booted here has no arrival line. Restored, it is a new QEMU that
+# libvirt reports with VIR_DOMAIN_EVENT_STARTED_RESTORED: numalens must show
+# numalens_vm_arrival_info{how="restored"} within one sample interval of the
+# restore, and the VMs left alone must still have none.
+arrived_as() {   # VM HOW
+	nl_scrape "$URL" "$OUT/a" 2>/dev/null &&
+		grep -q "^numalens_vm_arrival_info{vm=\"$1\",uuid=\"[^\"]*\",how=\"$2\"} 1\$" "$OUT/a"
+}
+nl_scrape "$URL" "$OUT/a" 2>/dev/null || : > "$OUT/a"
+nl_check "a VM that booted here has no arrival line (${PREFIX}new)" \
+	sh -c "grep -q '^numalens_vm_info{vm=\"${PREFIX}new\"' '$OUT/a' && ! grep -q '^numalens_vm_arrival_info{vm=\"${PREFIX}new\"' '$OUT/a'"
+pid_before=$(nl_vm_qemu_pid "${PREFIX}new" 2>/dev/null)
+SAVE=$OUT/${PREFIX}new.save
+rm -f "$SAVE"
+if nl_check "virsh save ${PREFIX}new" nl__virsh save "${PREFIX}new" "$SAVE"; then
+	nl_check "saved VM gone from /metrics" wait_until 10 lacks_vm "${PREFIX}new"
+	nl_check "virsh restore of the saved file" nl__virsh restore "$SAVE"
+	t0=$(date +%s.%N)
+	wait_until 10 arrived_as "${PREFIX}new" restored
+	dt=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN{printf "%.2f", a-b}')
+	echo "    restored VM shown as arrived (how=\"restored\") after ${dt}s"
+	nl_check_num --names=seconds,interval "restored VM reported as arrived (how=\"restored\") within one sample interval" \
+		"$dt" -le "$INTERVAL"
+	nl_check "the restored VM runs in a new QEMU (pid ${pid_before:-?} before)" \
+		sh -c "p=\$(cat /run/libvirt/qemu/${PREFIX}new.pid 2>/dev/null); [ -n \"\$p\" ] && [ \"\$p\" != '${pid_before:-none}' ]"
+	age=$(nl_metric "$OUT/a" "numalens_vm_arrival_age_seconds{vm=\"${PREFIX}new\"")
+	nl_check_num --names=age,limit "its numalens_vm_arrival_age_seconds is at most ${dt}s + 1" "$age" -le \
+		"$(awk -v d="$dt" 'BEGIN{print d + 1}')"
+	nl_check "VMs not restored have no arrival line" \
+		sh -c "! grep -q '^numalens_vm_arrival_info{vm=\"${PREFIX}mem\"' '$OUT/a'"
+fi
+rm -f "$SAVE"
 
 # --- libvirtd goes away and comes back -----------------------------------------
 # numalens must say so (libvirt_up 0), keep the running VMs visible under

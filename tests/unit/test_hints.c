@@ -24,430 +24,7 @@
 #include "score.h"
 #include "snapshot.h"
 
-#define GiB (1024.0 * 1024 * 1024)
-#define MAXVM 16
-#define INTERVAL 2.0
-
-enum { EV_INSTR, EV_LLC, EV_DL, EV_DR, EV_PF, EV_N };
-
-struct fx_vm {
-	const char *name;
-	char uuid[NL_UUID_LEN];
-	pid_t pid;
-	int nvcpus, niothreads;
-	bool emulator;
-	double mem[NL_MAX_NODES];        /* bytes per node index */
-	double vcpu[NL_MAX_NODES];       /* busy vCPU cores per node index */
-	double vmm[NL_MAX_NODES];        /* busy VMM cores per node index */
-	int vcpu_pin, vmm_pin;           /* node index the threads are pinned to, -1 */
-	double mpki;                     /* LLC misses per 1000 instructions */
-	double ipc_rate;                 /* instructions per second */
-	double dram_bw;                  /* bytes/s; 0 = use llc */
-	bool unmeasured;                 /* memory placement unknown */
-	uint64_t dev_nodes;              /* passthrough devices, node indexes */
-	uint64_t ev[EV_N];               /* cumulative counters */
-	uint64_t win[EV_N];              /* their last window */
-	int windows;                     /* snapshots it was in */
-};
-
-struct fx_host {
-	int nnodes, cpn;
-	double node_mem, other_used[NL_MAX_NODES];
-	int dist[NL_MAX_NODES][NL_MAX_NODES];
-	bool pmu, dram;
-	struct fx_vm vm[MAXVM];
-	int nvms;
-	double t;
-	uint64_t mono;
-	double noise;                    /* +-fraction on rates and cores */
-	unsigned rng;
-};
-
-static double rnd(struct fx_host *h)
-{
-	h->rng = h->rng * 1103515245u + 12345u;
-	return ((h->rng >> 8) & 0xffff) / 65535.0;
-}
-
-static double jitter(struct fx_host *h)
-{
-	return h->noise > 0 ? 1 + h->noise * (2 * rnd(h) - 1) : 1;
-}
-
-static void host_init(struct fx_host *h, int nnodes, int cpn, double node_mem)
-{
-	memset(h, 0, sizeof(*h));
-	h->nnodes = nnodes;
-	h->cpn = cpn;
-	h->node_mem = node_mem;
-	h->pmu = true;
-	h->t = 1.7e9;
-	h->mono = 1000000000000ULL;
-	h->rng = 12345;
-	for (int i = 0; i < nnodes; i++) {
-		h->other_used[i] = 1 * GiB;
-		for (int j = 0; j < nnodes; j++)
-			h->dist[i][j] = i == j ? 10 : 21;
-	}
-}
-
-static struct fx_vm *add_vm(struct fx_host *h, const char *name, int nvcpus)
-{
-	struct fx_vm *v = &h->vm[h->nvms];
-
-	memset(v, 0, sizeof(*v));
-	v->name = name;
-	snprintf(v->uuid, sizeof(v->uuid), "00000000-0000-4000-8000-%012d", h->nvms + 1);
-	v->pid = 1000 + h->nvms;
-	v->nvcpus = nvcpus;
-	v->niothreads = 1;
-	v->emulator = true;
-	v->vcpu_pin = v->vmm_pin = -1;
-	v->ipc_rate = 2e9;
-	h->nvms++;
-	return v;
-}
-
-static void node_cpus(const struct fx_host *h, int n, struct nl_cpuset *s)
-{
-	nl_cpuset_zero(s);
-	for (int c = 0; c < h->cpn; c++)
-		nl_cpuset_set(s, n * h->cpn + c);
-}
-
-static void all_cpus(const struct fx_host *h, struct nl_cpuset *s)
-{
-	nl_cpuset_zero(s);
-	for (int c = 0; c < h->cpn * h->nnodes; c++)
-		nl_cpuset_set(s, c);
-}
-
-/* The PMU scores per role from the series' window deltas, as snapshot.c
- * computes them from the threads' (score.c). */
-static void fx_pmu_scores(const struct nl_snapshot *s, struct nl_vm_snap *v)
-{
-	struct nl_pmu_score_events ix;
-
-	nl_score_pmu_events(s->events, s->nevents, &ix);
-	for (int r = 0; r <= NL_ROLE_ALL; r++) {
-		uint64_t win[NL_MAX_EVENTS] = { 0 };
-		uint32_t valid = 0;
-
-		for (size_t j = 0; j < v->nseries; j++) {
-			const struct nl_series *se = &v->series[j];
-
-			if (r != NL_ROLE_ALL && (int)se->role != r)
-				continue;
-			for (int k = 0; k < NL_MAX_EVENTS; k++)
-				if (se->win_valid >> k & 1)
-					win[k] += se->win_events[k];
-			valid |= se->win_valid;
-		}
-		nl_score_pmu(&ix, win, valid, &v->pmu_locality[r], &v->llc_mpki[r],
-			     &v->cpi[r]);
-	}
-}
-
-static int vm_name_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct nl_vm_snap *)a)->name,
-		      ((const struct nl_vm_snap *)b)->name);
-}
-
-/* One window: advance time and counters, build a heap snapshot the way
- * snapshot.c lays it out (VMs sorted by name). */
-static struct nl_snapshot *host_snapshot(struct fx_host *h)
-{
-	struct nl_snapshot *s = calloc(1, sizeof(*s));
-	static const char *const evn[EV_N] = { "instructions", "llc_misses",
-					       "dram_local", "dram_remote", "page_faults" };
-
-	h->t += INTERVAL;
-	h->mono += (uint64_t)(INTERVAL * 1e9);
-	s->refs = 1;
-	s->gen = h->mono;
-	s->timestamp = h->t;
-	s->mono_ns = h->mono;
-	s->window_seconds = INTERVAL;
-	s->topo_valid = true;
-	s->topo.nnodes = h->nnodes;
-	s->topo.ncpus = h->nnodes * h->cpn;
-	for (int n = 0; n < h->nnodes; n++) {
-		double used = h->other_used[n];
-
-		s->topo.nodes[n].id = n;
-		node_cpus(h, n, &s->topo.nodes[n].cpus);
-		for (int c = 0; c < h->cpn; c++)
-			s->topo.cpu_node[n * h->cpn + c] = (int16_t)n;
-		for (int i = 0; i < h->nvms; i++)
-			used += h->vm[i].mem[n];
-		s->topo.nodes[n].mem_total_bytes = (uint64_t)h->node_mem;
-		s->topo.nodes[n].mem_free_bytes = used < h->node_mem ? (uint64_t)(h->node_mem - used) : 0;
-		for (int m = 0; m < h->nnodes; m++)
-			s->topo.distance[n][m] = h->dist[n][m];
-	}
-	s->nevents = EV_N;
-	for (int k = 0; k < EV_N; k++) {
-		snprintf(s->events[k].name, sizeof(s->events[k].name), "%s", evn[k]);
-		s->events[k].hardware = k != EV_PF;
-		s->events[k].supported = k == EV_PF ? 1 :
-					 (k == EV_DL || k == EV_DR) ? (h->pmu && h->dram) : h->pmu;
-	}
-	s->vms = calloc(MAXVM, sizeof(*s->vms));
-	for (int i = 0; i < h->nvms; i++) {
-		struct fx_vm *f = &h->vm[i];
-		struct nl_vm_snap *v = &s->vms[s->nvms++];
-		double j = jitter(h), vsum = 0, msum = 0, loc = 0;
-		uint64_t cpu_ns[NL_MAX_NODES] = { 0 }, memb[NL_MAX_NODES] = { 0 };
-		struct nl_cpuset vset, mset;
-		size_t ns = 0;
-		uint32_t valid = 0;
-
-		snprintf(v->name, sizeof(v->name), "%s", f->name);
-		memcpy(v->uuid, f->uuid, sizeof(v->uuid));
-		v->pid = f->pid;
-		v->backend = NL_BACKEND_LIBVIRT;
-		v->mem_source = f->unmeasured ? NL_MEM_NONE : NL_MEM_CGROUP_V2;
-		v->dev_nodes = f->dev_nodes;
-		v->ndevices = f->dev_nodes ? 1 : 0;
-		for (int n = 0; n < h->nnodes && !f->unmeasured; n++) {
-			v->mem_bytes[n] = (uint64_t)(f->mem[n] * (h->noise > 0 ? jitter(h) : 1));
-			v->mem_total_bytes += v->mem_bytes[n];
-			memb[n] = v->mem_bytes[n];
-		}
-		/* counters */
-		for (int n = 0; n < h->nnodes; n++) {
-			vsum += f->vcpu[n];
-			msum += f->mem[n];
-		}
-		for (int n = 0; n < h->nnodes && vsum > 0 && msum > 0; n++)
-			loc += f->vcpu[n] / vsum * (f->mem[n] / msum);
-		{
-			double instr = f->ipc_rate * INTERVAL * j * (vsum > 0);
-			double llc = instr * f->mpki / 1000 * jitter(h);
-			double dram = f->dram_bw > 0 ? f->dram_bw * INTERVAL * jitter(h) / 64 : llc;
-
-			uint64_t before[EV_N];
-
-			memcpy(before, f->ev, sizeof(before));
-			f->ev[EV_INSTR] += (uint64_t)instr;
-			f->ev[EV_LLC] += (uint64_t)llc;
-			f->ev[EV_DL] += (uint64_t)(dram * loc);
-			f->ev[EV_DR] += (uint64_t)(dram * (1 - loc));
-			/* the perf source opens a new thread's counters and
-			 * reads them at once: its first window counts ~0 */
-			for (int k = 0; k < EV_N; k++)
-				f->win[k] = f->windows ? f->ev[k] - before[k] : 0;
-			f->windows++;
-		}
-		for (int k = 0; k < EV_N; k++)
-			if (s->events[k].supported == 1)
-				valid |= 1u << k;
-		v->series = calloc((size_t)f->nvcpus + (size_t)f->niothreads + 2, sizeof(*v->series));
-		v->threads = calloc(1, sizeof(*v->threads));
-		if (f->vcpu_pin >= 0)
-			node_cpus(h, f->vcpu_pin, &vset);
-		else
-			all_cpus(h, &vset);
-		if (f->vmm_pin >= 0)
-			node_cpus(h, f->vmm_pin, &mset);
-		else
-			all_cpus(h, &mset);
-		for (int c = 0; c < f->nvcpus; c++) {
-			struct nl_series *se = &v->series[ns++];
-
-			se->role = NL_ROLE_VCPU;
-			se->index = c;
-			se->nthreads = 1;
-			se->cpus_allowed = vset;
-			se->mems_allowed = (1ULL << h->nnodes) - 1;
-			for (int n = 0; n < h->nnodes; n++) {
-				se->win_node_ns[n] = (uint64_t)(f->vcpu[n] / f->nvcpus * INTERVAL * 1e9 *
-								jitter(h));
-				cpu_ns[n] += se->win_node_ns[n];
-			}
-			if (c == 0) {
-				memcpy(se->events, f->ev, sizeof(f->ev));
-				se->events_valid = valid;
-				memcpy(se->win_events, f->win, sizeof(f->win));
-				se->win_valid = valid;
-			}
-		}
-		for (int k = 0; k < f->niothreads + (f->emulator ? 1 : 0); k++) {
-			struct nl_series *se = &v->series[ns++];
-			bool emu = f->emulator && k == 0;
-
-			se->role = emu ? NL_ROLE_EMULATOR : NL_ROLE_IOTHREAD;
-			se->index = emu ? -1 : k + (f->emulator ? 0 : 1);
-			se->nthreads = 1;
-			se->cpus_allowed = mset;
-			se->mems_allowed = (1ULL << h->nnodes) - 1;
-			for (int n = 0; n < h->nnodes; n++)
-				se->win_node_ns[n] = (uint64_t)(f->vmm[n] / (f->niothreads + f->emulator) *
-							       INTERVAL * 1e9 * j);
-		}
-		v->nseries = ns;
-		for (int r = 0; r <= NL_ROLE_ALL; r++)
-			v->locality[r] = v->distance[r] = NAN;
-		nl_score_placement(cpu_ns, memb, &s->topo, &v->locality[NL_ROLE_VCPU],
-				   &v->distance[NL_ROLE_VCPU]);
-		fx_pmu_scores(s, v);
-	}
-	qsort(s->vms, s->nvms, sizeof(*s->vms), vm_name_cmp);
-	return s;
-}
-
-static struct nl_hint_config test_cfg(void)
-{
-	struct nl_hint_config c;
-
-	nl_hint_config_defaults(&c);
-	return c;
-}
-
-/* ---- invariant checks ---- */
-
-static const struct fx_vm *fx_by_name(const struct fx_host *h, const char *name)
-{
-	for (int i = 0; i < h->nvms; i++)
-		if (!strcmp(h->vm[i].name, name))
-			return &h->vm[i];
-	return NULL;
-}
-
-/* No VM has hints aiming at two different nodes, a donor has no plan of
- * its own, evict stands alone; and applying the whole list overcommits no
- * node: a node that receives memory keeps half the reserve free (new plans
- * keep all of it, published ones may use half), a node that receives CPU
- * demand stays within its CPUs (new plans: within --hints.cpu-limit). */
-static int check_invariants(const struct fx_host *h, const struct nl_snapshot *s,
-			    enum nl_policy p)
-{
-	const struct nl_hint_report *r = s->hints;
-	double mem[NL_MAX_NODES], cpu[NL_MAX_NODES];
-	int bad = 0;
-
-	if (!r)
-		return 1;
-	for (int n = 0; n < h->nnodes; n++) {
-		mem[n] = (double)s->topo.nodes[n].mem_free_bytes;
-		cpu[n] = 0;
-		for (int i = 0; i < h->nvms; i++)
-			cpu[n] += h->vm[i].vcpu[n] + h->vm[i].vmm[n];
-	}
-	for (size_t i = 0; i < r->nhints[p]; i++) {
-		const struct nl_hint *x = &r->hints[p][i];
-		const struct fx_vm *v = fx_by_name(h, x->vm);
-
-		for (size_t j = 0; j < r->nhints[p]; j++) {
-			const struct nl_hint *y = &r->hints[p][j];
-
-			if (i == j || strcmp(x->vm, y->vm))
-				continue;
-			if (x->kind == NL_HINT_EVICT || y->kind == NL_HINT_EVICT) {
-				fprintf(stderr, "  evict with another hint for %s\n", x->vm);
-				bad++;
-			}
-			if (x->target_node != y->target_node ||
-			    (x->beneficiary[0] != 0) != (y->beneficiary[0] != 0)) {
-				fprintf(stderr, "  conflicting hints for %s: %s->%d and %s->%d\n",
-					x->vm, nl_hint_kind_name(x->kind), x->target_node,
-					nl_hint_kind_name(y->kind), y->target_node);
-				bad++;
-			}
-			if (x->kind == y->kind && x->beneficiary[0] == y->beneficiary[0] && i < j) {
-				fprintf(stderr, "  two %s hints for %s\n", nl_hint_kind_name(x->kind), x->vm);
-				bad++;
-			}
-		}
-		if (!v)
-			continue;
-		if (x->kind == NL_HINT_MIGRATE_MEMORY) {
-			double left = (double)x->bytes;
-
-			mem[x->target_node] -= (double)x->bytes;
-			for (int k = 0; k < x->nfrom && left > 0; k++) {
-				double b = fmin(left, v->mem[x->from_nodes[k]]);
-
-				mem[x->from_nodes[k]] += b;
-				left -= b;
-			}
-		}
-		if (x->kind == NL_HINT_PIN_VCPUS)
-			for (int n = 0; n < h->nnodes; n++) {
-				cpu[n] -= v->vcpu[n];
-				cpu[x->target_node] += v->vcpu[n];
-			}
-		if (x->kind == NL_HINT_PIN_VMM_THREADS)
-			for (int n = 0; n < h->nnodes; n++) {
-				cpu[n] -= v->vmm[n];
-				cpu[x->target_node] += v->vmm[n];
-			}
-	}
-	for (int n = 0; n < h->nnodes; n++) {
-		double before = (double)s->topo.nodes[n].mem_free_bytes;
-
-		if (mem[n] < before - 1 && mem[n] < r->cfg.memory_reserve / 2 - 1) {
-			fprintf(stderr, "  node %d memory overcommitted: %.2f GiB free after hints\n",
-				n, mem[n] / GiB);
-			bad++;
-		}
-		if (cpu[n] > h->cpn + 1e-6) {
-			double was = 0;
-
-			for (int i = 0; i < h->nvms; i++)
-				was += h->vm[i].vcpu[n] + h->vm[i].vmm[n];
-			if (cpu[n] > was + 1e-6) {
-				fprintf(stderr, "  node %d CPU overcommitted: %.2f cores\n", n, cpu[n]);
-				bad++;
-			}
-		}
-	}
-	return bad;
-}
-
-static const struct nl_hint *find_hint(const struct nl_snapshot *s, enum nl_policy p,
-				       const char *vm, enum nl_hint_kind k)
-{
-	const struct nl_hint_report *r = s->hints;
-
-	for (size_t i = 0; r && i < r->nhints[p]; i++)
-		if (!strcmp(r->hints[p][i].vm, vm) && r->hints[p][i].kind == k)
-			return &r->hints[p][i];
-	return NULL;
-}
-
-static size_t count_vm(const struct nl_snapshot *s, enum nl_policy p, const char *vm)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; s->hints && i < s->hints->nhints[p]; i++)
-		n += !strcmp(s->hints->hints[p][i].vm, vm);
-	return n;
-}
-
-/* Run `windows` windows; keep the last snapshot in *last (caller puts it).
- * Checks the invariants of every policy in every window. */
-static int run(struct fx_host *h, struct nl_hints *e, int windows,
-	       struct nl_snapshot **last)
-{
-	int bad = 0;
-
-	for (int w = 0; w < windows; w++) {
-		struct nl_snapshot *s = host_snapshot(h);
-
-		CHECK(nl_hints_update(e, s) == 0);
-		for (int p = 0; p < NL_POLICY_COUNT; p++)
-			bad += check_invariants(h, s, (enum nl_policy)p);
-		if (last && w == windows - 1) {
-			nl_snapshot_put(*last);
-			*last = s;
-		} else {
-			nl_snapshot_put(s);
-		}
-	}
-	return bad;
-}
+#include "hints_fixture.h"
 
 /* ---- the research scenarios ---- */
 
@@ -534,10 +111,80 @@ static void test_full_host_memory_intensive_arrival(void)
 	}
 	/* nothing for the resident that gives no room */
 	CHECK_EQ_INT(count_vm(s, NL_POLICY_LOCALITY, "r1-cpu"), 0);
-	/* simple makes no room: m-mem fits nowhere, so it is to be evicted */
-	CHECK(find_hint(s, NL_POLICY_SIMPLE, "m-mem", NL_HINT_EVICT) != NULL);
-	CHECK_EQ_INT(count_vm(s, NL_POLICY_SIMPLE, "m-mem"), 1);
-	CHECK_EQ_INT(count_vm(s, NL_POLICY_SIMPLE, "r2-cpu"), 0);
+	/* simple makes room too (the paper's case 1-1): m-mem has the higher
+	 * LLC miss rate, so it gets node 1 and r2-cpu, with the lower miss
+	 * rate, gives up 1.5 GiB there; nothing is evicted */
+	CHECK(find_hint(s, NL_POLICY_SIMPLE, "m-mem", NL_HINT_EVICT) == NULL);
+	pin = find_hint(s, NL_POLICY_SIMPLE, "m-mem", NL_HINT_PIN_VCPUS);
+	room = find_hint(s, NL_POLICY_SIMPLE, "r2-cpu", NL_HINT_MIGRATE_MEMORY);
+	CHECK(pin && room);
+	if (pin && room) {
+		CHECK_EQ_INT(pin->target_node, 1);
+		CHECK_STR(room->beneficiary, "m-mem");
+		CHECK_STR(room->reason_code, "make_room");
+		CHECK_EQ_INT(room->from_nodes[0], 1);
+		CHECK_EQ_INT(room->target_node, 0);
+		CHECK_NEAR((double)room->bytes / GiB, 1.5, 0.01);
+		CHECK(room->ev.llc_misses_per_second < pin->ev.llc_misses_per_second);
+		CHECK(strstr(room->reason, "LLC miss rate is higher") != NULL);
+		CHECK_EQ_INT(room->policy, NL_POLICY_SIMPLE);
+	}
+	CHECK_EQ_INT(count_vm(s, NL_POLICY_SIMPLE, "r1-cpu"), 0);
+	nl_snapshot_put(s);
+	nl_hints_free(e);
+}
+
+/* Who makes room: under locality the coldest resident (lowest memory
+ * bandwidth), under simple the one with the lowest LLC miss rate. Node 0
+ * holds two cold residents: d-lowmiss (0.1 MPKI, 0.5 GB/s) and d-lowbw
+ * (1 MPKI, 10 MB/s). m-mem runs on node 0 with its memory on node 1,
+ * whose CPUs a hog keeps busy: node 0 is its only home, 1.5 GiB short. */
+static void test_simple_room_from_lowest_miss(void)
+{
+	struct fx_host h;
+	struct nl_hint_config cfg = test_cfg();
+	struct nl_hints *e = nl_hints_new(&cfg);
+	struct nl_snapshot *s = NULL;
+	struct fx_vm *v;
+	const struct nl_hint *lr, *sr;
+
+	host_init(&h, 2, 8, 16 * GiB);
+	h.dram = true;
+	v = add_vm(&h, "d-lowbw", 1);
+	v->mem[0] = 6 * GiB;
+	v->vcpu[0] = 0.5;
+	v->mpki = 1;
+	v->dram_bw = 1e7;
+	v = add_vm(&h, "d-lowmiss", 1);
+	v->mem[0] = 6 * GiB;
+	v->vcpu[0] = 0.5;
+	v->mpki = 0.1;
+	v->dram_bw = 5e8;
+	v = add_vm(&h, "hog", 8);
+	v->mem[1] = 1 * GiB;
+	v->vcpu[1] = 7;
+	v->mpki = 0.1;
+	v = add_vm(&h, "m-mem", 2);
+	v->mem[1] = 4 * GiB;
+	v->vcpu[0] = 2;
+	v->mpki = 20;
+	v->dram_bw = 4e9;
+	CHECK_EQ_INT(run(&h, e, 6, &s), 0);
+	lr = find_hint(s, NL_POLICY_LOCALITY, "d-lowbw", NL_HINT_MIGRATE_MEMORY);
+	sr = find_hint(s, NL_POLICY_SIMPLE, "d-lowmiss", NL_HINT_MIGRATE_MEMORY);
+	CHECK(lr && sr);
+	CHECK_EQ_INT(count_vm(s, NL_POLICY_LOCALITY, "d-lowmiss"), 0);
+	CHECK_EQ_INT(count_vm(s, NL_POLICY_SIMPLE, "d-lowbw"), 0);
+	if (lr && sr) {
+		CHECK_STR(lr->beneficiary, "m-mem");
+		CHECK_STR(sr->beneficiary, "m-mem");
+		/* 1.5 GiB short with the full reserve; a published plan
+		 * keeps half of it (0.25 GiB) */
+		CHECK_NEAR((double)sr->bytes / GiB, 1.25, 0.01);
+		CHECK_EQ_INT(sr->from_nodes[0], 0);
+		CHECK_EQ_INT(sr->target_node, 1);
+	}
+	CHECK(find_hint(s, NL_POLICY_SIMPLE, "m-mem", NL_HINT_MIGRATE_MEMORY) != NULL);
 	nl_snapshot_put(s);
 	nl_hints_free(e);
 }
@@ -643,7 +290,7 @@ static void test_asymsched_highest_bandwidth_least_moved(void)
 	cfg.bandwidth_threshold = 2e8;
 	e = nl_hints_new(&cfg);
 	host_init(&h, 4, 4, 16 * GiB);
-	memcpy(h.dist, slit, sizeof(slit));
+	host_slit(&h, 4, &slit[0][0]);
 	h.dram = true;
 	hb = add_vm(&h, "h-bw", 2);
 	hb->mem[0] = 1 * GiB;
@@ -928,6 +575,9 @@ static void test_evict_when_no_node_fits(void)
 		if (x->nactions)
 			CHECK(strstr(x->actions[0].command, "virsh migrate --live") != NULL);
 	}
+	/* simple makes room when it can; here no room can be made */
+	CHECK(find_hint(s, NL_POLICY_SIMPLE, "big", NL_HINT_EVICT) != NULL);
+	CHECK_EQ_INT(count_vm(s, NL_POLICY_SIMPLE, "big"), 1);
 	nl_snapshot_put(s);
 	nl_hints_free(e);
 }
@@ -1224,6 +874,85 @@ static void test_profile_and_placement(void)
 	nl_hints_free(e);
 }
 
+/* Each policy ranks the nodes as it says, for the same incoming VM (4 GiB,
+ * 2 cores, 20 MPKI). 2 nodes x 8 CPUs: m-int (memory-intensive) runs on
+ * node 0, c-hog keeps 5 cores busy on node 1. */
+static void test_placement_policies(void)
+{
+	static const int slit[4][4] = { { 10, 16, 22, 22 }, { 16, 10, 22, 22 },
+					{ 22, 22, 10, 16 }, { 22, 22, 16, 10 } };
+	struct nl_hint_config cfg = test_cfg();
+	struct nl_hints *e = nl_hints_new(&cfg);
+	struct fx_host h;
+	struct nl_snapshot *s = NULL;
+	struct nl_placement *pl[NL_POLICY_COUNT] = { NULL };
+	struct nl_profile p;
+	struct fx_vm *v;
+
+	host_init(&h, 2, 8, 32 * GiB);
+	v = add_vm(&h, "m-int", 1);
+	v->mem[0] = 4 * GiB;
+	v->vcpu[0] = 1;
+	v->vcpu_pin = v->vmm_pin = 0;
+	v->mpki = 20;
+	v = add_vm(&h, "c-hog", 5);
+	v->mem[1] = 2 * GiB;
+	v->vcpu[1] = 5;
+	v->mpki = 0.1;
+	CHECK_EQ_INT(run(&h, e, 4, &s), 0);
+	prof(&p, "inc", "", 4, 2, 2, 20);
+	for (int k = 0; k < NL_POLICY_COUNT; k++) {
+		CHECK_EQ_INT(nl_hints_place_with(s, &p, (enum nl_policy)k, NULL, &pl[k]), 0);
+		CHECK(pl[k] && pl[k]->fits && pl[k]->nchosen == 1 && (int)pl[k]->policy == k);
+	}
+	if (pl[0] && pl[1] && pl[2] && pl[3]) {
+		/* locality and simple: the idler node; dino: away from m-int */
+		CHECK_EQ_INT(pl[NL_POLICY_LOCALITY]->recommended_node, 0);
+		CHECK_EQ_INT(pl[NL_POLICY_SIMPLE]->recommended_node, 0);
+		CHECK_EQ_INT(pl[NL_POLICY_DINO]->recommended_node, 1);
+		CHECK(strstr(pl[NL_POLICY_DINO]->nodes[1].reason,
+			     "100% of the host's memory-intensive load runs here") != NULL);
+		CHECK(strncmp(pl[NL_POLICY_DINO]->reason, "dino: node 1 scores", 19) == 0);
+		CHECK(strstr(pl[NL_POLICY_DINO]->reason, "the least memory-intensive load") != NULL);
+		CHECK(pl[NL_POLICY_LOCALITY]->nodes[0].score > pl[NL_POLICY_LOCALITY]->nodes[1].score);
+		/* the default policy (locality) is what nl_hints_place() uses */
+		CHECK_EQ_INT(pl[NL_POLICY_LOCALITY]->chosen[0], 0);
+	}
+	CHECK_EQ_INT(nl_hints_place_with(s, &p, NL_POLICY_COUNT, NULL, &pl[0]), -EINVAL);
+	for (int k = 0; k < NL_POLICY_COUNT; k++) {
+		nl_placement_free(pl[k]);
+		pl[k] = NULL;
+	}
+	nl_snapshot_put(s);
+	s = NULL;
+	nl_hints_free(e);
+
+	/* 4 nodes (SLIT 10/16/22), m-int on node 0: dino avoids node 0 only,
+	 * asymsched its near neighbour node 1 as well */
+	e = nl_hints_new(&cfg);
+	host_init(&h, 4, 4, 32 * GiB);
+	host_slit(&h, 4, &slit[0][0]);
+	v = add_vm(&h, "m-int", 1);
+	v->mem[0] = 4 * GiB;
+	v->vcpu[0] = 1;
+	v->vcpu_pin = v->vmm_pin = 0;
+	v->mpki = 20;
+	CHECK_EQ_INT(run(&h, e, 4, &s), 0);
+	prof(&p, "inc", "", 4, 1, 1, 20);
+	CHECK_EQ_INT(nl_hints_place_with(s, &p, NL_POLICY_DINO, NULL, &pl[0]), 0);
+	CHECK_EQ_INT(nl_hints_place_with(s, &p, NL_POLICY_ASYMSCHED, NULL, &pl[1]), 0);
+	if (pl[0] && pl[1]) {
+		CHECK_EQ_INT(pl[0]->recommended_node, 1);
+		CHECK_EQ_INT(pl[1]->recommended_node, 2);
+		CHECK(strncmp(pl[1]->reason, "asymsched: node 2 scores", 24) == 0);
+		CHECK(strstr(pl[1]->nodes[0].reason, "contention 0.00 by SLIT distance") != NULL);
+	}
+	nl_placement_free(pl[0]);
+	nl_placement_free(pl[1]);
+	nl_snapshot_put(s);
+	nl_hints_free(e);
+}
+
 static void test_config_and_names(void)
 {
 	struct nl_hint_config c = test_cfg();
@@ -1363,8 +1092,9 @@ static void test_policy_table(void)
 	CHECK_STR(nl_policy_name(NL_POLICY_SIMPLE), "simple");
 	CHECK_STR(nl_policy_name(NL_POLICY_DINO), "dino");
 	CHECK_STR(nl_policy_name(NL_POLICY_COUNT), "unknown");
-	/* today's Simple makes no room; the others do */
-	CHECK(!nl_hint_policies[NL_POLICY_SIMPLE]->makes_room);
+	/* every built-in policy makes room; simple by LLC miss rate */
+	CHECK(nl_hint_policies[NL_POLICY_SIMPLE]->makes_room);
+	CHECK(nl_hint_policies[NL_POLICY_SIMPLE]->donor_ok != NULL);
 	CHECK(nl_hint_policies[NL_POLICY_LOCALITY]->makes_room);
 	CHECK(nl_hint_policies[NL_POLICY_DINO]->makes_room);
 	CHECK(nl_hint_policies[NL_POLICY_ASYMSCHED]->makes_room);
@@ -1562,6 +1292,7 @@ cleanup:
 }
 
 NL_TEST_MAIN(NL_T(test_full_host_memory_intensive_arrival),
+	     NL_T(test_simple_room_from_lowest_miss),
 	     NL_T(test_cold_memory_goes_to_nearest_room),
 	     NL_T(test_cpu_bound_arrival_changes_nothing),
 	     NL_T(test_dino_spreads_two_memory_intensive_vms),
@@ -1575,6 +1306,7 @@ NL_TEST_MAIN(NL_T(test_full_host_memory_intensive_arrival),
 	     NL_T(test_vmm_only_hint),
 	     NL_T(test_vmm_next_to_device),
 	     NL_T(test_profile_and_placement),
+	     NL_T(test_placement_policies),
 	     NL_T(test_config_and_names),
 	     NL_T(test_policy_table),
 	     NL_T(test_new_policy_recipe),

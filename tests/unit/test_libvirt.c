@@ -6,6 +6,7 @@
  * to it is open, so a second read-write connection can stop and start
  * "test" and the source's read-only connection sees the events. */
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -480,10 +481,366 @@ static void test_default_uri(void)
 	nl_source_libvirt.free(&st, priv);
 }
 
+/* ---- arrivals ---- */
+
+static void test_arrival_of_events(void)
+{
+	static const struct {
+		int event, detail;
+		enum nl_arrival how;
+		enum nl_lv_op op;
+	} rows[] = {
+		{ VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_MIGRATED,
+		  NL_ARRIVAL_MIGRATED, NL_LV_OP_ARRIVE },
+		{ VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_RESTORED,
+		  NL_ARRIVAL_RESTORED, NL_LV_OP_ARRIVE },
+		{ VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_FROM_SNAPSHOT,
+		  NL_ARRIVAL_SNAPSHOT, NL_LV_OP_ARRIVE },
+		{ VIR_DOMAIN_EVENT_RESUMED, VIR_DOMAIN_EVENT_RESUMED_MIGRATED,
+		  NL_ARRIVAL_MIGRATED, NL_LV_OP_LAND },
+		{ VIR_DOMAIN_EVENT_RESUMED, VIR_DOMAIN_EVENT_RESUMED_POSTCOPY,
+		  NL_ARRIVAL_MIGRATED, NL_LV_OP_LAND },
+		{ VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_BOOTED,
+		  NL_ARRIVAL_NONE, NL_LV_OP_FORGET },
+		{ VIR_DOMAIN_EVENT_STOPPED, VIR_DOMAIN_EVENT_STOPPED_SAVED,
+		  NL_ARRIVAL_NONE, NL_LV_OP_FORGET },
+		{ VIR_DOMAIN_EVENT_STOPPED, VIR_DOMAIN_EVENT_STOPPED_MIGRATED,
+		  NL_ARRIVAL_NONE, NL_LV_OP_FORGET },
+		/* not arrivals: the same QEMU goes on, or nothing runs */
+		{ VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_WAKEUP,
+		  NL_ARRIVAL_NONE, NL_LV_OP_NONE },
+		{ VIR_DOMAIN_EVENT_RESUMED, VIR_DOMAIN_EVENT_RESUMED_UNPAUSED,
+		  NL_ARRIVAL_NONE, NL_LV_OP_NONE },
+		{ VIR_DOMAIN_EVENT_RESUMED, VIR_DOMAIN_EVENT_RESUMED_FROM_SNAPSHOT,
+		  NL_ARRIVAL_NONE, NL_LV_OP_NONE },
+		{ VIR_DOMAIN_EVENT_SUSPENDED, VIR_DOMAIN_EVENT_SUSPENDED_MIGRATED,
+		  NL_ARRIVAL_NONE, NL_LV_OP_NONE },
+		{ VIR_DOMAIN_EVENT_DEFINED, VIR_DOMAIN_EVENT_DEFINED_ADDED,
+		  NL_ARRIVAL_NONE, NL_LV_OP_NONE },
+		{ VIR_DOMAIN_EVENT_STARTED, 99, NL_ARRIVAL_NONE, NL_LV_OP_NONE },
+		{ 99, VIR_DOMAIN_EVENT_STARTED_MIGRATED, NL_ARRIVAL_NONE, NL_LV_OP_NONE },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		enum nl_lv_op op = (enum nl_lv_op)-1;
+
+		CHECK_EQ_INT(nl_libvirt_arrival_of(rows[i].event, rows[i].detail, &op),
+			     rows[i].how);
+		CHECK_EQ_INT(op, rows[i].op);
+	}
+	CHECK_EQ_INT(nl_libvirt_arrival_of(VIR_DOMAIN_EVENT_STARTED,
+					   VIR_DOMAIN_EVENT_STARTED_RESTORED, NULL),
+		     NL_ARRIVAL_RESTORED);
+}
+
+/* A domain handle of "test" from a connection of its own (what the event
+ * loop passes the callback); NULL on failure. */
+struct test_dom {
+	virConnectPtr conn;
+	virDomainPtr dom;
+	char uuid[VIR_UUID_STRING_BUFLEN];
+};
+
+static int test_dom_open(struct test_dom *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->conn = virConnectOpen(TEST_URI);
+	t->dom = t->conn ? virDomainLookupByName(t->conn, "test") : NULL;
+	if (!t->dom || virDomainGetUUIDString(t->dom, t->uuid) < 0)
+		return -1;
+	return 0;
+}
+
+static void test_dom_close(struct test_dom *t)
+{
+	if (t->dom)
+		virDomainFree(t->dom);
+	if (t->conn)
+		virConnectClose(t->conn);
+}
+
+/* Track a VM for QEMU process pid (as the vms source would). */
+static struct nl_vm *track_vm(struct nl_state *st, pid_t pid,
+			      uint64_t starttime, const char *uuid)
+{
+	struct nl_vm *vm = calloc(1, sizeof(*vm));
+
+	st->vms = realloc(st->vms, (st->nvms + 1) * sizeof(*st->vms));
+	st->vms[st->nvms++] = vm;
+	vm->pid = pid;
+	vm->starttime = starttime;
+	snprintf(vm->name, sizeof(vm->name), "test");
+	snprintf(vm->uuid, sizeof(vm->uuid), "%s", uuid);
+	vm->backend = NL_BACKEND_LIBVIRT;
+	return vm;
+}
+
+static void untrack_vms(struct nl_state *st)
+{
+	for (size_t i = 0; i < st->nvms; i++)
+		free(st->vms[i]);
+	free(st->vms);
+	st->vms = NULL;
+	st->nvms = 0;
+}
+
+static void event(struct fixture *f, struct test_dom *t, int ev, int detail)
+{
+	nl_libvirt_lifecycle_cb(NULL, t->dom, ev, detail, f->lv);
+}
+
+/* The VM is not tracked when the event comes (the vms source runs after
+ * this one): the snapshot of that cycle gets the arrival from publish, the
+ * VM itself at the next sample; then publish leaves it to the VM. */
+static void test_arrival_for_vm_tracked_later(void)
+{
+	struct fixture f;
+	struct test_dom t;
+	struct nl_vm_snap sv[2];
+	struct nl_snapshot snap;
+	struct nl_vm *vm;
+	uint64_t t_event;
+
+	CHECK_EQ_INT(fixture_init(&f, TEST_URI), 0);
+	CHECK_EQ_INT(test_dom_open(&t), 0);
+	if (!f.lv || !t.dom)
+		goto cleanup;
+	add_qproc(&f.st, 4242, "test", t.uuid);
+	f.st.qprocs[0].starttime = 77;
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), 0);
+
+	t_event = fake_now + SEC / 10;
+	fake_now = t_event;
+	event(&f, &t, VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_RESTORED);
+	fake_now = t_event + 2 * SEC;
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), 0);
+	CHECK_EQ_INT(f.lv->npending, 1);
+
+	/* the snapshot of this cycle, with the VM the vms source added and
+	 * one it did not match */
+	memset(&snap, 0, sizeof(snap));
+	memset(sv, 0, sizeof(sv));
+	sv[0].pid = 4242;
+	snprintf(sv[0].uuid, sizeof(sv[0].uuid), "%s", t.uuid);
+	sv[1].pid = 4343;
+	snprintf(sv[1].uuid, sizeof(sv[1].uuid), "%s", t.uuid);
+	sv[0].arrival_age_seconds = sv[1].arrival_age_seconds = NAN;
+	snap.vms = sv;
+	snap.nvms = 2;
+	f.st.now_ns = fake_now;
+	CHECK_EQ_INT(nl_source_libvirt.publish(&f.st, f.lv, &snap), 0);
+	CHECK_EQ_INT(sv[0].arrival, NL_ARRIVAL_RESTORED);
+	CHECK_NEAR(sv[0].arrival_age_seconds, 2.0, 1e-9);
+	CHECK_EQ_INT(sv[1].arrival, NL_ARRIVAL_NONE);
+	CHECK(isnan(sv[1].arrival_age_seconds));
+
+	/* next cycle: the VM is tracked; an older VM object of a process
+	 * that had the same PID is not it */
+	track_vm(&f.st, 4242, 76, t.uuid);
+	vm = track_vm(&f.st, 4242, 77, t.uuid);
+	fake_now += SEC;
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), 0);
+	CHECK_EQ_INT(vm->arrival, NL_ARRIVAL_RESTORED);
+	CHECK_EQ_U64(vm->arrived_ns, t_event);
+	CHECK_EQ_INT(f.st.vms[0]->arrival, NL_ARRIVAL_NONE);
+	CHECK_EQ_INT(f.lv->npending, 0);
+	sv[0].arrival = NL_ARRIVAL_NONE;
+	CHECK_EQ_INT(nl_source_libvirt.publish(&f.st, f.lv, &snap), 0);
+	CHECK_EQ_INT(sv[0].arrival, NL_ARRIVAL_NONE);
+
+	/* further cycles keep it (the age grows in the snapshot) */
+	fake_now += 100 * SEC;
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), 0);
+	CHECK_EQ_INT(vm->arrival, NL_ARRIVAL_RESTORED);
+	CHECK_EQ_U64(vm->arrived_ns, t_event);
+cleanup:
+	untrack_vms(&f.st);
+	test_dom_close(&t);
+	fixture_free(&f);
+}
+
+/* An arrival whose VM never shows up is dropped after 60 s; one that is
+ * forgotten (the domain stopped, or booted normally) before its VM shows up
+ * is not applied. */
+static void test_arrival_expires_or_is_forgotten(void)
+{
+	struct fixture f;
+	struct test_dom t;
+	struct nl_vm *vm;
+
+	CHECK_EQ_INT(fixture_init(&f, TEST_URI), 0);
+	CHECK_EQ_INT(test_dom_open(&t), 0);
+	if (!f.lv || !t.dom)
+		goto cleanup;
+	/* no QEMU process resolves for the domain */
+	event(&f, &t, VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_FROM_SNAPSHOT);
+	fake_now += NL_LIBVIRT_ARRIVAL_TTL_NS;
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), 0);
+	CHECK_EQ_INT(f.lv->npending, 1);
+	fake_now += SEC;
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), 0);
+	CHECK_EQ_INT(f.lv->npending, 0);
+
+	add_qproc(&f.st, 4242, "test", t.uuid);
+	vm = track_vm(&f.st, 4242, 0, t.uuid);
+	event(&f, &t, VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_RESTORED);
+	event(&f, &t, VIR_DOMAIN_EVENT_STOPPED, VIR_DOMAIN_EVENT_STOPPED_DESTROYED);
+	event(&f, &t, VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_BOOTED);
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), 0);
+	CHECK_EQ_INT(vm->arrival, NL_ARRIVAL_NONE);
+	CHECK_EQ_INT(f.lv->npending, 0);
+cleanup:
+	untrack_vms(&f.st);
+	test_dom_close(&t);
+	fixture_free(&f);
+}
+
+/* STARTED_MIGRATED marks the VM when the incoming migration begins; the
+ * RESUMED_MIGRATED that ends it moves the time to when it runs here. The
+ * same RESUMED_MIGRATED on its own is a source host whose migration failed:
+ * not an arrival. */
+static void test_arrival_migration_lands(void)
+{
+	struct fixture f;
+	struct test_dom t;
+	struct nl_vm *vm;
+	uint64_t t_start, t_land;
+
+	CHECK_EQ_INT(fixture_init(&f, TEST_URI), 0);
+	CHECK_EQ_INT(test_dom_open(&t), 0);
+	if (!f.lv || !t.dom)
+		goto cleanup;
+	add_qproc(&f.st, 4242, "test", t.uuid);
+	vm = track_vm(&f.st, 4242, 0, t.uuid);
+
+	event(&f, &t, VIR_DOMAIN_EVENT_RESUMED, VIR_DOMAIN_EVENT_RESUMED_MIGRATED);
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), 0);
+	CHECK_EQ_INT(vm->arrival, NL_ARRIVAL_NONE);
+	CHECK_EQ_INT(f.lv->npending, 0);
+
+	t_start = fake_now;
+	event(&f, &t, VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_MIGRATED);
+	fake_now += SEC;
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), 0);
+	CHECK_EQ_INT(vm->arrival, NL_ARRIVAL_MIGRATED);
+	CHECK_EQ_U64(vm->arrived_ns, t_start);
+	/* waiting for the end, past the TTL: a migration may take long */
+	fake_now += 2 * NL_LIBVIRT_ARRIVAL_TTL_NS;
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), 0);
+	CHECK_EQ_INT(f.lv->npending, 1);
+
+	t_land = fake_now;
+	event(&f, &t, VIR_DOMAIN_EVENT_RESUMED, VIR_DOMAIN_EVENT_RESUMED_MIGRATED);
+	fake_now += SEC;
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), 0);
+	CHECK_EQ_INT(vm->arrival, NL_ARRIVAL_MIGRATED);
+	CHECK_EQ_U64(vm->arrived_ns, t_land);
+	CHECK_EQ_INT(f.lv->npending, 0);
+
+	/* a later failed outgoing migration does not make it arrive again */
+	event(&f, &t, VIR_DOMAIN_EVENT_RESUMED, VIR_DOMAIN_EVENT_RESUMED_MIGRATED);
+	fake_now += SEC;
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), 0);
+	CHECK_EQ_U64(vm->arrived_ns, t_land);
+
+	/* the end of a migration says nothing of a restore */
+	t_start = fake_now;
+	event(&f, &t, VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_RESTORED);
+	fake_now += SEC;
+	event(&f, &t, VIR_DOMAIN_EVENT_RESUMED, VIR_DOMAIN_EVENT_RESUMED_MIGRATED);
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), 0);
+	CHECK_EQ_INT(vm->arrival, NL_ARRIVAL_RESTORED);
+	CHECK_EQ_U64(vm->arrived_ns, t_start);
+	CHECK_EQ_INT(f.lv->npending, 0);
+
+	/* a migration whose QEMU went away before it finished is forgotten */
+	event(&f, &t, VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_MIGRATED);
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), 0);
+	CHECK_EQ_INT(f.lv->npending, 1);
+	f.st.nqprocs = 0;
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), 0);
+	CHECK_EQ_INT(f.lv->npending, 0);
+cleanup:
+	untrack_vms(&f.st);
+	test_dom_close(&t);
+	fixture_free(&f);
+}
+
+/* The event loop thread can queue at most NL_LIBVIRT_ARRIVALS_MAX events
+ * between two cycles; past that the oldest go. */
+static void test_arrival_queue_bounded(void)
+{
+	struct fixture f;
+	struct test_dom t;
+
+	CHECK_EQ_INT(fixture_init(&f, TEST_URI), 0);
+	CHECK_EQ_INT(test_dom_open(&t), 0);
+	if (!f.lv || !t.dom)
+		goto cleanup;
+	for (int i = 0; i < NL_LIBVIRT_ARRIVALS_MAX + 3; i++) {
+		fake_now += SEC;
+		event(&f, &t, VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_RESTORED);
+	}
+	CHECK_EQ_INT(f.lv->nqueue, NL_LIBVIRT_ARRIVALS_MAX);
+	CHECK_EQ_INT(f.lv->queue_overflows, 3);
+	CHECK_EQ_U64(f.lv->queue[NL_LIBVIRT_ARRIVALS_MAX - 1].at_ns, fake_now);
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), 0);
+	CHECK_EQ_INT(f.lv->nqueue, 0);
+	/* one domain: one pending arrival, the newest */
+	CHECK_EQ_INT(f.lv->npending, 1);
+	CHECK_EQ_U64(f.lv->pending[0].at_ns, fake_now);
+cleanup:
+	test_dom_close(&t);
+	fixture_free(&f);
+}
+
+/* Real events from libvirt's test driver: save "test" to a file and
+ * restore it; the event loop thread delivers STOPPED_SAVED and
+ * STARTED_RESTORED, and the tracked VM is marked restored. */
+static void test_arrival_save_restore_end_to_end(void)
+{
+	struct fixture f;
+	struct test_dom t;
+	char path[] = "/tmp/nl_test_save_XXXXXX";
+	struct nl_vm *vm;
+	int fd = mkstemp(path), w;
+
+	CHECK(fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	CHECK_EQ_INT(fixture_init(&f, TEST_URI), 0);
+	CHECK_EQ_INT(test_dom_open(&t), 0);
+	if (!f.lv || !t.dom || fd < 0)
+		goto cleanup;
+	f.st.sampler = DUMMY_SAMPLER;
+	add_qproc(&f.st, 4242, "test", t.uuid);
+	vm = track_vm(&f.st, 4242, 0, t.uuid);
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), 0);
+
+	CHECK_EQ_INT(virDomainSave(t.dom, path), 0);
+	w = wait_for_wakes(1);
+	CHECK(w >= 1);
+	CHECK_EQ_INT(virDomainRestore(t.conn, path), 0);
+	CHECK(wait_for_wakes(w + 1) >= w + 1);
+	CHECK_EQ_INT(nl_source_libvirt.sample(&f.st, f.lv), 0);
+	CHECK_EQ_INT(f.st.ndomains, 1);
+	CHECK_EQ_INT(vm->arrival, NL_ARRIVAL_RESTORED);
+	CHECK_EQ_INT(f.lv->npending, 0);
+cleanup:
+	unlink(path);
+	untrack_vms(&f.st);
+	test_dom_close(&t);
+	fixture_free(&f);
+}
+
 NL_TEST_MAIN(NL_T(test_resolve_by_uuid), NL_T(test_resolve_by_name),
 	     NL_T(test_lists_test_driver), NL_T(test_failing_uri),
 	     NL_T(test_libvirt_errors_silenced), NL_T(test_backoff),
 	     NL_T(test_event_callbacks_wake),
 	     NL_T(test_lifecycle_events_end_to_end),
 	     NL_T(test_lost_connection), NL_T(test_event_loop_lifetime),
-	     NL_T(test_default_uri))
+	     NL_T(test_default_uri), NL_T(test_arrival_of_events),
+	     NL_T(test_arrival_for_vm_tracked_later),
+	     NL_T(test_arrival_expires_or_is_forgotten),
+	     NL_T(test_arrival_migration_lands), NL_T(test_arrival_queue_bounded),
+	     NL_T(test_arrival_save_restore_end_to_end))

@@ -119,6 +119,8 @@ static void build_snapshot(void)
 	zeta->locality[NL_ROLE_ALL] = 0.5;
 	zeta->distance[NL_ROLE_VCPU] = 12.75;
 	zeta->distance[NL_ROLE_ALL] = 15.5;
+	zeta->arrival = NL_ARRIVAL_MIGRATED;
+	zeta->arrival_age_seconds = 12.5;
 
 	/* a name needing escaping; counters that multiplex to nothing */
 	snprintf(weird->name, sizeof(weird->name), "%s", WEIRD);
@@ -248,6 +250,46 @@ static void test_vm_families(void)
 	CHECK_LINE(out, "numalens_vm_role_affinity_info{vm=\"zeta\",role=\"emulator\",cpus=\"0\",nodes=\"2\"} 1");
 	/* affinity never read (empty cpuset): no line rather than cpus="" */
 	CHECK(strstr(out, "numalens_vm_role_affinity_info{vm=\"zeta\",role=\"iothread\"") == NULL);
+	free(out);
+}
+
+/* Arrivals: a line per VM that arrived, none for VMs that booted here. */
+static void test_vm_arrival(void)
+{
+	static const char *const how[] = { "restored", "snapshot", "incoming" };
+	char *out, line[256];
+
+	build_snapshot();
+	out = encode(1002.5);
+	if (!out)
+		return;
+	CHECK_LINE(out, "numalens_vm_arrival_info{vm=\"zeta\",uuid=\"6f1c3e52-0000-4000-8000-000000000001\",how=\"migrated\"} 1");
+	CHECK_LINE(out, "numalens_vm_arrival_age_seconds{vm=\"zeta\",uuid=\"6f1c3e52-0000-4000-8000-000000000001\"} 12.5");
+	CHECK(strstr(out, "numalens_vm_arrival_info{vm=\"" WEIRD_ESC "\"") == NULL);
+	CHECK(strstr(out, "numalens_vm_arrival_age_seconds{vm=\"" WEIRD_ESC "\"") == NULL);
+	CHECK(strstr(out, "how=\"none\"") == NULL);
+	free(out);
+
+	for (size_t i = 0; i < sizeof(how) / sizeof(how[0]); i++) {
+		vms[1].arrival = (enum nl_arrival)(NL_ARRIVAL_RESTORED + i);
+		vms[1].arrival_age_seconds = 0;
+		out = encode(1002.5);
+		if (!out)
+			return;
+		snprintf(line, sizeof(line),
+			 "numalens_vm_arrival_info{vm=\"" WEIRD_ESC "\",uuid=\"\",how=\"%s\"} 1",
+			 how[i]);
+		CHECK_LINE(out, line);
+		CHECK_LINE(out, "numalens_vm_arrival_age_seconds{vm=\"" WEIRD_ESC "\",uuid=\"\"} 0");
+		free(out);
+	}
+
+	/* no VM arrived: both families are left out */
+	vms[0].arrival = vms[1].arrival = NL_ARRIVAL_NONE;
+	out = encode(1002.5);
+	if (!out)
+		return;
+	CHECK(strstr(out, "numalens_vm_arrival") == NULL);
 	free(out);
 }
 
@@ -389,7 +431,7 @@ static void test_grouping(void)
 			CHECK(strlen(cur) == n && strncmp(line, cur, n) == 0);
 		}
 	}
-	CHECK_EQ_INT(families, 29);
+	CHECK_EQ_INT(families, 31);
 	free(out);
 }
 
@@ -575,7 +617,7 @@ static void test_pmu_families(void)
 	free(out);
 }
 
-NL_TEST_MAIN(NL_T(test_host_families), NL_T(test_vm_families),
+NL_TEST_MAIN(NL_T(test_host_families), NL_T(test_vm_families), NL_T(test_vm_arrival),
 	     NL_T(test_events_and_scaling), NL_T(test_scores_skip_nan),
 	     NL_T(test_self_families), NL_T(test_escaping_and_order),
 	     NL_T(test_grouping), NL_T(test_deterministic),

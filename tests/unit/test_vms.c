@@ -1,5 +1,6 @@
 #include "harness.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,8 +138,79 @@ static void test_max_vms(void)
 	nl_source_vms.free(&st, NULL);
 }
 
+/* nl_snapshot_build() of st, its VMs given (empty) thread arrays as the
+ * threads source would. */
+static struct nl_snapshot *build(void)
+{
+	static const struct nl_collector_stat stats[1];
+
+	for (size_t i = 0; i < st.nvms; i++) {
+		if (!st.vms[i]->threads) {
+			st.vms[i]->threads = calloc(1, sizeof(struct nl_thread));
+			st.vms[i]->cap_threads = 1;
+		}
+	}
+	return nl_snapshot_build(&st, stats, 0, 0);
+}
+
+/* A VM keeps its arrival while tracked; a restart is a new process and a
+ * new VM, which booted: no arrival. The snapshot shows the age, 0 for an
+ * arrival seen after the cycle began, and no age without an arrival. */
+static void test_arrival_kept_and_cleared_by_restart(void)
+{
+	struct nl_vm *a, *b;
+	struct nl_snapshot *snap;
+	const struct nl_vm_snap *sa = NULL, *sb = NULL;
+
+	reset(NL_DISCOVERY_PROC);
+	cycle();
+	a = (struct nl_vm *)vm_named("alpha");
+	if (!a)
+		return;
+	a->arrival = NL_ARRIVAL_RESTORED;
+	a->arrived_ns = 5000000000ULL;
+	cycle();
+	a = (struct nl_vm *)vm_named("alpha");
+	CHECK(a && a->arrival == NL_ARRIVAL_RESTORED);
+	CHECK(a && a->arrived_ns == 5000000000ULL);
+	b = (struct nl_vm *)vm_named("beta");
+	if (!b)
+		return;
+	b->arrival = NL_ARRIVAL_INCOMING;   /* seen after the cycle began */
+	b->arrived_ns = 9000000000ULL;
+
+	st.now_ns = 7500000000ULL;
+	snap = build();
+	CHECK(snap != NULL);
+	for (size_t i = 0; snap && i < snap->nvms; i++) {
+		if (strcmp(snap->vms[i].name, "alpha") == 0)
+			sa = &snap->vms[i];
+		if (strcmp(snap->vms[i].name, "beta") == 0)
+			sb = &snap->vms[i];
+	}
+	CHECK(sa && sa->arrival == NL_ARRIVAL_RESTORED);
+	CHECK_NEAR(sa ? sa->arrival_age_seconds : NAN, 2.5, 1e-9);
+	CHECK(sb && sb->arrival == NL_ARRIVAL_INCOMING);
+	CHECK_NEAR(sb ? sb->arrival_age_seconds : NAN, 0, 0);
+	if (snap)
+		nl_snapshot_put(snap);
+
+	/* alpha's QEMU exits and starts again (new start time) */
+	qp[0].starttime = 50;
+	cycle();
+	a = (struct nl_vm *)vm_named("alpha");
+	CHECK(a && a->arrival == NL_ARRIVAL_NONE);
+	snap = build();
+	for (size_t i = 0; snap && i < snap->nvms; i++)
+		if (strcmp(snap->vms[i].name, "alpha") == 0)
+			CHECK(isnan(snap->vms[i].arrival_age_seconds));
+	if (snap)
+		nl_snapshot_put(snap);
+	nl_source_vms.free(&st, NULL);
+}
+
 NL_TEST_MAIN(NL_T(test_auto_merges_libvirt_and_unmanaged),
 	     NL_T(test_libvirt_down_keeps_names),
 	     NL_T(test_libvirt_only_mode_ignores_unmanaged), NL_T(test_proc_mode),
 	     NL_T(test_pid_reuse_is_a_new_vm), NL_T(test_unnamed_and_duplicate_names),
-	     NL_T(test_max_vms))
+	     NL_T(test_max_vms), NL_T(test_arrival_kept_and_cleared_by_restart))
