@@ -1,6 +1,6 @@
 # numalens — plain Makefile, objects under build/, auto-dependencies.
 #   make            build build/numalens
-#   make check      quick: unit + golden + api (no root, no libvirt, no VMs, no apt)
+#   make check      quick: unit + golden + api + clients (no root, no libvirt, no VMs, no apt)
 #   make test       the full suite the README and CI run (installs packages, VMs)
 #   make demo       real demo VMs under libvirt + the daemon in the foreground
 #   make bench      scrape/sampler benchmark against prometheus-libvirt-exporter
@@ -120,7 +120,7 @@ unit: $(TEST_BIN)
 # apt-get (missing build packages are named, not installed).
 .PHONY: check
 check: test-reset
-	@$(MAKE) --no-print-directory unit golden api
+	@$(MAKE) --no-print-directory unit golden api clients
 	@tests/unit/summary.sh check
 
 golden: $(BIN)
@@ -134,9 +134,13 @@ integration: $(BIN) guests
 
 # The /api/v1 HTTP API end to end on a fixture host (protoc --decode, bad
 # requests, apply dry run), and `numalens apply` on real libvirt guests.
-.PHONY: api apply
+.PHONY: api apply clients
 api: $(BIN)
 	@tests/api/run.sh $(BIN)
+# `numalens place` across fixture hosts and `numalens apply --follow
+# --dry-run` through a server restart and signals (no root, no libvirt).
+clients: $(BIN)
+	@tests/clients/run.sh $(BIN)
 apply: $(BIN) guests
 	@tests/apply/run.sh $(BIN)
 
@@ -170,7 +174,7 @@ test:
 	@tests/lib/deps.sh test
 	@$(MAKE) --no-print-directory test-all
 
-test-all: test-reset unit golden integration test-deploy perfstat api apply
+test-all: test-reset unit golden integration test-deploy perfstat api clients apply
 	@tests/unit/summary.sh
 
 test-reset:

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "pbjson.h"
 #include "snapshot.h"
@@ -146,6 +147,8 @@ static int negotiate(const char *accept, enum fmt *out)
 
 /* One request on its way through a route. */
 struct call {
+	const struct nl_api_env *env;
+	double now;                       /* wall clock of the request */
 	const struct nl_snapshot *snap;
 	const struct nl_api_request *rq;
 	struct nl_api_reply *rp;
@@ -266,11 +269,31 @@ static int put_built(struct call *c, struct nl_api_bld *b, void *m)
 
 enum { HINTS_POLICY, HINTS_VM, HINTS_KIND, HINTS_ID };
 
+static void hints_free(struct nl_hint *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		nl_hint_free_contents(&h[i]);
+	free(h);
+}
+
+/* Is `vm` one the pending arrivals' room-making hints are about or for? */
+static bool vm_in_hints(const struct nl_hint *h, size_t n, const char *vm)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(h[i].vm, vm) || !strcmp(h[i].beneficiary, vm))
+			return true;
+	return false;
+}
+
+/* The snapshot's hints, and the pending arrivals' room-making hints at
+ * once: a registration is not to wait for the engine's next cycle. */
 static int h_hints(struct call *c)
 {
 	struct nl_api_hint_filter hf = { 0 };
-	struct nl_api_bld b = { 0, c->snap };
+	struct nl_api_bld b = { .s = c->snap };
 	const char *kind = c->arg[HINTS_KIND], *vm = c->arg[HINTS_VM];
+	struct nl_hint *extra = NULL;
+	size_t nextra = 0;
 	char names[256];
 	int ret = 0;
 
@@ -282,16 +305,28 @@ static int h_hints(struct call *c)
 					 name_list(names, sizeof(names), kind_at, NL_HINT_KIND_COUNT));
 		hf.kind_set = true;
 	}
-	if (vm && !nl_snapshot_find_vm(c->snap, vm))
-		return put_error(c->rp, c->fmt, 404, "no VM named \"%.300s\" on this host", vm);
+	if (c->env->arrivals) {
+		ret = nl_arrivals_room_hints(c->env->arrivals, hf.policy, c->now, &extra, &nextra);
+		if (ret)
+			return ret;
+	}
+	if (vm && !nl_snapshot_find_vm(c->snap, vm) && !vm_in_hints(extra, nextra, vm)) {
+		ret = put_error(c->rp, c->fmt, 404, "no VM named \"%.300s\" on this host", vm);
+		goto cleanup;
+	}
 	hf.vm = vm;
 	hf.id = c->arg[HINTS_ID];
-	return put_built(c, &b, nl_api_pb_hint_list(&b, &hf));
+	hf.extra = extra;
+	hf.nextra = nextra;
+	ret = put_built(c, &b, nl_api_pb_hint_list(&b, &hf));
+cleanup:
+	hints_free(extra, nextra);
+	return ret;
 }
 
 static int h_vms(struct call *c)
 {
-	struct nl_api_bld b = { 0, c->snap };
+	struct nl_api_bld b = { .s = c->snap };
 
 	return put_built(c, &b, nl_api_pb_vm_list(&b));
 }
@@ -301,7 +336,7 @@ enum { VM_POLICY };
 static int h_vm(struct call *c)
 {
 	const struct nl_vm_snap *vm = nl_snapshot_find_vm(c->snap, c->name);
-	struct nl_api_bld b = { 0, c->snap };
+	struct nl_api_bld b = { .s = c->snap };
 	enum nl_policy pol;
 	int ret = 0;
 
@@ -315,7 +350,7 @@ static int h_vm(struct call *c)
 static int h_profile(struct call *c)
 {
 	const struct nl_vm_snap *vm = nl_snapshot_find_vm(c->snap, c->name);
-	struct nl_api_bld b = { 0, c->snap };
+	struct nl_api_bld b = { .s = c->snap };
 	struct nl_profile p;
 
 	if (!vm)
@@ -325,9 +360,11 @@ static int h_profile(struct call *c)
 	return put_built(c, &b, nl_api_pb_profile(&b, &p));
 }
 
-/* The body's Profile, from protobuf or JSON. Return 0 with *out, 1 with a
- * 4xx answer in c->rp (*ret: put_error()'s), or -ENOMEM. */
-static int read_profile(struct call *c, ProtobufCMessage **out, int *ret)
+/* The body's message of type d, from protobuf or JSON; `what` is the
+ * empty body's answer. Return 0 with *out, 1 with a 4xx answer in c->rp
+ * (*ret: put_error()'s), or -ENOMEM. */
+static int read_body(struct call *c, const ProtobufCMessageDescriptor *d, const char *what,
+		     ProtobufCMessage **out, int *ret)
 {
 	const struct nl_api_request *rq = c->rq;
 	struct nl_api_reply *rp = c->rp;
@@ -358,29 +395,28 @@ static int read_profile(struct call *c, ProtobufCMessage **out, int *ret)
 		}
 	}
 	if (rq->body_len == 0) {
-		*ret = put_error(rp, fmt, 400, "empty body: send a Profile (GET /api/v1/vms/NAME/profile on the source host)");
+		*ret = put_error(rp, fmt, 400, "empty body: send %s", what);
 		return 1;
 	}
 	if (!pb) {
-		rc = nl_pbjson_decode(&numalens__v1__profile__descriptor, rq->body, rq->body_len,
-				      &in, err, sizeof(err));
+		rc = nl_pbjson_decode(d, rq->body, rq->body_len, &in, err, sizeof(err));
 		if (rc == -ENOMEM)
 			return rc;
 		if (rc) {
-			*ret = put_error(rp, fmt, 400, "invalid Profile JSON: %s", err);
+			*ret = put_error(rp, fmt, 400, "invalid %s JSON: %s", d->short_name, err);
 			return 1;
 		}
 		*out = in;
 		return 0;
 	}
-	in = protobuf_c_message_unpack(&numalens__v1__profile__descriptor, NULL,
-				       rq->body_len, (const uint8_t *)rq->body);
+	in = protobuf_c_message_unpack(d, NULL, rq->body_len, (const uint8_t *)rq->body);
 	if (!in) {
-		*ret = put_error(rp, fmt, 400, "malformed protobuf: not a numalens.v1.Profile (truncated or invalid encoding)");
+		*ret = put_error(rp, fmt, 400, "malformed protobuf: not a %s (truncated or invalid encoding)",
+				 d->name);
 		return 1;
 	}
 	if (nl_pb_check(in, err, sizeof(err))) {
-		*ret = put_error(rp, fmt, 400, "invalid Profile: %s", err);
+		*ret = put_error(rp, fmt, 400, "invalid %s: %s", d->short_name, err);
 		nl_api_msg_free(in);
 		return 1;
 	}
@@ -388,20 +424,28 @@ static int read_profile(struct call *c, ProtobufCMessage **out, int *ret)
 	return 0;
 }
 
+enum { PLACEMENT_POLICY };
+
+/* A read-only what-if under ?policy=, with the pending arrivals' memory and
+ * CPU counted as taken. */
 static int h_placement(struct call *c)
 {
 	const struct nl_snapshot *snap = c->snap;
 	struct nl_api_reply *rp = c->rp;
 	enum fmt fmt = c->fmt;
-	struct nl_api_bld b = { 0, snap };
+	struct nl_api_bld b = { .s = snap };
 	ProtobufCMessage *in = NULL;
 	Numalens__V1__Placement *m = NULL;
 	struct nl_placement *pl = NULL;
 	struct nl_profile *p = NULL;
+	enum nl_policy pol;
 	char err[300];
 	int ret = 0, rc;
 
-	rc = read_profile(c, &in, &ret);
+	if (take_policy(c, c->arg[PLACEMENT_POLICY], &pol, &ret))
+		return ret;
+	rc = read_body(c, &numalens__v1__profile__descriptor,
+		       "a Profile (GET /api/v1/vms/NAME/profile on the source host)", &in, &ret);
 	if (rc)
 		return rc < 0 ? rc : ret;
 	p = malloc(sizeof(*p));
@@ -413,7 +457,10 @@ static int h_placement(struct call *c)
 		ret = put_error(rp, fmt, 400, "invalid Profile: %s", err);
 		goto cleanup;
 	}
-	rc = nl_hints_place(snap, p, &pl);
+	if (c->env->arrivals)
+		rc = nl_arrivals_place(c->env->arrivals, snap, p, pol, c->now, &pl);
+	else
+		rc = nl_hints_place_with(snap, p, pol, NULL, &pl);
 	if (rc == -ENODATA) {
 		ret = put_error(rp, fmt, 503, "no topology or hint report yet");
 		goto cleanup;
@@ -436,6 +483,174 @@ cleanup:
 	return ret;
 }
 
+/* ---- arrivals ---- */
+
+/* The request's policy: a named .proto value, else the server's default.
+ * Return 0, or 1 with a 400 answer. */
+static int arrival_policy(struct call *c, const Numalens__V1__ArrivalRequest *req,
+			  enum nl_policy *out, int *ret)
+{
+	char names[256];
+
+	*out = c->snap->hints->default_policy;
+	if (!req->has_policy || req->policy == NUMALENS__V1__POLICY__POLICY_UNSPECIFIED)
+		return 0;
+	if (nl_api_policy_from_pb(req->policy, out) == 0)
+		return 0;
+	*ret = put_error(c->rp, c->fmt, 400, "unknown policy %d (want %s)", (int)req->policy,
+			 name_list(names, sizeof(names), policy_at, NL_POLICY_COUNT));
+	return 1;
+}
+
+/* The answer to a refused registration (the registry changed nothing),
+ * or rc itself when it is no client's fault. */
+static int register_error(struct call *c, int rc, const char *err)
+{
+	static const struct {
+		int rc;
+		unsigned status;
+		const char *text;
+	} map[] = {
+		{ -EINVAL, 400, "invalid arrival: " },
+		{ -EEXIST, 409, "a VM of this UUID is already running here" },
+		{ -EALREADY, 409, "this UUID is already registered" },
+		{ -ENOSPC, 409, "no node has room for it now (pending arrivals counted)" },
+		{ -E2BIG, 422, "the profile needs more than any node of this host has" },
+		{ -ENODATA, 503, "no topology or hint report yet" },
+	};
+
+	/* err is the registry's sentence; a 400's gets the prefix */
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (map[i].rc == rc)
+			return put_error(c->rp, c->fmt, map[i].status, "%s%s",
+					 rc == -EINVAL || !err[0] ? map[i].text : "",
+					 err[0] ? err : "");
+	return rc;
+}
+
+/* POST /api/v1/arrivals: register, answer 201 with the Arrival, and wake
+ * the engine so that its next snapshot carries the room-making hints. */
+static int arrival_register(struct call *c)
+{
+	struct nl_api_bld b = { .s = c->snap, .ranked_on = c->snap };
+	const Numalens__V1__ArrivalRequest *req;
+	struct nl_arrival_entry *e = NULL;
+	ProtobufCMessage *in = NULL;
+	Numalens__V1__Arrival *m = NULL;
+	struct nl_profile *p = NULL;
+	enum nl_policy pol;
+	double ttl = 0;
+	char err[300] = "";
+	int ret = 0, rc;
+
+	rc = read_body(c, &numalens__v1__arrival_request__descriptor,
+		       "an ArrivalRequest ({\"profile\": the source's GET /api/v1/vms/NAME/profile, \"policy\": ...})",
+		       &in, &ret);
+	if (rc)
+		return rc < 0 ? rc : ret;
+	req = (const Numalens__V1__ArrivalRequest *)in;
+	if (!req->profile) {
+		ret = put_error(c->rp, c->fmt, 400, "invalid ArrivalRequest: profile is required");
+		goto cleanup;
+	}
+	if (arrival_policy(c, req, &pol, &ret))
+		goto cleanup;
+	if (req->has_ttl_seconds) {
+		ttl = req->ttl_seconds;
+		if (!(ttl > 0 && ttl <= NL_ARRIVAL_TTL_MAX)) {
+			ret = put_error(c->rp, c->fmt, 400, "invalid ArrivalRequest: ttl_seconds must be in (0, %g]",
+					NL_ARRIVAL_TTL_MAX);
+			goto cleanup;
+		}
+	}
+	p = malloc(sizeof(*p));
+	if (!p) {
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	if (nl_api_profile_from_pb(req->profile, p, err, sizeof(err))) {
+		ret = put_error(c->rp, c->fmt, 400, "invalid Profile: %s", err);
+		goto cleanup;
+	}
+	/* libvirt writes UUIDs in lower case; the registry compares them as
+	 * given */
+	for (char *u = p->uuid; *u; u++)
+		*u = (char)tolower((unsigned char)*u);
+	rc = nl_arrivals_register(c->env->arrivals, c->snap, p, pol, ttl, c->now, &e,
+				  err, sizeof(err));
+	if (rc) {
+		ret = register_error(c, rc, err);
+		goto cleanup;
+	}
+	if (c->env->wake)
+		c->env->wake(c->env->wake_arg);
+	m = nl_api_pb_arrival(&b, e);
+	ret = b.err ? b.err : put_msg(c->rp, c->fmt, 201, &m->base);
+cleanup:
+	nl_api_msg_free(m);
+	nl_api_msg_free(in);
+	nl_arrival_entries_free(e, e ? 1 : 0);
+	free(p);
+	return ret;
+}
+
+static int arrival_list(struct call *c)
+{
+	struct nl_api_bld b = { .s = c->snap };
+	struct nl_arrival_entry *e = NULL;
+	size_t n = 0;
+	int ret;
+
+	ret = nl_arrivals_list(c->env->arrivals, c->now, &e, &n);
+	if (ret)
+		return ret;
+	ret = put_built(c, &b, nl_api_pb_arrival_list(&b, e, n, c->now));
+	nl_arrival_entries_free(e, n);
+	return ret;
+}
+
+static int h_arrivals(struct call *c)
+{
+	if (!c->env->arrivals)
+		return put_error(c->rp, c->fmt, 503, "this server keeps no arrival registry");
+	if (strcmp(c->rq->method, "POST") == 0)
+		return arrival_register(c);
+	return arrival_list(c);
+}
+
+/* GET or DELETE /api/v1/arrivals/UUID; a DELETE answers with the Arrival
+ * it withdrew. */
+static int h_arrival(struct call *c)
+{
+	struct nl_api_bld b = { .s = c->snap };
+	struct nl_arrival_entry *e = NULL;
+	const struct nl_arrival_entry *hit = NULL;
+	size_t n = 0;
+	int ret;
+
+	if (!c->env->arrivals)
+		return put_error(c->rp, c->fmt, 503, "this server keeps no arrival registry");
+	ret = nl_arrivals_list(c->env->arrivals, c->now, &e, &n);
+	if (ret)
+		return ret;
+	for (size_t i = 0; !hit && i < n; i++)
+		if (strcasecmp(e[i].uuid, c->name) == 0)
+			hit = &e[i];
+	if (hit && strcmp(c->rq->method, "DELETE") == 0) {
+		if (nl_arrivals_withdraw(c->env->arrivals, hit->uuid, c->now))
+			hit = NULL;   /* expired or withdrawn since the list */
+		else if (c->env->wake)
+			c->env->wake(c->env->wake_arg);
+	}
+	if (hit)
+		ret = put_built(c, &b, nl_api_pb_arrival(&b, hit));
+	else
+		ret = put_error(c->rp, c->fmt, 404, "no arrival of UUID \"%.64s\" is registered here",
+				c->name);
+	nl_arrival_entries_free(e, n);
+	return ret;
+}
+
 /* ---- routes ---- */
 
 struct route {
@@ -454,7 +669,9 @@ static const struct route routes[] = {
 	{ "vms", NULL, false, "GET, HEAD", { NULL }, h_vms },
 	{ "vms/", "/profile", true, "GET, HEAD", { NULL }, h_profile },
 	{ "vms/", "", true, "GET, HEAD", { "policy", NULL }, h_vm },
-	{ "placement", NULL, false, "POST", { NULL }, h_placement },
+	{ "placement", NULL, false, "POST", { "policy", NULL }, h_placement },
+	{ "arrivals", NULL, false, "GET, HEAD, POST", { NULL }, h_arrivals },
+	{ "arrivals/", "", true, "GET, HEAD, DELETE", { NULL }, h_arrival },
 };
 
 /* Does `rest` (the path below NL_API_PREFIX) take route r? *name, *nlen:
@@ -505,8 +722,8 @@ static int dispatch(struct call *c, const char *rest)
 		return put_error(c->rp, c->fmt, 503, "the hint engine has no report for the current snapshot");
 	if (r->named) {
 		if (nlen >= sizeof(buf))
-			return put_error(c->rp, c->fmt, 404, "no VM with a name that long (at most %d bytes)",
-					 NL_NAME_MAX - 1);
+			return put_error(c->rp, c->fmt, 404, "no %s with a name that long (at most %d bytes)",
+					 r->handler == h_arrival ? "arrival" : "VM", NL_NAME_MAX - 1);
 		memcpy(buf, name, nlen);
 		buf[nlen] = '\0';
 		c->name = buf;
@@ -516,11 +733,28 @@ static int dispatch(struct call *c, const char *rest)
 	return r->handler(c);
 }
 
+static double wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 int nl_api_handle(const struct nl_snapshot *snap, const struct nl_api_request *rq,
 		  struct nl_api_reply *rp)
 {
-	struct call c = { snap, rq, rp, FMT_JSON, { NULL }, NULL };
+	struct nl_api_env env = { .snap = snap };
 
+	return nl_api_handle_env(&env, rq, rp);
+}
+
+int nl_api_handle_env(const struct nl_api_env *env, const struct nl_api_request *rq,
+		      struct nl_api_reply *rp)
+{
+	struct call c = { .env = env, .snap = env->snap, .rq = rq, .rp = rp, .fmt = FMT_JSON };
+
+	c.now = env->now > 0 ? env->now : wall_now();
 	rp->allow = NULL;
 	if (negotiate(rq->accept, &c.fmt))
 		return put_error(rp, FMT_JSON, 406, "Accept \"%.100s\" lists neither %s nor %s",

@@ -1,9 +1,11 @@
-/* The /api/v1 HTTP API: hints, VMs, profiles, placement (docs/api.md).
+/* The /api/v1 HTTP API: hints, VMs, profiles, placement, arrivals
+ * (docs/api.md).
  *
  * HTTP-library free: http.c collects the method, path, headers, query
- * arguments and body of a request and calls nl_api_handle(), which answers
- * from one snapshot. Every answer is built as one protobuf-c message tree
- * (exporter/numalens.proto) and written as JSON (default) or protobuf. */
+ * arguments and body of a request and calls nl_api_handle_env(), which
+ * answers from one snapshot and the arrival registry. Every answer is
+ * built as one protobuf-c message tree (exporter/numalens.proto) and
+ * written as JSON (default) or protobuf. */
 #ifndef NL_API_H
 #define NL_API_H
 
@@ -44,9 +46,24 @@ struct nl_api_reply {
 	struct nl_buf body;
 };
 
-/* Answer `rq` from `snap` (NULL before the first snapshot: 503). Fills *rp
- * with any status; returns 0, or -ENOMEM when not even an error answer
- * could be built. */
+struct nl_arrivals;
+
+/* What a request is answered from. */
+struct nl_api_env {
+	const struct nl_snapshot *snap;  /* NULL before the first snapshot: 503 */
+	struct nl_arrivals *arrivals;    /* NULL: /api/v1/arrivals answers 503 */
+	/* Called after an arrival was registered or withdrawn, so that the
+	 * engine's next cycle (with the room-making hints) runs now; or NULL. */
+	void (*wake)(void *arg);
+	void *wake_arg;
+	double now;                      /* wall clock; 0: read the clock */
+};
+
+/* Answer `rq` from env. Fills *rp with any status; returns 0, or -ENOMEM
+ * when not even an error answer could be built. */
+int nl_api_handle_env(const struct nl_api_env *env, const struct nl_api_request *rq,
+		      struct nl_api_reply *rp);
+/* The same from `snap` alone, without an arrival registry. */
 int nl_api_handle(const struct nl_snapshot *snap, const struct nl_api_request *rq,
 		  struct nl_api_reply *rp);
 

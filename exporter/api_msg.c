@@ -62,6 +62,28 @@ Numalens__V1__Policy nl_api_pb_policy(enum nl_policy p)
 	return v ? (Numalens__V1__Policy)v->value : NUMALENS__V1__POLICY__POLICY_UNSPECIFIED;
 }
 
+int nl_api_policy_from_pb(Numalens__V1__Policy v, enum nl_policy *out)
+{
+	for (int i = 0; i < NL_POLICY_COUNT; i++)
+		if (v != NUMALENS__V1__POLICY__POLICY_UNSPECIFIED &&
+		    nl_api_pb_policy((enum nl_policy)i) == v) {
+			*out = (enum nl_policy)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+Numalens__V1__ArrivalState nl_api_pb_arrival_state(enum nl_arrival_state st)
+{
+	switch (st) {
+	case NL_ARRIVAL_PENDING:
+		return NUMALENS__V1__ARRIVAL_STATE__ARRIVAL_STATE_PENDING;
+	case NL_ARRIVAL_ARRIVED:
+		return NUMALENS__V1__ARRIVAL_STATE__ARRIVAL_STATE_ARRIVED;
+	}
+	return NUMALENS__V1__ARRIVAL_STATE__ARRIVAL_STATE_UNSPECIFIED;
+}
+
 Numalens__V1__HintKind nl_api_pb_hint_kind(enum nl_hint_kind k)
 {
 	return (unsigned)k < NL_HINT_KIND_COUNT ? pb_hint_kinds[k]
@@ -322,18 +344,32 @@ static bool hint_matches(const struct nl_hint *h, const struct nl_api_hint_filte
 	return !f->id || strcmp(h->id, f->id) == 0;
 }
 
+/* Is there a hint with this id among the first n? */
+static bool id_listed(const struct nl_hint *h, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(h[i].id, id) == 0)
+			return true;
+	return false;
+}
+
+/* The report's hints of f->policy, then f->extra's whose id the report
+ * does not have, that match f. */
 static Numalens__V1__Hint **pb_hints(struct nl_api_bld *b, const struct nl_api_hint_filter *f,
 				     size_t *n)
 {
 	const struct nl_hint_report *r = b->s->hints;
-	size_t total = r->nhints[f->policy];
-	Numalens__V1__Hint **v = arr_new(b, total, sizeof(*v));
+	const struct nl_hint *rh = r->hints[f->policy];
+	size_t nr = r->nhints[f->policy];
+	Numalens__V1__Hint **v = arr_new(b, nr + f->nextra, sizeof(*v));
 
 	*n = 0;
-	for (size_t i = 0; v && i < total; i++) {
-		const struct nl_hint *h = &r->hints[f->policy][i];
+	for (size_t i = 0; v && i < nr + f->nextra; i++) {
+		const struct nl_hint *h = i < nr ? &rh[i] : &f->extra[i - nr];
 
 		if (!hint_matches(h, f))
+			continue;
+		if (i >= nr && (id_listed(rh, nr, h->id) || id_listed(f->extra, i - nr, h->id)))
 			continue;
 		v[*n] = pb_hint(b, h);
 		if (!v[*n])
@@ -449,7 +485,7 @@ Numalens__V1__Vm *nl_api_pb_vm(struct nl_api_bld *b, const struct nl_vm_snap *vm
 			break;
 	}
 	if (r) {
-		struct nl_api_hint_filter hf = { pol, vm->name, false, NL_HINT_PIN_VCPUS, NULL };
+		struct nl_api_hint_filter hf = { .policy = pol, .vm = vm->name };
 
 		m->hints = pb_hints(b, &hf, &m->n_hints);
 	}
@@ -493,6 +529,8 @@ Numalens__V1__Profile *nl_api_pb_profile(struct nl_api_bld *b, const struct nl_p
 	m->uuid = S(b, p->uuid);
 	m->source_host = S(b, p->source_host);
 	OPT(m, vcpus, p->vcpus);
+	if (p->iothreads)
+		OPT(m, iothreads, p->iothreads);
 	OPT(m, memory_bytes, p->memory_bytes);
 	m->memory = arr_new(b, (size_t)p->nnodes, sizeof(*m->memory));
 	for (int i = 0; m->memory && i < p->nnodes; i++) {
@@ -534,9 +572,88 @@ Numalens__V1__Profile *nl_api_pb_profile(struct nl_api_bld *b, const struct nl_p
 	return m;
 }
 
+/* One node of a ranking. Moves name their VM through b->ranked_on (the
+ * snapshot the ranking was made on), else through `hints` (the room-making
+ * hints, which carry names), else by nodes and bytes alone. */
+static Numalens__V1__NodeRank *pb_node_rank(struct nl_api_bld *b, const struct nl_node_rank *rk,
+					    const struct nl_hint *hints, size_t nhints)
+{
+	const struct nl_snapshot *s = b->ranked_on;
+	Numalens__V1__NodeRank *x = nl_api_msg_new(b, &numalens__v1__node_rank__descriptor);
+
+	if (!x)
+		return NULL;
+	OPT(x, node, rk->node);
+	OPT_D(x, score, rk->score);
+	OPT(x, feasible, rk->feasible);
+	x->reason_code = S(b, rk->reason_code ? rk->reason_code : "");
+	x->reason = S(b, rk->reason);
+	OPT(x, free_bytes, rk->free_bytes);
+	OPT_D(x, spare_cpus, rk->spare_cpus);
+	OPT(x, bytes_to_free, rk->bytes_to_free);
+	x->moves = arr_new(b, (size_t)rk->nmoves, sizeof(*x->moves));
+	for (int k = 0; x->moves && k < rk->nmoves; k++) {
+		const struct nl_place_move *mv = &rk->moves[k];
+		Numalens__V1__Move *m = nl_api_msg_new(b, &numalens__v1__move__descriptor);
+		const char *name = NULL, *uuid = NULL;
+
+		if (!m)
+			break;
+		x->moves[x->n_moves++] = m;
+		if (s && mv->vm < s->nvms) {
+			name = s->vms[mv->vm].name;
+			uuid = s->vms[mv->vm].uuid;
+		}
+		for (size_t i = 0; !name && i < nhints; i++)
+			if (hints[i].target_node == mv->to_node && hints[i].bytes == mv->bytes &&
+			    hints[i].nfrom > 0 && hints[i].from_nodes[0] == mv->from_node) {
+				name = hints[i].vm;
+				uuid = hints[i].uuid;
+			}
+		if (name) {
+			m->vm = S(b, name);
+			m->uuid = S(b, uuid);
+		}
+		OPT(m, from_node, mv->from_node);
+		OPT(m, to_node, mv->to_node);
+		OPT(m, bytes, mv->bytes);
+	}
+	return x;
+}
+
+static Numalens__V1__NodeRank **pb_ranking(struct nl_api_bld *b, const struct nl_placement *pl,
+					   size_t *n)
+{
+	Numalens__V1__NodeRank **v = arr_new(b, (size_t)pl->nnodes, sizeof(*v));
+
+	*n = 0;
+	for (int i = 0; v && i < pl->nnodes; i++) {
+		v[*n] = pb_node_rank(b, &pl->nodes[i], pl->hints, pl->nhints);
+		if (!v[*n])
+			break;
+		(*n)++;
+	}
+	return v;
+}
+
+static Numalens__V1__Hint **pb_hint_array(struct nl_api_bld *b, const struct nl_hint *h,
+					  size_t nh, size_t *n)
+{
+	Numalens__V1__Hint **v = arr_new(b, nh, sizeof(*v));
+
+	*n = 0;
+	for (size_t i = 0; v && i < nh; i++) {
+		v[*n] = pb_hint(b, &h[i]);
+		if (!v[*n])
+			break;
+		(*n)++;
+	}
+	return v;
+}
+
 Numalens__V1__Placement *nl_api_pb_placement(struct nl_api_bld *b, const struct nl_placement *pl)
 {
-	const struct nl_snapshot *s = b->s;
+	const struct nl_snapshot *ranked_on = b->ranked_on;
 	Numalens__V1__Placement *m = nl_api_msg_new(b, &numalens__v1__placement__descriptor);
 
 	if (!m)
@@ -544,44 +661,78 @@ Numalens__V1__Placement *nl_api_pb_placement(struct nl_api_bld *b, const struct 
 	m->vm = S(b, pl->vm);
 	OPT(m, fits, pl->fits);
 	OPT(m, recommended_node, pl->recommended_node);
-	OPT_D(m, timestamp, s->timestamp);
-	m->nodes = arr_new(b, (size_t)pl->nnodes, sizeof(*m->nodes));
-	for (int i = 0; m->nodes && i < pl->nnodes; i++) {
-		const struct nl_node_rank *rk = &pl->nodes[i];
-		Numalens__V1__NodeRank *x = nl_api_msg_new(b, &numalens__v1__node_rank__descriptor);
+	OPT_D(m, timestamp, b->s->timestamp);
+	OPT(m, policy, nl_api_pb_policy(pl->policy));
+	m->chosen_nodes = arr_new(b, (size_t)pl->nchosen, sizeof(*m->chosen_nodes));
+	for (int i = 0; m->chosen_nodes && i < pl->nchosen; i++)
+		m->chosen_nodes[m->n_chosen_nodes++] = pl->chosen[i];
+	m->reason = S(b, pl->reason);
+	b->ranked_on = b->s;
+	m->nodes = pb_ranking(b, pl, &m->n_nodes);
+	b->ranked_on = ranked_on;
+	m->hints = pb_hint_array(b, pl->hints, pl->nhints, &m->n_hints);
+	return m;
+}
 
-		if (!x)
-			break;
-		m->nodes[m->n_nodes++] = x;
-		OPT(x, node, rk->node);
-		OPT_D(x, score, rk->score);
-		OPT(x, feasible, rk->feasible);
-		x->reason_code = S(b, rk->reason_code ? rk->reason_code : "");
-		x->reason = S(b, rk->reason);
-		OPT(x, free_bytes, rk->free_bytes);
-		OPT_D(x, spare_cpus, rk->spare_cpus);
-		OPT(x, bytes_to_free, rk->bytes_to_free);
-		x->moves = arr_new(b, (size_t)rk->nmoves, sizeof(*x->moves));
-		for (int k = 0; x->moves && k < rk->nmoves; k++) {
-			const struct nl_vm_snap *vm = &s->vms[rk->moves[k].vm];
-			Numalens__V1__Move *mv = nl_api_msg_new(b, &numalens__v1__move__descriptor);
+static Numalens__V1__DestinationPlacement *pb_dest(struct nl_api_bld *b,
+						   const struct nl_dest_placement *d)
+{
+	Numalens__V1__DestinationPlacement *m =
+		nl_api_msg_new(b, &numalens__v1__destination_placement__descriptor);
 
-			if (!mv)
-				break;
-			x->moves[x->n_moves++] = mv;
-			mv->vm = S(b, vm->name);
-			mv->uuid = S(b, vm->uuid);
-			OPT(mv, from_node, rk->moves[k].from_node);
-			OPT(mv, to_node, rk->moves[k].to_node);
-			OPT(mv, bytes, rk->moves[k].bytes);
-		}
+	if (!m)
+		return NULL;
+	m->numatune_xml = S(b, d->numatune_xml);
+	m->cputune_xml = S(b, d->cputune_xml);
+	m->migrate_param = S(b, d->migrate_param);
+	m->virsh_usage = S(b, d->virsh_usage);
+	return m;
+}
+
+Numalens__V1__Arrival *nl_api_pb_arrival(struct nl_api_bld *b, const struct nl_arrival_entry *e)
+{
+	Numalens__V1__Arrival *m = nl_api_msg_new(b, &numalens__v1__arrival__descriptor);
+
+	if (!m)
+		return NULL;
+	m->vm = S(b, e->vm);
+	m->uuid = S(b, e->uuid);
+	OPT(m, policy, nl_api_pb_policy(e->policy));
+	m->nodes = arr_new(b, (size_t)e->nnodes, sizeof(*m->nodes));
+	for (int i = 0; m->nodes && i < e->nnodes; i++)
+		m->nodes[m->n_nodes++] = e->nodes[i];
+	if (e->ranking) {
+		m->ranking = pb_ranking(b, e->ranking, &m->n_ranking);
+		m->hints = pb_hint_array(b, e->ranking->hints, e->ranking->nhints, &m->n_hints);
 	}
-	m->hints = arr_new(b, pl->nhints, sizeof(*m->hints));
-	for (size_t i = 0; m->hints && i < pl->nhints; i++) {
-		m->hints[m->n_hints] = pb_hint(b, &pl->hints[i]);
-		if (!m->hints[m->n_hints])
+	m->reason = S(b, e->reason);
+	m->placement = pb_dest(b, &e->placement);
+	OPT_D(m, created, e->created);
+	OPT_D(m, expires, e->expires);
+	OPT(m, state, nl_api_pb_arrival_state(e->state));
+	m->profile = nl_api_pb_profile(b, &e->profile);
+	if (e->state == NL_ARRIVAL_ARRIVED) {
+		OPT_D(m, arrived, e->arrived);
+		m->how = S(b, nl_arrival_name(e->how));
+	}
+	return m;
+}
+
+Numalens__V1__ArrivalList *nl_api_pb_arrival_list(struct nl_api_bld *b,
+						  const struct nl_arrival_entry *e, size_t n,
+						  double now)
+{
+	Numalens__V1__ArrivalList *m = nl_api_msg_new(b, &numalens__v1__arrival_list__descriptor);
+
+	if (!m)
+		return NULL;
+	OPT_D(m, timestamp, now);
+	m->arrivals = arr_new(b, n, sizeof(*m->arrivals));
+	for (size_t i = 0; m->arrivals && i < n; i++) {
+		m->arrivals[m->n_arrivals] = nl_api_pb_arrival(b, &e[i]);
+		if (!m->arrivals[m->n_arrivals])
 			break;
-		m->n_hints++;
+		m->n_arrivals++;
 	}
 	return m;
 }
@@ -621,12 +772,15 @@ int nl_api_profile_from_pb(const Numalens__V1__Profile *pm, struct nl_profile *p
 	CHECK_D(window_seconds, 0, 1e9);
 	if (pm->has_vcpus && pm->vcpus > 65536)
 		return snprintf(err, errlen, "vcpus must be at most 65536"), -EINVAL;
+	if (pm->has_iothreads && pm->iothreads > 65536)
+		return snprintf(err, errlen, "iothreads must be at most 65536"), -EINVAL;
 	if (pm->has_memory_bytes && pm->memory_bytes > (1ULL << 56))
 		return snprintf(err, errlen, "memory_bytes is implausibly large"), -EINVAL;
 	snprintf(p->vm, sizeof(p->vm), "%s", pm->vm);
 	snprintf(p->uuid, sizeof(p->uuid), "%s", pm->uuid ? pm->uuid : "");
 	snprintf(p->source_host, sizeof(p->source_host), "%s", pm->source_host ? pm->source_host : "");
 	p->vcpus = pm->has_vcpus ? pm->vcpus : 0;
+	p->iothreads = pm->has_iothreads ? pm->iothreads : 0;
 	p->memory_bytes = pm->has_memory_bytes ? pm->memory_bytes : 0;
 #define GET_D(field) p->field = pm->has_##field ? pm->field : NAN
 	GET_D(cpu_cores);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "api.h"
+#include "arrivals.h"
 #include "hints.h"
 #include "numalens.pb-c.h"
 
@@ -23,6 +24,10 @@ Numalens__V1__Policy nl_api_pb_policy(enum nl_policy p);
 Numalens__V1__HintKind nl_api_pb_hint_kind(enum nl_hint_kind k);
 Numalens__V1__ActionOp nl_api_pb_action_op(enum nl_action_op op);
 Numalens__V1__Inputs nl_api_pb_inputs(enum nl_hint_inputs i);
+Numalens__V1__ArrivalState nl_api_pb_arrival_state(enum nl_arrival_state st);
+/* The engine policy a .proto value stands for: 0, or -EINVAL for a value
+ * no engine policy maps to (POLICY_UNSPECIFIED included). */
+int nl_api_policy_from_pb(Numalens__V1__Policy v, enum nl_policy *out);
 
 /* ---- building messages (api_msg.c) ---- */
 
@@ -32,6 +37,11 @@ Numalens__V1__Inputs nl_api_pb_inputs(enum nl_hint_inputs i);
 struct nl_api_bld {
 	int err;
 	const struct nl_snapshot *s;
+	/* The snapshot whose VM indexes an arrival's ranking moves
+	 * (nl_place_move.vm) refer to: the one it was registered on, or NULL
+	 * when that is gone (the moves then name their VMs by the room-making
+	 * hints, or not at all). Placements use s. */
+	const struct nl_snapshot *ranked_on;
 };
 
 #define OPT(m, field, v) do { (m)->has_##field = 1; (m)->field = (v); } while (0)
@@ -45,6 +55,11 @@ struct nl_api_hint_filter {
 	bool kind_set;
 	enum nl_hint_kind kind;
 	const char *id;
+	/* Hints not (yet) in the snapshot's report, listed after it: the
+	 * pending arrivals' room-making hints. An id already in the report is
+	 * left out. */
+	const struct nl_hint *extra;
+	size_t nextra;
 };
 
 void *nl_api_msg_new(struct nl_api_bld *b, const ProtobufCMessageDescriptor *d);
@@ -60,6 +75,10 @@ Numalens__V1__Node **nl_api_pb_nodes(struct nl_api_bld *b, size_t *n);
 Numalens__V1__Profile *nl_api_pb_profile(struct nl_api_bld *b, const struct nl_profile *p);
 Numalens__V1__Placement *nl_api_pb_placement(struct nl_api_bld *b,
 					     const struct nl_placement *pl);
+Numalens__V1__Arrival *nl_api_pb_arrival(struct nl_api_bld *b, const struct nl_arrival_entry *e);
+Numalens__V1__ArrivalList *nl_api_pb_arrival_list(struct nl_api_bld *b,
+						  const struct nl_arrival_entry *e, size_t n,
+						  double now);
 
 /* A decoded Profile message to the engine's struct. Return 0 or -EINVAL
  * with the reason in err. */

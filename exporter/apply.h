@@ -10,4 +10,10 @@
 
 int nl_cmd_apply(int argc, char **argv);
 
+/* `numalens place`: rank candidate hosts for live-migrating a VM, from its
+ * profile on the source and each candidate's POST /api/v1/placement;
+ * --register registers the arrival on the best one. exporter/cmd/place.c,
+ * docs/api.md ("Across hosts"). */
+int nl_cmd_place(int argc, char **argv);
+
 #endif

@@ -50,6 +50,7 @@ enum {
 	M_GET = 1u << 0,
 	M_HEAD = 1u << 1,
 	M_POST = 1u << 2,
+	M_DELETE = 1u << 3,
 };
 
 static const struct {
@@ -59,6 +60,7 @@ static const struct {
 	{ M_GET, "GET" },
 	{ M_HEAD, "HEAD" },
 	{ M_POST, "POST" },
+	{ M_DELETE, "DELETE" },
 };
 
 struct reply {
@@ -113,7 +115,7 @@ static const struct route routes[] = {
 	{ NULL, false, M_GET | M_HEAD, h_metrics },
 	{ "/", false, M_GET | M_HEAD, h_landing },
 	{ "/healthz", false, M_GET | M_HEAD, h_healthz },
-	{ NL_API_PREFIX, true, M_GET | M_HEAD | M_POST, h_api },
+	{ NL_API_PREFIX, true, M_GET | M_HEAD | M_POST | M_DELETE, h_api },
 };
 
 static double wall_now(void)
@@ -460,6 +462,7 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind,
 static int h_api(struct nl_http *h, const struct request *rq, struct reply *rp)
 {
 	struct nl_snapshot *snap;
+	struct nl_api_env env = { 0 };
 	struct nl_api_request ar = { 0 };
 	struct nl_api_reply ap = { 0 };
 	struct api_args args = { 0 };
@@ -482,7 +485,11 @@ static int h_api(struct nl_http *h, const struct request *rq, struct reply *rp)
 	ar.body_len = rq->body_len;
 	ar.body_too_large = rq->body_too_large;
 	snap = h->src.get(h->src.arg);
-	ret = nl_api_handle(snap, &ar, &ap);
+	env.snap = snap;
+	env.arrivals = h->src.arrivals;
+	env.wake = h->src.wake;
+	env.wake_arg = h->src.arg;
+	ret = nl_api_handle_env(&env, &ar, &ap);
 	if (snap)
 		h->src.put(h->src.arg, snap);
 	if (ret) {

@@ -7,6 +7,8 @@
 
 #include "snapshot.h"
 
+struct nl_arrivals;
+
 struct nl_http_source {
 	/* Newest snapshot with a reference held, or NULL when there is none
 	 * yet. Called from HTTP threads: must be thread-safe. */
@@ -17,6 +19,12 @@ struct nl_http_source {
 	/* The sample interval in seconds: /healthz fails when the snapshot is
 	 * older than 3 intervals + 10 s. */
 	double interval;
+	/* The arrival registry /api/v1/arrivals writes (NULL: none, those
+	 * endpoints answer 503), and a way to make the sampler run a cycle now
+	 * after it changed (called with arg; NULL: the next cycle comes when it
+	 * comes). */
+	struct nl_arrivals *arrivals;
+	void (*wake)(void *arg);
 };
 
 struct nl_http;

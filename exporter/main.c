@@ -196,7 +196,8 @@ static void usage(FILE *f, const struct options *defaults)
 		   "Commands:\n"
 		   "  serve   run the exporter (the default)\n"
 		   "  events  print the perf events for this host (numalens events --help)\n"
-		   "  apply   apply a hint of a running numalens through libvirt (numalens apply --help)\n\n"
+		   "  apply   apply a hint of a running numalens through libvirt (numalens apply --help)\n"
+		   "  place   rank hosts for live-migrating a VM (numalens place --help)\n\n"
 		   "Flags (--flag=value or --flag value):\n"
 		   "  -h, --help      show this help and exit\n"
 		   "      --version   show the version and exit\n");
@@ -422,6 +423,13 @@ static void sampler_put(void *arg, struct nl_snapshot *snap)
 	nl_snapshot_put(snap);
 }
 
+/* After POST or DELETE /api/v1/arrivals: the engine's room-making hints
+ * are in the next snapshot, so make that one now. */
+static void sampler_wake(void *arg)
+{
+	nl_sampler_wake(arg);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	struct options o;
@@ -454,8 +462,11 @@ static int cmd_serve(int argc, char **argv)
 		goto cleanup;
 	}
 	http = nl_http_start(o.cfg.listen_address, o.cfg.telemetry_path,
-			     &(struct nl_http_source){ sampler_get, sampler_put,
-						       sampler, o.cfg.sample_interval });
+			     &(struct nl_http_source){ .get = sampler_get, .put = sampler_put,
+						       .arg = sampler,
+						       .interval = o.cfg.sample_interval,
+						       .arrivals = nl_sampler_arrivals(sampler),
+						       .wake = sampler_wake });
 	if (!http)
 		goto cleanup;
 	ret = nl_sampler_start(sampler);
@@ -482,6 +493,7 @@ static const struct {
 	{ "serve", cmd_serve },
 	{ "events", nl_cmd_events },
 	{ "apply", nl_cmd_apply },
+	{ "place", nl_cmd_place },
 };
 
 int main(int argc, char **argv)

@@ -214,8 +214,9 @@ static int migrate_memory(struct nl_hint *h, const struct nl_vm_snap *vm,
 					  "migratepages %d %s %d", (int)vm->pid, w->from,
 					  h->target_node);
 		return action_add(h, NL_ACT_MOVE_PAGES, -1, "",
-				  "numalens apply --id=%s --yes  # move_pages(2) of %llu bytes from node %s to %d",
-				  h->id, (unsigned long long)h->bytes, w->from, h->target_node);
+				  "numalens apply --id=%s --policy=%s --yes  # move_pages(2) of %llu bytes from node %s to %d",
+				  h->id, nl_policy_name(h->policy), (unsigned long long)h->bytes,
+				  w->from, h->target_node);
 	}
 	if (!w->lv)
 		return action_add(h, NL_ACT_MIGRATE_PAGES, -1, "",

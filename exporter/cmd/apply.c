@@ -1,5 +1,5 @@
 /* `numalens apply`: the command line. See apply.h, apply_priv.h and
- * docs/api.md ("Reference actuator").
+ * docs/api.md ("Reference actuator"); --follow goes on in follow.c.
  *
  * The hints come from GET /api/v1/hints as protobuf (apply_http.c). Each
  * hint's actions run in order through the action table (apply_actions.c);
@@ -23,52 +23,59 @@
 
 /* ---- options ---- */
 
-struct opts {
-	const char *url, *id, *vm, *kind, *policy, *uri, *procfs;
-	double timeout;
-	bool yes;
-};
-
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: numalens apply (--id=ID | --vm=NAME [--kind=KIND]) [flags]\n\n"
+		"usage: numalens apply (--id=ID | --vm=NAME [--kind=KIND]) [flags]\n"
+		"       numalens apply --follow --policy=POLICY (--yes | --dry-run)\n"
+		"                      [--vm=NAME] [--kind=KIND] [flags]\n\n"
 		"Fetch hints from a running numalens and apply them through libvirt.\n"
 		"Without --yes nothing changes: every action is printed with its\n"
 		"libvirt call and virsh equivalent. With --yes each change is logged\n"
-		"with the value before and after. evict hints are never acted on.\n\n"
+		"with the value before and after. evict hints are never acted on.\n"
+		"With --follow it keeps polling and applies each new hint once, room-\n"
+		"making moves (lower step) first, until SIGINT or SIGTERM.\n\n"
 		"Flags:\n"
 		"  --url=URL           numalens to ask (default http://127.0.0.1:9808;\n"
 		"                      e.g. http://[::1]:9808; http only)\n"
 		"  --id=ID             the hint to apply\n"
 		"  --vm=NAME           every hint for VM NAME (incl. room-making moves\n"
 		"                      of other VMs for it), in step order\n"
-		"  --kind=KIND         with --vm: pin_vcpus, migrate_memory,\n"
-		"                      pin_vmm_threads or evict\n"
+		"  --kind=KIND         pin_vcpus, migrate_memory, pin_vmm_threads or\n"
+		"                      evict (with --vm, or with --follow)\n"
 		"  --policy=POLICY     %s\n"
 		"                      (default: the server's --hints.policy)\n"
 		"  --libvirt.uri=URI   libvirt connection (default qemu:///system)\n"
 		"  --path.procfs=PATH  procfs mountpoint (default /proc)\n"
 		"  --timeout=SECONDS   HTTP timeout (default 10)\n"
-		"  --yes               apply; without it, a dry run\n\n"
-		"Exit status: 0 applied (or dry run), 1 an action failed, 2 usage,\n"
-		"3 no matching hint.\n", nl_policy_names());
+		"  --yes               apply; without it, a dry run\n"
+		"  --dry-run           log what would be applied (the default, explicit)\n\n"
+		"With --follow:\n"
+		"  --interval=SECONDS  time between polls (default 2)\n"
+		"  --backoff-max=SECONDS  longest wait between retries while the server\n"
+		"                      is away (default 30; the wait doubles from --interval)\n"
+		"  --state=FILE        keep the applied hint ids in FILE too, so that a\n"
+		"                      restarted follower never applies one again\n\n"
+		"Exit status: 0 applied (or dry run; --follow: stopped by a signal),\n"
+		"1 an action failed (--follow: a fatal error), 2 usage, 3 no matching hint.\n",
+		nl_policy_names());
 }
 
 /* Set a string flag by name; false when there is none of that name. */
-static bool set_flag(struct opts *o, const char *name, size_t n, const char *val)
+static bool set_flag(struct nl_apply_opts *o, const char *name, size_t n, const char *val)
 {
 	static const struct {
 		const char *name;
 		size_t off;
 	} strs[] = {
-		{ "url", offsetof(struct opts, url) },
-		{ "id", offsetof(struct opts, id) },
-		{ "vm", offsetof(struct opts, vm) },
-		{ "kind", offsetof(struct opts, kind) },
-		{ "policy", offsetof(struct opts, policy) },
-		{ "libvirt.uri", offsetof(struct opts, uri) },
-		{ "path.procfs", offsetof(struct opts, procfs) },
+		{ "url", offsetof(struct nl_apply_opts, url) },
+		{ "id", offsetof(struct nl_apply_opts, id) },
+		{ "vm", offsetof(struct nl_apply_opts, vm) },
+		{ "kind", offsetof(struct nl_apply_opts, kind) },
+		{ "policy", offsetof(struct nl_apply_opts, policy) },
+		{ "libvirt.uri", offsetof(struct nl_apply_opts, uri) },
+		{ "path.procfs", offsetof(struct nl_apply_opts, procfs) },
+		{ "state", offsetof(struct nl_apply_opts, state) },
 	};
 
 	for (size_t k = 0; k < sizeof(strs) / sizeof(strs[0]); k++) {
@@ -80,15 +87,84 @@ static bool set_flag(struct opts *o, const char *name, size_t n, const char *val
 	return false;
 }
 
-/* The flags that go together, once all are read. Return 0 or 2. */
-static int check_opts(const struct opts *o)
+/* Set a flag of seconds by name: 1 done, 0 no such flag, 2 a bad value. */
+static int set_seconds(struct nl_apply_opts *o, const char *name, size_t n, const char *val)
 {
-	if (!o->id && !o->vm) {
+	static const struct {
+		const char *name;
+		size_t off;
+		double min, max;    /* (min, max] */
+	} secs[] = {
+		{ "timeout", offsetof(struct nl_apply_opts, timeout), 0, 3600 },
+		{ "interval", offsetof(struct nl_apply_opts, interval), 0, 3600 },
+		{ "backoff-max", offsetof(struct nl_apply_opts, backoff_max), 0, 3600 },
+	};
+
+	for (size_t k = 0; k < sizeof(secs) / sizeof(secs[0]); k++) {
+		char *end;
+		double v;
+
+		if (strlen(secs[k].name) != n || strncmp(name, secs[k].name, n))
+			continue;
+		v = strtod(val, &end);
+		if (end == val || *end || !(v > secs[k].min && v <= secs[k].max)) {
+			fprintf(stderr, "numalens apply: --%s: want seconds in (%g, %g]\n",
+				secs[k].name, secs[k].min, secs[k].max);
+			return 2;
+		}
+		*(double *)((char *)o + secs[k].off) = v;
+		if (secs[k].off != offsetof(struct nl_apply_opts, timeout))
+			o->follow_only = secs[k].name;
+		return 1;
+	}
+	return 0;
+}
+
+/* The flags of --follow, once all are read. Return 0 or 2. */
+static int check_follow(const struct nl_apply_opts *o)
+{
+	enum nl_policy pol;
+
+	if (!o->follow) {
+		if (o->follow_only) {
+			fprintf(stderr, "numalens apply: --%s goes with --follow\n", o->follow_only);
+			return 2;
+		}
+		return 0;
+	}
+	if (o->id) {
+		fprintf(stderr, "numalens apply: --follow takes new hints as they come; --id is for one\n");
+		return 2;
+	}
+	if (!o->policy) {
+		fprintf(stderr, "numalens apply: --follow watches one policy: give --policy=POLICY\n");
+		return 2;
+	}
+	if (nl_policy_parse(o->policy, &pol)) {
+		fprintf(stderr, "numalens apply: --policy: unknown policy \"%s\" (want %s)\n",
+			o->policy, nl_policy_names());
+		return 2;
+	}
+	if (!o->yes && !o->dry_run) {
+		fprintf(stderr, "numalens apply: --follow needs --yes (apply) or --dry-run (log only)\n");
+		return 2;
+	}
+	return 0;
+}
+
+/* The flags that go together, once all are read. Return 0 or 2. */
+static int check_opts(const struct nl_apply_opts *o)
+{
+	if (!o->follow && !o->id && !o->vm) {
 		fprintf(stderr, "numalens apply: give --id=ID or --vm=NAME (see --help)\n");
 		return 2;
 	}
-	if (o->kind && !o->vm) {
+	if (!o->follow && o->kind && !o->vm) {
 		fprintf(stderr, "numalens apply: --kind goes with --vm\n");
+		return 2;
+	}
+	if (o->yes && o->dry_run) {
+		fprintf(stderr, "numalens apply: --yes or --dry-run, not both\n");
 		return 2;
 	}
 	/* the PIDs and TIDs of a fixture tree are unrelated real processes */
@@ -96,29 +172,44 @@ static int check_opts(const struct opts *o)
 		fprintf(stderr, "numalens apply: --yes acts on real processes: it needs --path.procfs=/proc\n");
 		return 2;
 	}
-	return 0;
+	return check_follow(o);
+}
+
+/* A flag without a value; false when there is none of that name. */
+static bool set_switch(struct nl_apply_opts *o, const char *a)
+{
+	if (!strcmp(a, "--yes"))
+		o->yes = true;
+	else if (!strcmp(a, "--dry-run"))
+		o->dry_run = true;
+	else if (!strcmp(a, "--follow"))
+		o->follow = true;
+	else
+		return false;
+	return true;
 }
 
 /* Return 0, 1 for --help (exit 0) or 2 (usage error, told on stderr). */
-static int parse_opts(int argc, char **argv, struct opts *o)
+static int parse_opts(int argc, char **argv, struct nl_apply_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->url = "http://127.0.0.1:9808";
 	o->uri = "qemu:///system";
 	o->procfs = "/proc";
 	o->timeout = 10;
+	o->interval = 2;
+	o->backoff_max = 30;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *val;
 		size_t n;
+		int rc;
 
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
 			return 1;
 		}
-		if (!strcmp(a, "--yes")) {
-			o->yes = true;
+		if (set_switch(o, a))
 			continue;
-		}
 		if (strncmp(a, "--", 2) != 0) {
 			fprintf(stderr, "numalens apply: unexpected argument \"%s\" (see --help)\n", a);
 			return 2;
@@ -134,20 +225,17 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			fprintf(stderr, "numalens apply: --%s needs a value\n", a);
 			return 2;
 		}
-		if (n == 7 && !strncmp(a, "timeout", 7)) {
-			char *end;
-
-			o->timeout = strtod(val, &end);
-			if (end == val || *end || !(o->timeout > 0 && o->timeout <= 3600)) {
-				fprintf(stderr, "numalens apply: --timeout: want seconds in (0, 3600]\n");
-				return 2;
-			}
+		rc = set_seconds(o, a, n, val);
+		if (rc == 2)
+			return 2;
+		if (rc)
 			continue;
-		}
 		if (!set_flag(o, a, n, val)) {
 			fprintf(stderr, "numalens apply: unknown flag --%.*s (see --help)\n", (int)n, a);
 			return 2;
 		}
+		if (n == 5 && !strncmp(a, "state", 5))
+			o->follow_only = "state";
 	}
 	return check_opts(o);
 }
@@ -230,11 +318,23 @@ int nl_apply_hint(const struct nl_apply_ctx *c, const Numalens__V1__Hint *h)
 	return failed ? 1 : 0;
 }
 
+void nl_apply_fmt_bytes(uint64_t bytes, char *buf, size_t len)
+{
+	const double gib = 1024.0 * 1024 * 1024, mib = 1024.0 * 1024;
+
+	if ((double)bytes >= gib)
+		snprintf(buf, len, "%.2f GiB", (double)bytes / gib);
+	else if ((double)bytes >= mib)
+		snprintf(buf, len, "%.0f MiB", (double)bytes / mib);
+	else
+		snprintf(buf, len, "%llu B", (unsigned long long)bytes);
+}
+
 /* ---- the command ---- */
 
 /* Fetch the hints o asks for. Return the list, or NULL with the exit
  * status in *ret and a message on stderr. */
-static Numalens__V1__HintList *fetch(const struct opts *o, int *ret)
+static Numalens__V1__HintList *fetch(const struct nl_apply_opts *o, int *ret)
 {
 	struct nl_apply_query q = { o->policy, o->vm, o->kind, o->id };
 	struct nl_apply_reply r = { 0 };
@@ -278,9 +378,7 @@ cleanup:
 	return list;
 }
 
-/* Connect to libvirt (read-only for a dry run). Without it a dry run goes
- * on; a change through libvirt then fails. */
-static void connect_libvirt(const struct opts *o, struct nl_apply_ctx *c)
+void nl_apply_connect(const struct nl_apply_opts *o, struct nl_apply_ctx *c)
 {
 	virSetErrorFunc(NULL, lv_silent);
 	c->conn = o->yes ? virConnectOpen(o->uri) : virConnectOpenReadOnly(o->uri);
@@ -297,7 +395,7 @@ static void connect_libvirt(const struct opts *o, struct nl_apply_ctx *c)
 
 int nl_cmd_apply(int argc, char **argv)
 {
-	struct opts o;
+	struct nl_apply_opts o;
 	struct nl_apply_ctx c = { 0 };
 	Numalens__V1__HintList *list = NULL;
 	int rc, ret = 1, failed = 0;
@@ -309,12 +407,17 @@ int nl_cmd_apply(int argc, char **argv)
 		fprintf(stderr, "numalens apply: cannot initialise libcurl\n");
 		return 1;
 	}
+	if (o.follow) {
+		ret = nl_apply_follow(&o);
+		curl_global_cleanup();
+		return ret;
+	}
 	list = fetch(&o, &ret);
 	if (!list)
 		goto cleanup;
 	c.out = stdout;
 	c.yes = o.yes;
-	connect_libvirt(&o, &c);
+	nl_apply_connect(&o, &c);
 	if (!o.yes)
 		printf("dry run: nothing is changed (add --yes to apply)\n");
 	for (size_t i = 0; i < list->n_hints; i++)

@@ -12,6 +12,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,11 +54,12 @@ static void add_arg(struct nl_buf *q, const char *key, const char *val)
 	curl_free(enc);
 }
 
-/* The path below `base`'s prefix and the query, into u. */
-static int set_target(CURLU *u, const struct nl_apply_query *q)
+/* The path below `base`'s prefix (PREFIX/api/v1/ENDPOINT[/NAME[/SUB]]) and
+ * the query, into u. NAME is percent-encoded like a query value. */
+static int set_target(CURLU *u, const struct nl_apply_path *p)
 {
 	struct nl_buf path = { 0 }, query = { 0 };
-	char *prefix = NULL;
+	char *prefix = NULL, *name = NULL;
 	CURLUcode uc;
 	size_t n;
 	int rc;
@@ -69,20 +71,32 @@ static int set_target(CURLU *u, const struct nl_apply_query *q)
 	while (n && prefix[n - 1] == '/')
 		n--;
 	nl_buf_add(&path, prefix, n);
-	nl_buf_puts(&path, "/api/v1/hints");
-	add_arg(&query, "policy", q->policy);
-	add_arg(&query, "vm", q->vm);
-	add_arg(&query, "kind", q->kind);
-	add_arg(&query, "id", q->id);
+	nl_buf_printf(&path, "/api/v1/%s", p->endpoint);
+	if (p->name && (!strcmp(p->name, ".") || !strcmp(p->name, ".."))) {
+		/* a dot segment libcurl would squash away before sending */
+		nl_buf_puts(&path, p->name[1] ? "/%2e%2e" : "/%2e");
+	} else if (p->name) {
+		name = curl_easy_escape(NULL, p->name, 0);
+		if (!name)
+			path.err = -ENOMEM;
+		else
+			nl_buf_printf(&path, "/%s", name);
+	}
+	if (p->sub)
+		nl_buf_printf(&path, "/%s", p->sub);
+	for (size_t i = 0; i < NL_APPLY_MAX_ARGS && p->args[i][0]; i++)
+		add_arg(&query, p->args[i][0], p->args[i][1]);
 	if (path.err || query.err) {
 		rc = -ENOMEM;
 		goto cleanup;
 	}
+	/* already encoded: libcurl must not encode the %XX again */
 	uc = curl_url_set(u, CURLUPART_PATH, path.data, 0);
 	if (!uc)
 		uc = curl_url_set(u, CURLUPART_QUERY, query.len ? query.data : NULL, 0);
 	rc = uc ? url_rc(uc) : 0;
 cleanup:
+	curl_free(name);
 	curl_free(prefix);
 	nl_buf_free(&path);
 	nl_buf_free(&query);
@@ -90,6 +104,14 @@ cleanup:
 }
 
 int nl_apply_hints_url(const char *base, const struct nl_apply_query *q, char **out)
+{
+	struct nl_apply_path p = { "hints", NULL, NULL,
+		{ { "policy", q->policy }, { "vm", q->vm }, { "kind", q->kind }, { "id", q->id } } };
+
+	return nl_apply_api_url(base, &p, out);
+}
+
+int nl_apply_api_url(const char *base, const struct nl_apply_path *p, char **out)
 {
 	CURLU *u = NULL;
 	char *port = NULL, *url = NULL;
@@ -115,7 +137,7 @@ int nl_apply_hints_url(const char *base, const struct nl_apply_query *q, char **
 		goto cleanup;
 	if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK && atoi(port) == 0)
 		goto cleanup;
-	rc = set_target(u, q);
+	rc = set_target(u, p);
 	if (rc)
 		goto cleanup;
 	uc = curl_url_get(u, CURLUPART_URL, &url, 0);
@@ -181,35 +203,43 @@ static int transfer_error(CURLcode cc, const struct sink *s, const char *url, do
 	case CURLE_OUT_OF_MEMORY:
 		snprintf(err, errlen, "%s: out of memory", url);
 		return -ENOMEM;
+	case CURLE_ABORTED_BY_CALLBACK:
+		snprintf(err, errlen, "%s: stopped (signal)", url);
+		return -ECANCELED;
 	default:
 		snprintf(err, errlen, "%s: %s", url, why);
 		return -EPROTO;
 	}
 }
 
-int nl_apply_http_get(const char *url, double timeout, size_t max_bytes,
-		      struct nl_apply_reply *r, char *err, size_t errlen)
-{
-	struct sink s = { &r->body, max_bytes, false };
-	struct curl_slist *hdrs = NULL;
-	char ebuf[CURL_ERROR_SIZE] = "";
-	long ms = (long)(timeout * 1000 + 0.5);
-	const char *ctype = NULL;
-	CURL *h = NULL;
-	CURLcode cc;
-	int rc = 0;
+/* Set by nl_apply_http_stop_on(): a transfer ends when it turns non-zero. */
+static volatile sig_atomic_t *stop_flag;
 
-	memset(r, 0, sizeof(*r));
-	h = curl_easy_init();
-	hdrs = curl_slist_append(NULL, "Accept: " NL_API_PROTOBUF);
-	if (!h || !hdrs) {
-		snprintf(err, errlen, "out of memory");
-		rc = -ENOMEM;
-		goto cleanup;
-	}
+void nl_apply_http_stop_on(volatile sig_atomic_t *flag)
+{
+	stop_flag = flag;
+}
+
+/* libcurl calls this at least once a second while a transfer runs, and
+ * more often while data flows: the way a signal ends a transfer that a
+ * poll(2) inside libcurl would otherwise resume. */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+		       curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)arg, (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return stop_flag && *stop_flag;
+}
+
+/* The options of one transfer, in the order they are set. */
+static CURLcode set_options(CURL *h, const struct nl_apply_req *q, struct curl_slist *hdrs,
+			    struct sink *s, char *ebuf)
+{
+	long ms = (long)(q->timeout * 1000 + 0.5);
+	CURLcode cc;
+
 	if (ms < 1)
 		ms = 1;
-	cc = curl_easy_setopt(h, CURLOPT_URL, url);
+	cc = curl_easy_setopt(h, CURLOPT_URL, q->url);
 	if (!cc)
 		cc = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
 	if (!cc)
@@ -221,21 +251,64 @@ int nl_apply_http_get(const char *url, double timeout, size_t max_bytes,
 	if (!cc)
 		cc = curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, ms);
 	if (!cc)
-		cc = curl_easy_setopt(h, CURLOPT_USERAGENT, "numalens-apply");
+		cc = curl_easy_setopt(h, CURLOPT_USERAGENT, q->agent ? q->agent : "numalens-apply");
 	if (!cc)
 		cc = curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	if (!cc)
-		cc = curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max_bytes);
+		cc = curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)q->max_bytes);
 	if (!cc)
 		cc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	if (!cc)
-		cc = curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+		cc = curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
 	if (!cc)
 		cc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
 	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	if (!cc)
+		cc = curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	if (!cc && q->body) {
+		/* POSTFIELDS, not COPYPOSTFIELDS: the body outlives the call */
+		cc = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->body_len);
+		if (!cc)
+			cc = curl_easy_setopt(h, CURLOPT_POSTFIELDS, q->body);
+	}
+	return cc;
+}
+
+int nl_apply_http(const struct nl_apply_req *q, struct nl_apply_reply *r, char *err, size_t errlen)
+{
+	struct sink s = { &r->body, q->max_bytes, false };
+	struct curl_slist *hdrs = NULL, *more;
+	char ebuf[CURL_ERROR_SIZE] = "", ctype_hdr[160];
+	const char *ctype = NULL;
+	CURL *h = NULL;
+	CURLcode cc;
+	int rc = 0;
+
+	memset(r, 0, sizeof(*r));
+	h = curl_easy_init();
+	hdrs = curl_slist_append(NULL, "Accept: " NL_API_PROTOBUF);
+	if (hdrs && q->body) {
+		snprintf(ctype_hdr, sizeof(ctype_hdr), "Content-Type: %s",
+			 q->content_type ? q->content_type : NL_API_PROTOBUF);
+		more = curl_slist_append(hdrs, ctype_hdr);
+		/* no "Expect: 100-continue" round trip for a small body */
+		more = more ? curl_slist_append(more, "Expect:") : NULL;
+		if (!more) {
+			curl_slist_free_all(hdrs);
+			hdrs = NULL;
+		}
+	}
+	if (!h || !hdrs) {
+		snprintf(err, errlen, "out of memory");
+		rc = -ENOMEM;
+		goto cleanup;
+	}
+	cc = set_options(h, q, hdrs, &s, ebuf);
+	if (!cc)
 		cc = curl_easy_perform(h);
 	if (cc) {
-		rc = transfer_error(cc, &s, url, timeout, ebuf, err, errlen);
+		rc = transfer_error(cc, &s, q->url, q->timeout, ebuf, err, errlen);
 		goto cleanup;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
@@ -248,6 +321,14 @@ cleanup:
 	return rc;
 }
 
+int nl_apply_http_get(const char *url, double timeout, size_t max_bytes,
+		      struct nl_apply_reply *r, char *err, size_t errlen)
+{
+	struct nl_apply_req q = { .url = url, .timeout = timeout, .max_bytes = max_bytes };
+
+	return nl_apply_http(&q, r, err, errlen);
+}
+
 void nl_apply_reply_free(struct nl_apply_reply *r)
 {
 	if (r)
@@ -256,39 +337,50 @@ void nl_apply_reply_free(struct nl_apply_reply *r)
 
 /* ---- the answer ---- */
 
-Numalens__V1__HintList *nl_apply_hints_decode(const char *server,
-					      const struct nl_apply_reply *r, int *ret,
-					      char *err, size_t errlen)
+int nl_apply_decode(const char *server, const struct nl_apply_reply *r,
+		    const ProtobufCMessageDescriptor *d, ProtobufCMessage **out,
+		    char *err, size_t errlen)
 {
 	const uint8_t *data = (const uint8_t *)(r->body.data ? r->body.data : "");
-	Numalens__V1__HintList *list;
+	ProtobufCMessage *m;
 	char why[300];
 
-	*ret = 1;
+	*out = NULL;
 	if (strncasecmp(r->content_type, NL_API_PROTOBUF, strlen(NL_API_PROTOBUF)) != 0) {
 		snprintf(err, errlen, "%s answered %ld with %s: %.300s", server, r->status,
 			 r->content_type[0] ? r->content_type : "no content type",
 			 r->body.data ? r->body.data : "");
-		return NULL;
+		return -EPROTO;
 	}
-	if (r->status != 200) {
+	if (r->status < 200 || r->status > 299) {
 		Numalens__V1__Error *e = numalens__v1__error__unpack(NULL, r->body.len, data);
 
 		snprintf(err, errlen, "%s answered %ld: %s", server, r->status,
 			 e && e->message ? e->message : "(no message)");
 		if (e)
 			numalens__v1__error__free_unpacked(e, NULL);
-		*ret = r->status == 404 ? 3 : 1;
-		return NULL;
+		return r->status > 0 ? (int)r->status : -EPROTO;
 	}
-	list = numalens__v1__hint_list__unpack(NULL, r->body.len, data);
-	if (!list || nl_pb_check(&list->base, why, sizeof(why))) {
-		snprintf(err, errlen, "the answer is not a valid numalens.v1.HintList%s%s",
-			 list ? ": " : "", list ? why : "");
-		if (list)
-			numalens__v1__hint_list__free_unpacked(list, NULL);
-		return NULL;
+	m = protobuf_c_message_unpack(d, NULL, r->body.len, data);
+	if (!m || nl_pb_check(m, why, sizeof(why))) {
+		snprintf(err, errlen, "the answer of %s is not a valid %s%s%s", server, d->name,
+			 m ? ": " : "", m ? why : "");
+		if (m)
+			protobuf_c_message_free_unpacked(m, NULL);
+		return -EPROTO;
 	}
-	*ret = 0;
-	return list;
+	*out = m;
+	return 0;
+}
+
+Numalens__V1__HintList *nl_apply_hints_decode(const char *server,
+					      const struct nl_apply_reply *r, int *ret,
+					      char *err, size_t errlen)
+{
+	ProtobufCMessage *m;
+	int rc;
+
+	rc = nl_apply_decode(server, r, &numalens__v1__hint_list__descriptor, &m, err, errlen);
+	*ret = rc == 0 ? 0 : rc == 404 ? 3 : 1;
+	return (Numalens__V1__HintList *)m;
 }

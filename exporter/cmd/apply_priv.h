@@ -2,6 +2,8 @@
  * reached by tests/unit/test_apply.c:
  *
  *   apply.c          command line, the fetch, the per-hint loop (fallbacks)
+ *   follow.c         apply --follow: the poll loop, the set of applied ids,
+ *                    the backoff while the server is away, signals
  *   apply_http.c     --url and the hints URL; GET through libcurl; the answer
  *   apply_actions.c  the action table: one row per numalens.v1.ActionOp
  *   apply_libvirt.c  vCPU, emulator and iothread pinning, live numatune
@@ -14,6 +16,7 @@
 #define NL_APPLY_PRIV_H
 
 #include <libvirt/libvirt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,6 +30,17 @@
 /* Largest answer read from the server. */
 #define NL_APPLY_MAX_RESPONSE (64u * 1024 * 1024)
 
+/* The command line (apply.c). */
+struct nl_apply_opts {
+	const char *url, *id, *vm, *kind, *policy, *uri, *procfs;
+	const char *state;         /* --follow: the file of applied ids, or NULL */
+	const char *follow_only;   /* a --follow flag that was given, for the check */
+	double timeout;            /* HTTP, seconds */
+	double interval;           /* --follow: between polls */
+	double backoff_max;        /* --follow: longest wait between retries */
+	bool yes, dry_run, follow;
+};
+
 /* ---- HTTP (apply_http.c) ---- */
 
 /* What GET /api/v1/hints is asked for; NULL members are left out. */
@@ -34,11 +48,25 @@ struct nl_apply_query {
 	const char *policy, *vm, *kind, *id;
 };
 
-/* The URL of GET PREFIX/api/v1/hints?... on the server `base` names:
- * http://HOST[:PORT][/PREFIX], HOST a name, an IPv4 address or [IPv6].
- * Values are percent-encoded. *out is the caller's to free(). Return 0,
- * -EINVAL (not such a URL: another scheme such as https, user info, a
- * query or fragment, port 0) or -ENOMEM. */
+#define NL_APPLY_MAX_ARGS 8
+
+/* An endpoint under PREFIX/api/v1/: ENDPOINT[/NAME[/SUB]]?KEY=VALUE&...
+ * NAME (a VM name or UUID) and values are percent-encoded; an argument with
+ * a NULL value is left out, the list ends at the first NULL key. */
+struct nl_apply_path {
+	const char *endpoint;      /* "hints", "vms", "placement", "arrivals" */
+	const char *name;          /* NULL: none */
+	const char *sub;           /* "profile", or NULL */
+	const char *args[NL_APPLY_MAX_ARGS][2];
+};
+
+/* The URL of `p` on the server `base` names: http://HOST[:PORT][/PREFIX],
+ * HOST a name, an IPv4 address or [IPv6]. *out is the caller's to free().
+ * Return 0, -EINVAL (not such a URL: another scheme such as https, user
+ * info, a query or fragment, port 0) or -ENOMEM. */
+int nl_apply_api_url(const char *base, const struct nl_apply_path *p, char **out);
+
+/* The same for GET PREFIX/api/v1/hints?... */
 int nl_apply_hints_url(const char *base, const struct nl_apply_query *q, char **out);
 
 struct nl_apply_reply {
@@ -47,14 +75,38 @@ struct nl_apply_reply {
 	struct nl_buf body;
 };
 
-/* GET `url` through libcurl, at most `timeout` seconds to connect and as
- * much for the whole exchange, at most `max_bytes` of body. Return 0 with
- * any HTTP status in *r, or -ETIMEDOUT, -EFBIG, -EHOSTUNREACH (cannot
- * resolve), -ECONNREFUSED (cannot connect), -ENOMEM or -EPROTO, with a
- * message in err. */
+/* One request: a GET, or a POST of `body` when it is not NULL. */
+struct nl_apply_req {
+	const char *url;
+	double timeout;            /* seconds to connect, and for the whole exchange */
+	size_t max_bytes;          /* of the answer's body */
+	const void *body;
+	size_t body_len;
+	const char *content_type;  /* of the body; NULL: protobuf */
+	const char *agent;         /* User-Agent; NULL: numalens-apply */
+};
+
+/* The request through libcurl, asking for protobuf. Return 0 with any HTTP
+ * status in *r, or -ETIMEDOUT, -EFBIG, -EHOSTUNREACH (cannot resolve),
+ * -ECONNREFUSED (cannot connect), -ECANCELED (the stop flag was set),
+ * -ENOMEM or -EPROTO, with a message in err. */
+int nl_apply_http(const struct nl_apply_req *q, struct nl_apply_reply *r, char *err, size_t errlen);
+/* nl_apply_http() of a GET. */
 int nl_apply_http_get(const char *url, double timeout, size_t max_bytes,
 		      struct nl_apply_reply *r, char *err, size_t errlen);
 void nl_apply_reply_free(struct nl_apply_reply *r);
+
+/* From now on a transfer stops (-ECANCELED) within about a second of *flag
+ * turning non-zero, e.g. from a signal handler. NULL: never. */
+void nl_apply_http_stop_on(volatile sig_atomic_t *flag);
+
+/* The answer as a message of type d (2xx, protobuf, no unknown fields)
+ * into *out, the caller's to protobuf_c_message_free_unpacked(). Return 0,
+ * the HTTP status (>= 300) of an error answer, or -EPROTO (not protobuf,
+ * not such a message), with a message in err that names `server`. */
+int nl_apply_decode(const char *server, const struct nl_apply_reply *r,
+		    const ProtobufCMessageDescriptor *d, ProtobufCMessage **out,
+		    char *err, size_t errlen);
 
 /* The hint list in the server's answer, or NULL with the exit status in
  * *ret (3 for a 404, the server's "no VM named ...", else 1) and a message
@@ -112,6 +164,47 @@ int nl_apply_action(const struct nl_apply_ctx *c, const Numalens__V1__Hint *h,
  * `fallback` one only when the one before it failed. Return 0, or 1 when
  * an action failed with no fallback left. (apply.c) */
 int nl_apply_hint(const struct nl_apply_ctx *c, const Numalens__V1__Hint *h);
+
+/* Connect c to libvirt at o->uri (read-only unless o->yes). Without it a
+ * dry run goes on; a change through libvirt then fails. (apply.c) */
+void nl_apply_connect(const struct nl_apply_opts *o, struct nl_apply_ctx *c);
+
+/* `bytes` for a log line: "1.50 GiB", "512 MiB", "4096 B". (apply.c) */
+void nl_apply_fmt_bytes(uint64_t bytes, char *buf, size_t len);
+
+/* ---- apply --follow (follow.c) ---- */
+
+/* Poll, apply each new hint once, back off while the server is away, until
+ * SIGINT or SIGTERM (exit status 0) or a fatal error (1). */
+int nl_apply_follow(const struct nl_apply_opts *o);
+
+/* The ids of the hints a follower applied (or, in a dry run, showed). */
+struct nl_follow_ids;
+
+struct nl_follow_ids *nl_follow_ids_new(bool dry_run);
+void nl_follow_ids_free(struct nl_follow_ids *s);
+bool nl_follow_ids_has(const struct nl_follow_ids *s, const char *id);
+size_t nl_follow_ids_count(const struct nl_follow_ids *s);
+/* Add id; with a state file open, append "ID applied|shown TIME NOTE" and
+ * sync it to disk before returning. Return 0, -EEXIST, -EINVAL (empty,
+ * longer than 64, blanks or control characters), -ENOMEM or the write's
+ * -errno. */
+int nl_follow_ids_add(struct nl_follow_ids *s, const char *id, const char *note);
+/* Read the ids in the state file `path` (created when missing), then keep
+ * it open for nl_follow_ids_add(). Ids a dry run only showed are taken by
+ * a dry-run set alone. Return the number of ids read, or -errno. */
+int nl_follow_ids_open(struct nl_follow_ids *s, const char *path);
+
+/* The wait before retry number `failures` (1 the first) while the server
+ * is away: `interval`, doubled for each failure after the first, at most
+ * `max`. */
+double nl_follow_backoff(double interval, double max, unsigned failures);
+
+/* Of the n hints, those to apply now into out (room for n): a valid id not
+ * in s nor earlier in the list, lower step first, the server's order
+ * within a step. Return how many. */
+size_t nl_follow_pick(Numalens__V1__Hint *const *hints, size_t n,
+		      const struct nl_follow_ids *s, const Numalens__V1__Hint **out);
 
 /* ---- libvirt executors (apply_libvirt.c) ---- */
 

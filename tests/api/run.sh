@@ -7,7 +7,12 @@
 # `protoc --decode` against exporter/numalens.proto, posts profiles in both
 # encodings (one built by `protoc --encode`), sends every kind of bad
 # request, reads the hint metrics (and promtool), and runs
-# `numalens apply` in dry-run mode over IPv4 and IPv6.
+# `numalens apply` in dry-run mode over IPv4 and IPv6. Then arrivals, on a
+# second daemon where alpha's memory may make room: POST /api/v1/arrivals
+# in JSON and protobuf (the answer decoded by protoc), the room-making hint
+# found at once by GET /api/v1/hints?id= and `numalens apply --id`, every
+# refused registration changing nothing, DELETE, and ?policy= on
+# POST /api/v1/placement.
 # No fixed port (port 0) and no libvirt: no lock needed. Every comparison
 # fails on an empty, zero (where a measurement is expected) or unparsable
 # side and prints both; a count of zero hints or answers fails.
@@ -25,11 +30,12 @@ PROTO=exporter/numalens.proto
 rm -rf "$OUT"
 mkdir -p "$OUT"
 cp -a tests/fixtures/two-socket "$OUT/host"
-NLPID= RPID=
+NLPID= NLPID2= RPID=
 
 cleanup() {
 	[ -n "$RPID" ] && kill "$RPID" 2>/dev/null && wait "$RPID" 2>/dev/null
 	[ -n "$NLPID" ] && kill "$NLPID" 2>/dev/null && wait "$NLPID" 2>/dev/null
+	[ -n "$NLPID2" ] && kill "$NLPID2" 2>/dev/null && wait "$NLPID2" 2>/dev/null
 }
 trap cleanup EXIT
 
@@ -238,5 +244,157 @@ nl_check "apply for an unknown VM exits 3 with the server's message" \
 nl_check_num --names=status,want "apply refuses https (exit 2)" $? -eq 2
 "$BIN" apply --url="$URL" --vm=alpha --yes --path.procfs="$OUT/host/proc" > "$OUT/apply5.txt" 2>&1
 nl_check_num --names=status,want "apply --yes refuses a fixture procfs (its PIDs are not real)" $? -eq 2
+
+# --- arrivals -------------------------------------------------------------------------
+# A second daemon on the same host (same trace), where alpha does not count as
+# memory-intensive (--hints.proxy-threshold=1000), so that its memory can make room
+# for an arriving VM; its default policy is simple.
+"$BIN" --discovery=proc --no-collector.perf \
+	--path.procfs="$OUT/host/proc" --path.sysfs="$OUT/host/sys" \
+	--web.listen-address="127.0.0.1:0" --sample.interval=0.2s --log.level=info \
+	--hints.proxy-threshold=1000 --hints.policy=simple \
+	"${NL_EXTRA[@]}" > "$OUT/numalens2.log" 2>&1 &
+NLPID2=$!
+PORT2=
+for _ in $(seq 1 100); do
+	PORT2=$(sed -n 's/.*http: listening on .*(port \([0-9]*\).*/\1/p' "$OUT/numalens2.log" | head -n 1)
+	[ -n "$PORT2" ] && break
+	sleep 0.05
+done
+URL2=http://127.0.0.1:$PORT2
+for _ in $(seq 1 100); do
+	curl -fsS "$URL2/api/v1/vms" -o "$OUT/vms2.json" 2>/dev/null &&
+		jqe '.vms[0].cpu_cores > 0' "$OUT/vms2.json" && break
+	sleep 0.05
+done
+nl_check "second daemon (alpha not memory-intensive) measures alpha" jqe '.vms[0].cpu_cores > 0 and (.vms[0].memory_intensive | not)' "$OUT/vms2.json"
+code2() {   # like code, on the second daemon
+	local m=$1 p=$2; shift 2
+	curl -sS -o "$OUT/body" -D "$OUT/headers" -w '%{http_code}' -X "$m" "$@" "$URL2$p"
+}
+uuids() {   # the registered UUIDs, sorted, one line
+	curl -fsS "$URL2/api/v1/arrivals" | jq -c '[.arrivals[].uuid] | sort' 2>/dev/null
+}
+UIN=0a0b0c0d-1111-4222-8333-444455556666
+UIN2=0a0b0c0d-1111-4222-8333-777788889999
+# 11.2 GiB: node 1 has 10.95 GiB free above the 512 MiB reserve, node 0 8.92 GiB
+ARR='{"profile":{"vm":"incoming","uuid":"'$UIN'","source_host":"src1","memory_bytes":12025908428,"vcpus":2,"cpu_cores":1,"memory_intensive":true,"llc_mpki":30}}'
+nl_check_eq --names=status,want "POST /api/v1/arrivals (JSON, default policy): 201" \
+	"$(code2 POST /api/v1/arrivals "${J[@]}" --data-binary "$ARR")" 201
+cp "$OUT/body" "$OUT/arrival.json"
+A=$OUT/arrival.json
+nl_check_eq "  ... vm, uuid, policy, state" "$(jq -r '"\(.vm) \(.uuid) \(.policy) \(.state)"' "$A" 2>/dev/null)" "incoming $UIN simple pending"
+nl_check_eq "  ... the chosen node is 1" "$(jq -c .nodes "$A" 2>/dev/null)" "[1]"
+nl_check "  ... every node ranked, with score and reason, best first" \
+	jqe '(.ranking | length == 2) and ([.ranking[] | select(.score != null and (.reason | length > 0))] | length == 2) and .ranking[0].node == 1 and .ranking[0].score >= .ranking[1].score' "$A"
+nl_check "  ... says why it won" jqe '.reason | length > 0' "$A"
+nl_check "  ... node 1 fits after moving alpha's memory" \
+	jqe '.ranking[0].reason_code == "fits_after_moves" and .ranking[0].moves[0].vm == "alpha" and .ranking[0].moves[0].to_node == 0' "$A"
+nl_check "  ... a room-making hint for alpha with its own id" \
+	jqe '.hints[0] | (.id | length == 16) and .kind == "migrate_memory" and .vm == "alpha" and .beneficiary == "incoming" and .policy == "simple" and (.reason | startswith("arrival of VM incoming"))' "$A"
+nl_check "  ... <numatune> strict on node 1" jqe '.placement.numatune_xml | contains("<numatune>") and contains("nodeset='"'1'"'")' "$A"
+nl_check "  ... <cputune> pins both vCPUs and the emulator to node 1's CPUs" \
+	jqe '.placement.cputune_xml | contains("<vcpupin vcpu='"'0'"' cpuset='"'4-7'"'/>") and contains("<vcpupin vcpu='"'1'"' cpuset='"'4-7'"'/>") and contains("<emulatorpin cpuset='"'4-7'"'/>")' "$A"
+nl_check "  ... the migrate parameter and virsh usage" \
+	jqe '(.placement.migrate_param | contains("VIR_MIGRATE_PARAM_DEST_XML")) and (.placement.virsh_usage | contains("virsh migrate") and contains("--xml"))' "$A"
+nl_check_num --names=ttl,want "  ... expires 10 minutes after created" \
+	"$(jq '.expires - .created | round' "$A" 2>/dev/null)" -eq 600
+nl_check_eq "  ... with the profile it was sent" "$(jq -r '"\(.profile.vm) \(.profile.source_host) \(.profile.memory_bytes)"' "$A" 2>/dev/null)" "incoming src1 12025908428"
+rid=$(jq -r '.hints[0].id // empty' "$A" 2>/dev/null)
+curl -fsS "$URL2/api/v1/hints?id=$rid" -o "$OUT/rh.json"
+nl_check_eq "GET /api/v1/hints?id=<the arrival's hint id> finds it" "$(jq -r '.hints[0].id // empty' "$OUT/rh.json" 2>/dev/null)" "$rid"
+nl_check_eq "  ... with the same target and bytes" \
+	"$(jq -c '.hints[0].target | [.node, .from_nodes, .bytes]' "$OUT/rh.json" 2>/dev/null)" \
+	"$(jq -c '.hints[0].target | [.node, .from_nodes, .bytes]' "$A" 2>/dev/null)"
+# (its dry run asks move_pages(2) where the pages are: the fixture's PID is
+# not a real process, so that step fails, exit 1; 3 would be "no such hint")
+"$BIN" apply --url="$URL2" --id="$rid" --path.procfs="$OUT/host/proc" > "$OUT/apply-arr.txt" 2>&1
+nl_check_num --names=status,want "numalens apply --id=<the arrival's hint id> finds it (exit not 3)" $? -ne 3
+nl_check "  ... and would move alpha's pages off node 1, for incoming" sh -c "grep -q 'hint $rid: migrate_memory of VM \"alpha\" -> node 0' '$OUT/apply-arr.txt' && grep -q 'would: move_pages (nodes 1 -> 0' '$OUT/apply-arr.txt' && grep -q 'makes room for VM \"incoming\"' '$OUT/apply-arr.txt'"
+sleep 0.5
+nl_check_num --names=count,want "after the engine's next cycles the hint is listed once" \
+	"$(curl -fsS "$URL2/api/v1/hints" | jq --arg id "$rid" '[.hints[] | select(.id == $id)] | length' 2>/dev/null)" -eq 1
+nl_check_num --names=count,want "  ... and not under another policy" \
+	"$(curl -fsS "$URL2/api/v1/hints?policy=locality" | jq --arg id "$rid" '[.hints[] | select(.id == $id)] | length' 2>/dev/null)" -eq 0
+nl_check_eq "GET /api/v1/arrivals lists it" "$(uuids)" "[\"$UIN\"]"
+nl_check_eq --names=status,want "GET /api/v1/arrivals/UUID: 200" "$(code2 GET /api/v1/arrivals/$UIN)" 200
+nl_check_eq "  ... its ranking's move still names alpha (a newer snapshot than the POST's)" \
+	"$(jq -r '.ranking[0].moves[0].vm' "$OUT/body" 2>/dev/null)" alpha
+
+# protobuf: a request built by protoc --encode, the answers decoded by protoc
+printf 'profile { vm: "incoming2" uuid: "%s" memory_bytes: 1073741824 cpu_cores: 0.5 } policy: POLICY_DINO ttl_seconds: 120\n' "$UIN2" |
+	protoc --encode=numalens.v1.ArrivalRequest --proto_path=exporter "$PROTO" > "$OUT/arr.pb"
+nl_check_eq --names=status,want "POST an ArrivalRequest built by protoc --encode: 201" \
+	"$(code2 POST /api/v1/arrivals "${P[@]}" -H 'Accept: application/x-protobuf' --data-binary @"$OUT/arr.pb")" 201
+decode Arrival "$OUT/body" > "$OUT/arr.txt" 2>&1
+nl_check "  ... protoc --decode Arrival: pending, dino, the uuid" \
+	sh -c "grep -q 'state: ARRIVAL_STATE_PENDING' '$OUT/arr.txt' && grep -q 'policy: POLICY_DINO' '$OUT/arr.txt' && grep -q 'uuid: \"$UIN2\"' '$OUT/arr.txt'"
+nl_check "  ... with a ranking and the placement XML" \
+	sh -c "grep -q '^ranking {' '$OUT/arr.txt' && grep -q 'numatune_xml: \"<numatune>' '$OUT/arr.txt'"
+nl_check "  ... expiring after its 120 s" \
+	sh -c "awk '/^created:/ {c = \$2} /^expires:/ {e = \$2} END {exit !(e - c > 119.9 && e - c < 120.1)}' '$OUT/arr.txt'"
+nl_check "protoc --decode ArrivalList lists both" sh -c \
+	"curl -fsS -H 'Accept: application/x-protobuf' '$URL2/api/v1/arrivals' -o '$OUT/al.pb' &&
+	 protoc --decode=numalens.v1.ArrivalList --proto_path=exporter '$PROTO' < '$OUT/al.pb' > '$OUT/al.txt' &&
+	 grep -q 'uuid: \"$UIN\"' '$OUT/al.txt' && grep -q 'uuid: \"$UIN2\"' '$OUT/al.txt'"
+
+# bad arrivals: a clear 4xx each, and nothing changes
+both=$(uuids)
+bad2() {   # WANT MESSAGE METHOD PATH [curl args]: bad() on the second daemon, then
+	# the registered UUIDs must be as before
+	local want=$1 msg=$2 got now; shift 2
+	got=$(code2 "$@")
+	now=$(uuids)
+	if [ "$got" = "$want" ] && grep -q -- "$msg" "$OUT/body" && [ -n "$now" ] && [ "$now" = "$both" ]; then
+		nl_pass "$want $msg (registrations unchanged)"
+	else
+		nl_fail "$want $msg (got $got: $(head -c 300 "$OUT/body"); registered $now, before $both)"
+	fi
+}
+alpha_uuid=6f3c1a52-9a0e-4d1b-8a0f-0c2f3b4a5d6e
+bad2 409 "already running" POST /api/v1/arrivals "${J[@]}" --data-binary '{"profile":{"vm":"alpha2","uuid":"'$alpha_uuid'","memory_bytes":1073741824}}'
+bad2 409 "already registered" POST /api/v1/arrivals "${J[@]}" --data-binary "$ARR"
+bad2 400 'unknown value \\"numad\\"' POST /api/v1/arrivals "${J[@]}" --data-binary '{"profile":{"vm":"x","uuid":"0a0b0c0d-1111-4222-8333-000000000003","memory_bytes":1},"policy":"numad"}'
+printf '\012\003\012\001x\020\011' > "$OUT/badpol.pb"
+bad2 400 "unknown enum value 9" POST /api/v1/arrivals "${P[@]}" --data-binary @"$OUT/badpol.pb"
+bad2 422 "more than any node has in all" POST /api/v1/arrivals "${J[@]}" --data-binary '{"profile":{"vm":"huge","uuid":"0a0b0c0d-1111-4222-8333-000000000001","memory_bytes":1099511627776}}'
+bad2 400 "ttl_seconds" POST /api/v1/arrivals "${J[@]}" --data-binary '{"profile":{"vm":"x","uuid":"0a0b0c0d-1111-4222-8333-000000000002","memory_bytes":1},"ttl_seconds":-1}'
+bad2 400 "profile is required" POST /api/v1/arrivals "${J[@]}" --data-binary '{"policy":"dino"}'
+bad2 400 'unknown field \\"colour\\"' POST /api/v1/arrivals "${J[@]}" --data-binary '{"profile":{"vm":"x","memory_bytes":1},"colour":1}'
+bad2 400 "not a numalens.v1.ArrivalRequest" POST /api/v1/arrivals "${P[@]}" --data-binary @"$OUT/trunc.pb"
+bad2 413 "larger than" POST /api/v1/arrivals "${J[@]}" --data-binary @"$OUT/big.json"
+bad2 415 "not supported" POST /api/v1/arrivals --data-binary "$ARR"
+bad2 400 "empty body" POST /api/v1/arrivals "${J[@]}" --data-binary ''
+bad2 404 "no arrival of UUID" DELETE /api/v1/arrivals/0a0b0c0d-1111-4222-8333-00000000dead
+bad2 404 "no arrival of UUID" GET /api/v1/arrivals/0a0b0c0d-1111-4222-8333-00000000dead
+bad2 405 "not allowed" DELETE /api/v1/arrivals
+nl_check "  ... with Allow: GET, HEAD, POST" grep -qi '^Allow: GET, HEAD, POST' "$OUT/headers"
+bad2 405 "not allowed" POST /api/v1/arrivals/$UIN "${J[@]}" --data-binary "$ARR"
+nl_check "  ... with Allow: GET, HEAD, DELETE" grep -qi '^Allow: GET, HEAD, DELETE' "$OUT/headers"
+
+# withdraw
+nl_check_eq --names=status,want "DELETE /api/v1/arrivals/UUID: 200" "$(code2 DELETE /api/v1/arrivals/$UIN)" 200
+nl_check_eq "  ... answers with the withdrawn arrival" "$(jq -r .uuid "$OUT/body" 2>/dev/null)" "$UIN"
+nl_check_eq "  ... no longer listed" "$(uuids)" "[\"$UIN2\"]"
+t0=$(date +%s.%N)
+for _ in $(seq 1 40); do
+	n=$(curl -fsS "$URL2/api/v1/hints?id=$rid" | jq '.hints | length' 2>/dev/null)
+	[ "$n" = 0 ] && break
+	sleep 0.05
+done
+dt=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN{printf "%.2f", a-b}')
+echo "    room-making hint gone ${dt}s after the DELETE"
+nl_check_num --names=hints,want "  ... and its room-making hint is withdrawn" "$n" -eq 0
+nl_check_eq --names=status,want "DELETE it again: 404" "$(code2 DELETE /api/v1/arrivals/$UIN)" 404
+
+# POST /api/v1/placement honours ?policy=
+nl_check_eq --names=status,want "POST /api/v1/placement?policy=dino: 200" \
+	"$(code2 POST '/api/v1/placement?policy=dino' "${J[@]}" --data-binary '{"vm":"w","memory_bytes":1073741824}')" 200
+nl_check_eq "  ... ranked under dino" "$(jq -r .policy "$OUT/body" 2>/dev/null)" dino
+nl_check_eq --names=status,want "POST /api/v1/placement (no ?policy=): the server's default" \
+	"$(code2 POST /api/v1/placement "${J[@]}" --data-binary '{"vm":"w","memory_bytes":1073741824}')-$(jq -r .policy "$OUT/body" 2>/dev/null)" 200-simple
+both=$(uuids)
+bad2 400 "unknown policy" POST '/api/v1/placement?policy=numad' "${J[@]}" --data-binary '{"vm":"w","memory_bytes":1}'
+nl_check "the second daemon survived all of it" kill -0 "$NLPID2"
 
 nl_summary api

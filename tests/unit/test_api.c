@@ -20,6 +20,7 @@
 
 #include "api.h"
 #include "api_priv.h"
+#include "arrivals.h"
 #include "harness.h"
 #include "hints.h"
 #include "http.h"
@@ -165,6 +166,10 @@ static void setup(void)
 
 /* ---- requests ---- */
 
+/* When set, requests are answered from it (with its registry), its snap
+ * replaced by the request's. */
+static struct nl_api_env *req_env;
+
 struct call {
 	struct nl_api_arg args[8];
 	size_t nargs;
@@ -193,7 +198,14 @@ static int request(struct call *c, const struct nl_snapshot *s, const char *meth
 	rq.body = body;
 	rq.body_len = body_len;
 	rq.body_too_large = body_len > NL_API_MAX_BODY;
-	c->ret = nl_api_handle(s, &rq, &c->rp);
+	if (req_env) {
+		struct nl_api_env env = *req_env;
+
+		env.snap = s;
+		c->ret = nl_api_handle_env(&env, &rq, &c->rp);
+	} else {
+		c->ret = nl_api_handle(s, &rq, &c->rp);
+	}
 	return c->ret ? -1 : (int)c->rp.status;
 }
 
@@ -679,7 +691,7 @@ static void test_http_server(void)
 {
 	struct nl_snapshot *cur;
 	struct nl_http *h;
-	struct nl_http_source src = { src_get, src_put, &cur, 2.0 };
+	struct nl_http_source src = { .get = src_get, .put = src_put, .arg = &cur, .interval = 2.0 };
 	static char out[1 << 20];
 	char req[2048];
 	const char *body = "{\"vm\":\"incoming\",\"memory_bytes\":1073741824}";
@@ -747,6 +759,552 @@ static void test_http_server(void)
 	n = snprintf(req, sizeof(req), "GET /api/v1/vms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
 	CHECK_EQ_INT(raw_http(port, req, (size_t)n, out, sizeof(out)), 200);
 	nl_http_stop(h);
+}
+
+/* ---- arrivals: POST, GET, DELETE /api/v1/arrivals, the room hints in
+ * GET /api/v1/hints, against the real registry (collector/arrivals.h) on
+ * the 2-node snapshot above: 20 GiB free per node, resident "cold" (cold,
+ * 1 GiB on node 0, 3 GiB on node 1) and "web" (memory-intensive). ---- */
+
+#define UUID_IN "0a0b0c0d-1111-4222-8333-444455556666"
+#define UUID_IN2 "0a0b0c0d-1111-4222-8333-777788889999"
+/* 22 GiB: more than a node's 19.5 GiB above the reserve, so node 1 needs
+ * 2.5 GiB of cold's memory moved to node 0 (node 0 cannot: cold has only
+ * 1 GiB there). */
+#define ARRIVAL_A "{\"profile\":{\"vm\":\"incoming\",\"uuid\":\"" UUID_IN "\"," \
+	"\"memory_bytes\":23622320128,\"vcpus\":2,\"cpu_cores\":0.5,\"memory_intensive\":true," \
+	"\"llc_mpki\":30},\"policy\":\"simple\"}"
+
+static int wakes;
+
+static void count_wake(void *arg)
+{
+	(void)arg;
+	wakes++;
+}
+
+struct arr_env {
+	struct nl_api_env env;
+	struct nl_arrivals *a;
+};
+
+static void arr_begin(struct arr_env *e)
+{
+	setup();
+	e->a = nl_arrivals_new();
+	CHECK(e->a != NULL);
+	e->env = (struct nl_api_env){ .arrivals = e->a, .wake = count_wake,
+				      .now = snap->timestamp + 1 };
+	req_env = &e->env;
+	wakes = 0;
+}
+
+static void arr_end(struct arr_env *e)
+{
+	req_env = NULL;
+	nl_arrivals_free(e->a);
+}
+
+static int post_json(struct call *c, const char *body)
+{
+	return request(c, snap, "POST", "/api/v1/arrivals", NULL, "application/json", body,
+		       strlen(body));
+}
+
+static cJSON *body_json(struct call *c)
+{
+	return cJSON_Parse(c->rp.body.data ? c->rp.body.data : "");
+}
+
+static const char *jstr(const cJSON *o, const char *key)
+{
+	const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(o, key));
+
+	return s ? s : "";
+}
+
+static double jnum(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItem(o, key);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* How many hints of GET /api/v1/hints?policy=P[&id=ID] on s have id ID. */
+static int hints_with_id(const struct nl_snapshot *s, const char *policy, const char *id,
+			 bool by_id)
+{
+	struct call c = { 0 };
+	const cJSON *h;
+	cJSON *j;
+	int n = 0;
+
+	c.args[c.nargs++] = (struct nl_api_arg){ "policy", policy };
+	if (by_id)
+		c.args[c.nargs++] = (struct nl_api_arg){ "id", id };
+	if (request(&c, s, "GET", "/api/v1/hints", NULL, NULL, NULL, 0) != 200) {
+		call_free(&c);
+		return -1;
+	}
+	j = body_json(&c);
+	cJSON_ArrayForEach(h, cJSON_GetObjectItem(j, "hints"))
+		n += !strcmp(jstr(h, "id"), id);
+	cJSON_Delete(j);
+	call_free(&c);
+	return n;
+}
+
+/* The GET /api/v1/arrivals JSON body, for "nothing changed" comparisons. */
+static char *list_body(void)
+{
+	struct call c = { 0 };
+	char *s;
+
+	CHECK_EQ_INT(get(&c, "/api/v1/arrivals", NULL), 200);
+	s = strdup(c.rp.body.data ? c.rp.body.data : "");
+	call_free(&c);
+	return s;
+}
+
+static void check_arrival_a(const cJSON *a, const char *what)
+{
+	const cJSON *rank = cJSON_GetObjectItem(a, "ranking"), *r, *h0, *pl, *mv;
+	int nr = 0, failed = nl_t_failed_checks;
+
+	CHECK_STR(jstr(a, "vm"), "incoming");
+	CHECK_STR(jstr(a, "uuid"), UUID_IN);
+	CHECK_STR(jstr(a, "policy"), "simple");
+	CHECK_STR(jstr(a, "state"), "pending");
+	CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(a, "nodes")), 1);
+	CHECK_EQ_INT(cJSON_GetArrayItem(cJSON_GetObjectItem(a, "nodes"), 0)->valueint, 1);
+	CHECK(strlen(jstr(a, "reason")) > 0);
+	CHECK_EQ_INT(cJSON_GetArraySize(rank), 2);
+	cJSON_ArrayForEach(r, rank) {
+		nr++;
+		CHECK(cJSON_GetObjectItem(r, "score") != NULL);
+		CHECK(strlen(jstr(r, "reason")) > 0);
+		CHECK(strlen(jstr(r, "reason_code")) > 0);
+	}
+	CHECK_EQ_INT(nr, 2);
+	r = cJSON_GetArrayItem(rank, 0);
+	CHECK_EQ_INT(jnum(r, "node"), 1);
+	CHECK_STR(jstr(r, "reason_code"), "fits_after_moves");
+	mv = cJSON_GetArrayItem(cJSON_GetObjectItem(r, "moves"), 0);
+	CHECK_STR(jstr(mv, "vm"), "cold");
+	CHECK_EQ_INT(jnum(mv, "from_node"), 1);
+	CHECK_EQ_INT(jnum(mv, "to_node"), 0);
+	CHECK_STR(jstr(cJSON_GetArrayItem(rank, 1), "reason_code"), "memory");
+	h0 = cJSON_GetArrayItem(cJSON_GetObjectItem(a, "hints"), 0);
+	CHECK_EQ_INT(strlen(jstr(h0, "id")), 16);
+	CHECK_STR(jstr(h0, "kind"), "migrate_memory");
+	CHECK_STR(jstr(h0, "vm"), "cold");
+	CHECK_STR(jstr(h0, "beneficiary"), "incoming");
+	CHECK_STR(jstr(h0, "policy"), "simple");
+	CHECK_EQ_INT(jnum(cJSON_GetObjectItem(h0, "target"), "node"), 0);
+	pl = cJSON_GetObjectItem(a, "placement");
+	CHECK(strstr(jstr(pl, "numatune_xml"), "<numatune>") != NULL);
+	CHECK(strstr(jstr(pl, "numatune_xml"), "nodeset='1'") != NULL);
+	CHECK(strstr(jstr(pl, "cputune_xml"), "<vcpupin vcpu='1' cpuset='4-7'/>") != NULL);
+	CHECK(strstr(jstr(pl, "cputune_xml"), "<emulatorpin cpuset='4-7'/>") != NULL);
+	CHECK(strstr(jstr(pl, "migrate_param"), "VIR_MIGRATE_PARAM_DEST_XML") != NULL);
+	CHECK(strstr(jstr(pl, "virsh_usage"), "virsh migrate") != NULL);
+	CHECK(strstr(jstr(pl, "virsh_usage"), "--xml") != NULL);
+	CHECK_NEAR(jnum(a, "expires") - jnum(a, "created"), NL_ARRIVAL_TTL_DEFAULT, 1e-6);
+	CHECK_STR(jstr(cJSON_GetObjectItem(a, "profile"), "vm"), "incoming");
+	CHECK_EQ_U64(jnum(cJSON_GetObjectItem(a, "profile"), "memory_bytes"), 23622320128ULL);
+	if (nl_t_failed_checks != failed)
+		fprintf(stderr, "  (in the Arrival of %s)\n", what);
+}
+
+static void test_arrivals_json(void)
+{
+	struct arr_env e;
+	struct call c = { 0 };
+	cJSON *j, *a;
+	char id[NL_HINT_ID_LEN] = "";
+	struct nl_snapshot *s2;
+	bool in_report = false;
+
+	arr_begin(&e);
+	CHECK_EQ_INT(post_json(&c, ARRIVAL_A), 201);
+	CHECK_STR(c.rp.content_type, "application/json");
+	CHECK_EQ_INT(wakes, 1);
+	j = body_json(&c);
+	check_arrival_a(j, "POST");
+	CHECK_NEAR(jnum(j, "created"), e.env.now, 1e-6);
+	snprintf(id, sizeof(id), "%s",
+		 jstr(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "hints"), 0), "id"));
+	cJSON_Delete(j);
+	call_free(&c);
+
+	/* listed, with the moves still naming their VM */
+	CHECK_EQ_INT(get(&c, "/api/v1/arrivals", NULL), 200);
+	j = body_json(&c);
+	CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(j, "arrivals")), 1);
+	a = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "arrivals"), 0);
+	check_arrival_a(a, "GET");
+	CHECK_NEAR(jnum(j, "timestamp"), e.env.now, 1e-6);
+	cJSON_Delete(j);
+	call_free(&c);
+	CHECK_EQ_INT(get(&c, "/api/v1/arrivals/" UUID_IN, NULL), 200);
+	j = body_json(&c);
+	check_arrival_a(j, "GET one");
+	cJSON_Delete(j);
+	call_free(&c);
+
+	/* its room hint is in GET /api/v1/hints at once (the snapshot is
+	 * older than the registration), under its policy only */
+	CHECK_EQ_INT(hints_with_id(snap, "simple", id, true), 1);
+	CHECK_EQ_INT(hints_with_id(snap, "simple", id, false), 1);
+	CHECK_EQ_INT(hints_with_id(snap, "locality", id, false), 0);
+	c.args[0] = (struct nl_api_arg){ "vm", "incoming" };
+	c.args[1] = (struct nl_api_arg){ "policy", "simple" };
+	c.nargs = 2;
+	CHECK_EQ_INT(get(&c, "/api/v1/hints", NULL), 200);
+	j = body_json(&c);
+	CHECK_STR(jstr(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "hints"), 0), "id"), id);
+	cJSON_Delete(j);
+	call_free(&c);
+	c.args[0] = (struct nl_api_arg){ "id", id };
+	c.args[1] = (struct nl_api_arg){ "policy", "simple" };
+	c.nargs = 2;
+	CHECK_EQ_INT(get(&c, "/api/v1/hints", "application/x-protobuf"), 200);
+	{
+		Numalens__V1__HintList *l = numalens__v1__hint_list__unpack(
+			NULL, c.rp.body.len, (uint8_t *)c.rp.body.data);
+
+		CHECK(l && l->n_hints == 1 && !strcmp(l->hints[0]->id, id) &&
+		      !strcmp(l->hints[0]->beneficiary, "incoming"));
+		if (l)
+			numalens__v1__hint_list__free_unpacked(l, NULL);
+	}
+	call_free(&c);
+
+	/* the engine's next snapshot has it too: listed once, not twice */
+	nl_hints_set_arrivals(engine, e.a);
+	s2 = make_snapshot();
+	CHECK_EQ_INT(nl_hints_update(engine, s2), 0);
+	nl_hints_set_arrivals(engine, NULL);
+	for (size_t i = 0; s2->hints && i < s2->hints->nhints[NL_POLICY_SIMPLE]; i++)
+		in_report |= !strcmp(s2->hints->hints[NL_POLICY_SIMPLE][i].id, id);
+	CHECK(in_report);
+	CHECK_EQ_INT(hints_with_id(s2, "simple", id, false), 1);
+	nl_snapshot_put(s2);
+	arr_end(&e);
+}
+
+/* The node of `node` in a Placement answer's ranking: its reason_code. */
+static const char *rank_code(cJSON *pl, int node)
+{
+	const cJSON *r;
+
+	cJSON_ArrayForEach(r, cJSON_GetObjectItem(pl, "nodes"))
+		if (jnum(r, "node") == node)
+			return jstr(r, "reason_code");
+	return "";
+}
+
+/* POST /api/v1/placement?policy=: ranked under that policy, and with the
+ * pending arrivals' memory counted as taken; read-only. */
+static void test_placement_policy(void)
+{
+	/* 16 GiB and a little CPU: either node, unless a pending arrival
+	 * holds one */
+	const char *body = "{\"vm\":\"w\",\"memory_bytes\":17179869184,\"cpu_cores\":0.05}";
+	struct arr_env e;
+	struct call c = { 0 };
+	unsigned long gen;
+	cJSON *j;
+
+	setup();
+	c.args[0] = (struct nl_api_arg){ "policy", "dino" };
+	c.nargs = 1;
+	CHECK_EQ_INT(request(&c, snap, "POST", "/api/v1/placement", NULL, "application/json",
+			     body, strlen(body)), 200);
+	j = body_json(&c);
+	CHECK_STR(jstr(j, "policy"), "dino");
+	CHECK(strncmp(jstr(j, "reason"), "dino", 4) == 0);
+	CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(j, "chosen_nodes")), 1);
+	CHECK_EQ_INT(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "chosen_nodes"), 0)->valueint,
+		     jnum(j, "recommended_node"));
+	cJSON_Delete(j);
+	call_free(&c);
+	CHECK_EQ_INT(request(&c, snap, "POST", "/api/v1/placement", NULL, "application/json",
+			     body, strlen(body)), 200);
+	j = body_json(&c);
+	CHECK_STR(jstr(j, "policy"), "locality");
+	CHECK_STR(rank_code(j, 1), "fits");
+	cJSON_Delete(j);
+	call_free(&c);
+	c.args[0] = (struct nl_api_arg){ "policy", "numad" };
+	c.nargs = 1;
+	CHECK_EQ_INT(request(&c, snap, "POST", "/api/v1/placement", NULL, "application/json",
+			     body, strlen(body)), 400);
+	call_free(&c);
+
+	/* with arrival A's 22 GiB pending on node 1, node 1 has no room */
+	arr_begin(&e);
+	CHECK_EQ_INT(post_json(&c, ARRIVAL_A), 201);
+	call_free(&c);
+	gen = nl_arrivals_generation(e.a);
+	CHECK_EQ_INT(request(&c, snap, "POST", "/api/v1/placement", NULL, "application/json",
+			     body, strlen(body)), 200);
+	j = body_json(&c);
+	CHECK_STR(rank_code(j, 1), "memory");
+	CHECK_EQ_INT(jnum(j, "recommended_node"), 0);
+	cJSON_Delete(j);
+	call_free(&c);
+	CHECK_EQ_INT(nl_arrivals_generation(e.a), gen);
+	arr_end(&e);
+}
+
+static void test_arrivals_protobuf(void)
+{
+	Numalens__V1__ArrivalRequest rq = NUMALENS__V1__ARRIVAL_REQUEST__INIT;
+	Numalens__V1__Profile p = NUMALENS__V1__PROFILE__INIT;
+	Numalens__V1__Arrival *a;
+	Numalens__V1__ArrivalList *l;
+	struct arr_env e;
+	struct call c = { 0 };
+	uint8_t buf[512];
+	size_t n;
+
+	arr_begin(&e);
+	p.vm = (char *)"incoming2";
+	p.uuid = (char *)UUID_IN2;
+	OPT(&p, memory_bytes, (uint64_t)(4 * GiB));
+	OPT(&p, cpu_cores, 1.0);
+	rq.profile = &p;
+	OPT(&rq, policy, NUMALENS__V1__POLICY__POLICY_DINO);
+	OPT(&rq, ttl_seconds, 120.0);
+	n = numalens__v1__arrival_request__pack(&rq, buf);
+	CHECK_EQ_INT(request(&c, snap, "POST", "/api/v1/arrivals", "application/x-protobuf",
+			     "application/x-protobuf", (const char *)buf, n), 201);
+	CHECK_STR(c.rp.content_type, "application/x-protobuf; proto=numalens.v1.Arrival");
+	CHECK_EQ_INT(wakes, 1);
+	a = numalens__v1__arrival__unpack(NULL, c.rp.body.len, (uint8_t *)c.rp.body.data);
+	CHECK(a != NULL);
+	if (a) {
+		CHECK_STR(a->vm, "incoming2");
+		CHECK_STR(a->uuid, UUID_IN2);
+		CHECK(a->has_policy && a->policy == NUMALENS__V1__POLICY__POLICY_DINO);
+		CHECK(a->has_state && a->state == NUMALENS__V1__ARRIVAL_STATE__ARRIVAL_STATE_PENDING);
+		CHECK_EQ_INT(a->n_nodes, 1);
+		CHECK_EQ_INT(a->n_ranking, 2);
+		for (size_t i = 0; i < a->n_ranking; i++)
+			CHECK(a->ranking[i]->has_score && a->ranking[i]->reason[0]);
+		CHECK(a->placement && strstr(a->placement->numatune_xml, "<numatune>"));
+		CHECK_NEAR(a->expires - a->created, 120, 1e-6);
+		CHECK(a->profile && a->profile->memory_bytes == (uint64_t)(4 * GiB));
+		numalens__v1__arrival__free_unpacked(a, NULL);
+	}
+	call_free(&c);
+	CHECK_EQ_INT(get(&c, "/api/v1/arrivals", "application/x-protobuf"), 200);
+	CHECK_STR(c.rp.content_type, "application/x-protobuf; proto=numalens.v1.ArrivalList");
+	l = numalens__v1__arrival_list__unpack(NULL, c.rp.body.len, (uint8_t *)c.rp.body.data);
+	CHECK(l && l->n_arrivals == 1 && !strcmp(l->arrivals[0]->uuid, UUID_IN2));
+	if (l)
+		numalens__v1__arrival_list__free_unpacked(l, NULL);
+	call_free(&c);
+	arr_end(&e);
+}
+
+/* Every refused registration is a 4xx and changes nothing: the registry's
+ * generation, GET /api/v1/arrivals and the wake count stay as they were. */
+static void test_arrivals_bad(void)
+{
+#define PROF(extra) "{\"vm\":\"x\",\"uuid\":\"" UUID_IN2 "\",\"memory_bytes\":1073741824" extra "}"
+	static const struct {
+		const char *ctype, *body;
+		size_t len;            /* 0: strlen(body) */
+		int status;
+		const char *msg;
+	} cases[] = {
+		{ "application/json", "{\"profile\":" PROF("") ",\"colour\":1}", 0, 400, "unknown field \"colour\"" },
+		{ "application/json", "{\"profile\":" PROF("") ",\"policy\":\"numad\"}", 0, 400, "policy: unknown value \"numad\"" },
+		{ "application/json", "{\"policy\":\"simple\"}", 0, 400, "profile is required" },
+		{ "application/json", "{\"profile\":{\"vm\":\"x\",\"memory_bytes\":1073741824}}", 0, 400, "invalid arrival: uuid is required" },
+		{ "application/json", "{\"profile\":" PROF(",\"locality\":2") "}", 0, 400, "locality must be in" },
+		{ "application/json", "{\"profile\":" PROF("") ",\"ttl_seconds\":-5}", 0, 400, "ttl_seconds must be in" },
+		{ "application/json", "{\"profile\":" PROF("") ",\"ttl_seconds\":1e6}", 0, 400, "ttl_seconds must be in" },
+		{ "application/json", "{\"profile\":{\"vm\":\"web2\",\"uuid\":\"aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee\",\"memory_bytes\":1073741824}}", 0, 409, "already running here" },
+		{ "application/json", ARRIVAL_A, 0, 409, "already registered" },
+		{ "application/json", "{\"profile\":{\"vm\":\"x\",\"uuid\":\"" UUID_IN2 "\",\"memory_bytes\":42949672960}}", 0, 422, "more than any node has in all" },
+		{ "application/json", "{\"profile\":{\"vm\":\"x\",\"uuid\":\"" UUID_IN2 "\",\"memory_bytes\":32212254720}}", 0, 409, "nothing fits now" },
+		{ "application/json", "{\"profile\":" PROF(""), 0, 400, "malformed JSON" },
+		{ "application/json", "", 0, 400, "empty body: send an ArrivalRequest" },
+		{ "application/x-www-form-urlencoded", "profile=x", 0, 415, "not supported" },
+		{ "application/x-protobuf", "\x0a\x05\x0a\x01x", 0, 400, "not a numalens.v1.ArrivalRequest" },
+		/* policy = 9: not a value of the enum */
+		{ "application/x-protobuf", "\x0a\x03\x0a\x01x\x10\x09", 0, 400, "unknown enum value 9" },
+		/* field 99 (varint): unknown to ArrivalRequest */
+		{ "application/x-protobuf", "\x0a\x03\x0a\x01x\x98\x06\x01", 8, 400, "unknown field number 99" },
+	};
+	struct arr_env e;
+	struct call c = { 0 };
+	char msg[600], *before, *after;
+	unsigned long gen;
+
+	arr_begin(&e);
+	CHECK_EQ_INT(post_json(&c, ARRIVAL_A), 201);
+	call_free(&c);
+	wakes = 0;
+	before = list_body();
+	gen = nl_arrivals_generation(e.a);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t len = cases[i].len ? cases[i].len : strlen(cases[i].body);
+		int st = request(&c, snap, "POST", "/api/v1/arrivals", NULL, cases[i].ctype,
+				 cases[i].body, len);
+
+		err_msg(&c, msg, sizeof(msg));
+		if (st != cases[i].status || !strstr(msg, cases[i].msg))
+			fprintf(stderr, "  arrival case %zu: %d %s\n", i, st,
+				c.rp.body.data ? c.rp.body.data : "");
+		CHECK_EQ_INT(st, cases[i].status);
+		CHECK(strstr(msg, cases[i].msg) != NULL);
+		CHECK(msg[0] != '\0');
+		call_free(&c);
+	}
+	{
+		char *big = calloc(1, NL_API_MAX_BODY + 2);
+
+		memset(big, ' ', NL_API_MAX_BODY + 1);
+		CHECK_EQ_INT(request(&c, snap, "POST", "/api/v1/arrivals", NULL, "application/json",
+				     big, NL_API_MAX_BODY + 1), 413);
+		free(big);
+		call_free(&c);
+	}
+	/* the other routes' bad requests */
+	CHECK_EQ_INT(get(&c, "/api/v1/arrivals/" UUID_IN2, NULL), 404);
+	CHECK(strstr(err_msg(&c, msg, sizeof(msg)), "no arrival of UUID") != NULL);
+	call_free(&c);
+	CHECK_EQ_INT(request(&c, snap, "DELETE", "/api/v1/arrivals/" UUID_IN2, NULL, NULL, NULL, 0), 404);
+	call_free(&c);
+	CHECK_EQ_INT(request(&c, snap, "PUT", "/api/v1/arrivals", NULL, NULL, NULL, 0), 405);
+	CHECK_STR(c.rp.allow, "GET, HEAD, POST");
+	call_free(&c);
+	CHECK_EQ_INT(request(&c, snap, "DELETE", "/api/v1/arrivals", NULL, NULL, NULL, 0), 405);
+	call_free(&c);
+	CHECK_EQ_INT(request(&c, snap, "POST", "/api/v1/arrivals/" UUID_IN, NULL, "application/json",
+			     ARRIVAL_A, strlen(ARRIVAL_A)), 405);
+	CHECK_STR(c.rp.allow, "GET, HEAD, DELETE");
+	call_free(&c);
+	c.args[0] = (struct nl_api_arg){ "policy", "simple" };
+	c.nargs = 1;
+	CHECK_EQ_INT(get(&c, "/api/v1/arrivals", NULL), 400);
+	call_free(&c);
+	CHECK_EQ_INT(nl_arrivals_generation(e.a), gen);
+	CHECK_EQ_INT(wakes, 0);
+	after = list_body();
+	CHECK_STR(after, before);
+	free(before);
+	free(after);
+	/* a server without a registry */
+	req_env = NULL;
+	CHECK_EQ_INT(get(&c, "/api/v1/arrivals", NULL), 503);
+	call_free(&c);
+	CHECK_EQ_INT(post_json(&c, ARRIVAL_A), 503);
+	call_free(&c);
+	arr_end(&e);
+#undef PROF
+}
+
+static void test_arrivals_delete(void)
+{
+	struct arr_env e;
+	struct call c = { 0 };
+	char id[NL_HINT_ID_LEN] = "", upper[64];
+	unsigned long gen;
+	cJSON *j;
+
+	arr_begin(&e);
+	CHECK_EQ_INT(post_json(&c, ARRIVAL_A), 201);
+	j = body_json(&c);
+	snprintf(id, sizeof(id), "%s",
+		 jstr(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "hints"), 0), "id"));
+	cJSON_Delete(j);
+	call_free(&c);
+	CHECK_EQ_INT(hints_with_id(snap, "simple", id, true), 1);
+	/* UUIDs compare without case */
+	snprintf(upper, sizeof(upper), "/api/v1/arrivals/%s", UUID_IN);
+	for (char *p = upper + strlen("/api/v1/arrivals/"); *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+	CHECK_EQ_INT(get(&c, upper, NULL), 200);
+	call_free(&c);
+	gen = nl_arrivals_generation(e.a);
+	CHECK_EQ_INT(request(&c, snap, "DELETE", "/api/v1/arrivals/" UUID_IN, NULL, NULL, NULL, 0), 200);
+	j = body_json(&c);
+	CHECK_STR(jstr(j, "uuid"), UUID_IN);
+	CHECK_STR(jstr(j, "vm"), "incoming");
+	cJSON_Delete(j);
+	call_free(&c);
+	CHECK_EQ_INT(wakes, 2);
+	CHECK(nl_arrivals_generation(e.a) != gen);
+	CHECK_EQ_INT(get(&c, "/api/v1/arrivals", NULL), 200);
+	j = body_json(&c);
+	CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(j, "arrivals")), 0);
+	cJSON_Delete(j);
+	call_free(&c);
+	CHECK_EQ_INT(hints_with_id(snap, "simple", id, true), 0);
+	CHECK_EQ_INT(request(&c, snap, "DELETE", "/api/v1/arrivals/" UUID_IN, NULL, NULL, NULL, 0), 404);
+	call_free(&c);
+
+	/* an expired registration is gone: not listed, not deletable, no hints */
+	CHECK_EQ_INT(post_json(&c, "{\"profile\":{\"vm\":\"incoming\",\"uuid\":\"" UUID_IN "\","
+			     "\"memory_bytes\":23622320128,\"cpu_cores\":0.5},\"policy\":\"simple\","
+			     "\"ttl_seconds\":60}"), 201);
+	call_free(&c);
+	CHECK_EQ_INT(hints_with_id(snap, "simple", id, true), 1);
+	e.env.now += 61;
+	CHECK_EQ_INT(get(&c, "/api/v1/arrivals/" UUID_IN, NULL), 404);
+	call_free(&c);
+	CHECK_EQ_INT(request(&c, snap, "DELETE", "/api/v1/arrivals/" UUID_IN, NULL, NULL, NULL, 0), 404);
+	call_free(&c);
+	CHECK_EQ_INT(hints_with_id(snap, "simple", id, true), 0);
+	/* and may be registered again */
+	CHECK_EQ_INT(post_json(&c, ARRIVAL_A), 201);
+	call_free(&c);
+	arr_end(&e);
+}
+
+/* The same through libmicrohttpd: DELETE is routed to the API, and the
+ * server's registry and wake are the source's. */
+static void test_arrivals_http(void)
+{
+	struct nl_snapshot *cur;
+	struct nl_arrivals *a = nl_arrivals_new();
+	struct nl_http_source src = { .get = src_get, .put = src_put, .arg = &cur,
+				      .interval = 2.0, .arrivals = a, .wake = count_wake };
+	static char out[1 << 18];
+	char req[2048];
+	struct nl_http *h;
+	int port, n;
+
+	setup();
+	cur = snap;
+	wakes = 0;
+	h = nl_http_start("127.0.0.1:0", "/metrics", &src);
+	CHECK(h != NULL);
+	if (!h)
+		goto cleanup;
+	port = nl_http_port(h);
+	n = snprintf(req, sizeof(req), "POST /api/v1/arrivals HTTP/1.1\r\nHost: x\r\n"
+		     "Content-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+		     strlen(ARRIVAL_A), ARRIVAL_A);
+	CHECK_EQ_INT(raw_http(port, req, (size_t)n, out, sizeof(out)), 201);
+	CHECK(strstr(out, "\"state\":\"pending\"") != NULL);
+	CHECK_EQ_INT(wakes, 1);
+	n = snprintf(req, sizeof(req), "DELETE /api/v1/arrivals/%s HTTP/1.1\r\nHost: x\r\n"
+		     "Connection: close\r\n\r\n", UUID_IN);
+	CHECK_EQ_INT(raw_http(port, req, (size_t)n, out, sizeof(out)), 200);
+	CHECK_EQ_INT(wakes, 2);
+	CHECK_EQ_INT(raw_http(port, req, (size_t)n, out, sizeof(out)), 404);
+	n = snprintf(req, sizeof(req), "DELETE /api/v1/arrivals HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+	CHECK_EQ_INT(raw_http(port, req, (size_t)n, out, sizeof(out)), 405);
+	CHECK(strcasestr(out, "Allow: GET, HEAD, POST") != NULL);
+	nl_http_stop(h);
+cleanup:
+	nl_arrivals_free(a);
 }
 
 /* ---- enums ---- */
@@ -869,4 +1427,10 @@ NL_TEST_MAIN(NL_T(test_hints_json),
 	     NL_T(test_http_server),
 	     NL_T(test_enum_mapping),
 	     NL_T(test_error_lists),
+	     NL_T(test_arrivals_json),
+	     NL_T(test_placement_policy),
+	     NL_T(test_arrivals_protobuf),
+	     NL_T(test_arrivals_bad),
+	     NL_T(test_arrivals_delete),
+	     NL_T(test_arrivals_http),
 	     NL_T(test_teardown))

@@ -12,6 +12,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,6 +269,41 @@ static void test_hints_url(void)
 	}
 }
 
+/* Any endpoint: a name in the path percent-encoded (dots too, where they
+ * would make a dot segment), a sub-path, query arguments with NULL values
+ * left out. */
+static void test_api_url(void)
+{
+	static const struct {
+		const char *base;
+		struct nl_apply_path p;
+		const char *want;
+	} cases[] = {
+		{ "http://h:1/pre/", { "vms", "db 1/x?", "profile", { { NULL, NULL } } },
+		  "http://h:1/pre/api/v1/vms/db%201%2fx%3f/profile" },
+		{ "http://h:1", { "vms", "..", NULL, { { NULL, NULL } } },
+		  "http://h:1/api/v1/vms/%2e%2e" },
+		{ "http://h:1", { "vms", ".", "profile", { { NULL, NULL } } },
+		  "http://h:1/api/v1/vms/%2e/profile" },
+		{ "http://h:1", { "vms", "a.b", NULL, { { NULL, NULL } } },
+		  "http://h:1/api/v1/vms/a.b" },
+		{ "http://[::1]:2", { "placement", NULL, NULL, { { "policy", "dino" } } },
+		  "http://[::1]:2/api/v1/placement?policy=dino" },
+		{ "http://h:1", { "placement", NULL, NULL, { { "policy", NULL }, { "x", "1 2" } } },
+		  "http://h:1/api/v1/placement?x=1%202" },
+		{ "http://h:1", { "arrivals", NULL, NULL, { { NULL, NULL } } },
+		  "http://h:1/api/v1/arrivals" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *url = NULL;
+
+		CHECK_EQ_INT(nl_apply_api_url(cases[i].base, &cases[i].p, &url), 0);
+		CHECK_STR(url, cases[i].want);
+		free(url);
+	}
+}
+
 /* ---- HTTP through libcurl ---- */
 
 static int get(const char *base, const char *vm, size_t max, struct nl_apply_reply *r,
@@ -368,6 +404,60 @@ static void test_http_timeout(void)
 	CHECK_EQ_INT(rc, -ETIMEDOUT);
 	CHECK(strstr(err, "no answer within 0.3 s") != NULL);
 	CHECK(secs >= 0.25 && secs < 3);
+	nl_apply_reply_free(&r);
+	curl_global_cleanup();
+	if (fd >= 0)
+		close(fd);
+}
+
+/* The stop flag (a signal handler's) ends a transfer long before its
+ * timeout: a server that takes the connection and never answers. */
+static volatile sig_atomic_t stop_now;
+
+static void *raise_stop(void *arg)
+{
+	(void)arg;
+	usleep(300 * 1000);
+	stop_now = 1;
+	return NULL;
+}
+
+static void test_http_stop(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t alen = sizeof(a);
+	struct nl_apply_reply r;
+	struct timespec t0, t1;
+	char url[128], err[512];
+	int fd = socket(AF_INET, SOCK_STREAM, 0), rc;
+	pthread_t th;
+	double secs;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(fd, 4) == 0 &&
+	      getsockname(fd, (struct sockaddr *)&a, &alen) == 0);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/v1/hints", ntohs(a.sin_port));
+	stop_now = 0;
+	nl_apply_http_stop_on(&stop_now);
+	CHECK_EQ_INT(pthread_create(&th, NULL, raise_stop, NULL), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = nl_apply_http_get(url, 20, 1000, &r, err, sizeof(err));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pthread_join(th, NULL);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	CHECK_EQ_INT(rc, -ECANCELED);
+	CHECK(strstr(err, ": stopped (signal)") != NULL);
+	/* libcurl asks at least once a second */
+	CHECK(secs >= 0.25 && secs < 2.5);
+	nl_apply_reply_free(&r);
+	/* set before the transfer: it does not start; cleared: it runs */
+	rc = nl_apply_http_get(url, 0.2, 1000, &r, err, sizeof(err));
+	CHECK_EQ_INT(rc, -ECANCELED);
+	nl_apply_reply_free(&r);
+	nl_apply_http_stop_on(NULL);
+	rc = nl_apply_http_get(url, 0.2, 1000, &r, err, sizeof(err));
+	CHECK_EQ_INT(rc, -ETIMEDOUT);
 	nl_apply_reply_free(&r);
 	curl_global_cleanup();
 	if (fd >= 0)
@@ -574,8 +664,34 @@ static void test_cmd_apply(void)
 	expect(&r, 2, NULL, "unexpected argument \"stray\"");
 	APPLY(&r, url, "--vm=test", "--yes", procfs);
 	expect(&r, 2, NULL, "--yes acts on real processes");
+	APPLY(&r, url, "--vm=test", "--yes", "--dry-run");
+	expect(&r, 2, NULL, "--yes or --dry-run, not both");
+	/* --follow: its own flags and what it needs */
+	APPLY(&r, url, "--follow", "--dry-run");
+	expect(&r, 2, NULL, "--follow watches one policy: give --policy=POLICY");
+	APPLY(&r, url, "--follow", "--dry-run", "--policy=numad");
+	expect(&r, 2, NULL, "--policy: unknown policy \"numad\"");
+	APPLY(&r, url, "--follow", "--policy=dino");
+	expect(&r, 2, NULL, "--follow needs --yes (apply) or --dry-run (log only)");
+	APPLY(&r, url, "--follow", "--policy=dino", "--dry-run", "--id=00ff");
+	expect(&r, 2, NULL, "--follow takes new hints as they come; --id is for one");
+	APPLY(&r, url, "--follow", "--policy=dino", "--yes", procfs);
+	expect(&r, 2, NULL, "--yes acts on real processes");
+	APPLY(&r, url, "--vm=test", "--interval=1");
+	expect(&r, 2, NULL, "--interval goes with --follow");
+	APPLY(&r, url, "--vm=test", "--backoff-max=5");
+	expect(&r, 2, NULL, "--backoff-max goes with --follow");
+	APPLY(&r, url, "--vm=test", "--state=/tmp/x");
+	expect(&r, 2, NULL, "--state goes with --follow");
+	APPLY(&r, url, "--follow", "--policy=dino", "--dry-run", "--interval=0");
+	expect(&r, 2, NULL, "--interval: want seconds in (0, 3600]");
+	APPLY(&r, "--url=https://127.0.0.1:1", "--follow", "--policy=dino", "--dry-run");
+	expect(&r, 2, NULL, "--url: want http://HOST[:PORT][/PREFIX], got \"https://127.0.0.1:1\"");
+	APPLY(&r, url, "--follow", "--policy=dino", "--dry-run", "--state=/nonexistent/dir/ids");
+	expect(&r, 1, NULL, "--state=/nonexistent/dir/ids: No such file or directory");
 	APPLY(&r, "--help");
 	expect(&r, 0, "usage: numalens apply (--id=ID | --vm=NAME [--kind=KIND]) [flags]", NULL);
+	expect(&r, 0, "       numalens apply --follow --policy=POLICY (--yes | --dry-run)", NULL);
 	CHECK_EQ_INT(nl_paths_set("/proc", "/sys"), 0);
 }
 
@@ -589,8 +705,10 @@ static void test_teardown(void)
 }
 
 NL_TEST_MAIN(NL_T(test_hints_url),
+	     NL_T(test_api_url),
 	     NL_T(test_http_get),
 	     NL_T(test_http_timeout),
+	     NL_T(test_http_stop),
 	     NL_T(test_hints_decode),
 	     NL_T(test_cmd_apply),
 	     NL_T(test_teardown))

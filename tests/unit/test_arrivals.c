@@ -341,6 +341,8 @@ static void test_room_hints_then_arrival(void)
 	nl_hints_make_id(x.h.vm[1].uuid, NL_HINT_MIGRATE_MEMORY, 0, eng_id);
 	CHECK(strcmp(room_id, eng_id) != 0);
 	CHECK(rh->nactions == 1 && strstr(rh->actions[0].command, room_id));
+	/* apply finds it under its own policy, whatever the server's default */
+	CHECK(rh->nactions == 1 && strstr(rh->actions[0].command, " --policy=locality "));
 
 	/* in the next report of its policy only, and nothing else for r2-cpu */
 	CHECK_EQ_INT(run(&x.h, x.e, 1, &x.s), 0);

@@ -91,7 +91,7 @@ static void build_snapshot(double age)
 
 static struct nl_http *start(const char *listen, const char *path)
 {
-	struct nl_http_source src = { fake_get, fake_put, &fake, 2.0 };
+	struct nl_http_source src = { .get = fake_get, .put = fake_put, .arg = &fake, .interval = 2.0 };
 
 	nl_log_set_level(NL_LOG_WARN);
 	return nl_http_start(listen, path, &src);
