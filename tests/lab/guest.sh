@@ -221,7 +221,13 @@ fi
 # vm_start NAME VCPUS CMDLINE NUMACTL-ARGS...: a QEMU TCG guest running
 # memburn, alone in cgroup lab-NAME, started under numactl. Sets VM_PID.
 vm_start() {
-	local name=$1 vcpus=$2 cmdline=$3 mon=(-monitor none); shift 3
+	local name=$1 vcpus=$2 cmdline=$3 mon=(-monitor none) extra=(); shift 3
+	# more QEMU arguments when VM_EXTRA is set (words; a -monitor in them
+	# replaces the default one)
+	if [ -n "${VM_EXTRA:-}" ]; then
+		read -r -a extra <<< "$VM_EXTRA"
+		[[ " $VM_EXTRA " == *" -monitor "* ]] && mon=()
+	fi
 	# an HMP monitor on a loopback port when VM_MONITOR=PORT is set
 	[ -n "${VM_MONITOR:-}" ] && mon=(-monitor "tcp:127.0.0.1:$VM_MONITOR,server=on,wait=off")
 	rm -f "/tmp/$name.serial" "/tmp/$name.qemu.log"
@@ -239,7 +245,7 @@ vm_start() {
 			-name "guest=$name,debug-threads=on" -m "${VM_MEM:-256}" -smp "$vcpus" \
 			-kernel "$LAB/bin/memburn.elf" -append "$cmdline" \
 			-nodefaults -no-user-config -display none "${mon[@]}" \
-			-serial "file:/tmp/$name.serial"
+			-serial "file:/tmp/$name.serial" "${extra[@]}"
 	) > "/tmp/$name.qemu.log" 2>&1 &
 	VM_PID=$!
 	VMS+=("$name")
@@ -959,8 +965,12 @@ sc_placement() {
 	vm_stop cold
 }
 
+# shellcheck source=tests/lab/sc_livemig.sh
+. tests/lab/sc_livemig.sh
+
 case "$TOPO" in
 2node) SCENARIOS="local remote vmm spread migrate apply" ;;
+2node-mig) SCENARIOS="livemig" ;;
 4node) SCENARIOS="topology far_spread placement" ;;
 *) log "unknown topology $TOPO"; exit 1 ;;
 esac

@@ -22,7 +22,9 @@
 #                   of seconds: RCU stalls, soft lockups, a vCPU thread
 #                   moved there not running at all. One TCG thread for all
 #                   vCPUs has not shown it, and uses one host core.
-#   NL_LAB_TOPOS    which guests to boot (default "2node 4node")
+#   NL_LAB_TOPOS    which guests to boot (default "2node 4node 2node-mig";
+#                   2node-mig is the 2node guest running the live-migration
+#                   scenario, tests/lab/sc_livemig.sh)
 #   NL_LAB_TIMEOUT  seconds one guest may run before it is killed (420: a
 #                   scenario with a failed check is run once more)
 #   NL_LAB_KEEP=1   keep the unpacked kernel package tree
@@ -44,7 +46,7 @@ BIN=${1:-build/numalens}
 
 LAB=build/lab
 ACCEL=${NL_LAB_ACCEL:-tcg}
-TOPOS=${NL_LAB_TOPOS:-"2node 4node"}
+TOPOS=${NL_LAB_TOPOS:-"2node 4node 2node-mig"}
 TIMEOUT=${NL_LAB_TIMEOUT:-420}
 # The 9p modules the initramfs loads; their dependencies (modinfo) are added
 # and loaded first. Built-in ones are skipped.
@@ -182,6 +184,14 @@ boot() {
 	local n nn s d v row
 	rm -rf "$out"; mkdir -p "$out"
 	case "$topo" in
+	2node-mig)
+		# smaller nodes: the resident VM that fills node 0 touches less
+		# memory (slow in a TCG guest), and nothing else changes
+		smp=4 mem=1024
+		numa=(-object memory-backend-ram,id=m0,size=512M
+		      -object memory-backend-ram,id=m1,size=512M
+		      -numa node,nodeid=0,cpus=0-1,memdev=m0
+		      -numa node,nodeid=1,cpus=2-3,memdev=m1) ;;
 	2node)
 		smp=4 mem=2048
 		numa=(-object memory-backend-ram,id=m0,size=1024M
