@@ -5,7 +5,8 @@
 # with the kernel's schedstat, per-node memory agrees with the VM's cgroup,
 # a destroyed VM vanishes and a started VM appears within one interval, and
 # a VM saved and restored is reported as arrived (how="restored") within one
-# interval, and the exposition passes promtool. Every comparison fails on an empty, zero
+# interval (and an arrival registered for it while it was saved is matched in
+# that same cycle), and the exposition passes promtool. Every comparison fails on an empty, zero
 # (where a measurement is expected) or unparsable side and prints both.
 #
 #   tests/integration/run.sh [build/numalens]
@@ -256,10 +257,26 @@ nl_scrape "$URL" "$OUT/a" 2>/dev/null || : > "$OUT/a"
 nl_check "a VM that booted here has no arrival line (${PREFIX}new)" \
 	sh -c "grep -q '^numalens_vm_info{vm=\"${PREFIX}new\"' '$OUT/a' && ! grep -q '^numalens_vm_arrival_info{vm=\"${PREFIX}new\"' '$OUT/a'"
 pid_before=$(nl_vm_qemu_pid "${PREFIX}new" 2>/dev/null)
+# Its profile, taken here as a source host would send it; an arrival for a
+# UUID that runs here is refused (409) and registers nothing.
+API=${URL%/metrics}
+uuid=$(virsh -q -c qemu:///system domuuid "${PREFIX}new" 2>/dev/null | tr -d '[:space:]')
+curl -fsS --max-time 5 "$API/api/v1/vms/${PREFIX}new/profile" -o "$OUT/new.profile" 2>/dev/null || : > "$OUT/new.profile"
+jq '{profile: ., policy: "locality"}' "$OUT/new.profile" > "$OUT/new.arrival" 2>/dev/null || : > "$OUT/new.arrival"
+post_arrival() {   # -> HTTP status; the answer in $OUT/arrival.out
+	curl -sS --max-time 5 -o "$OUT/arrival.out" -w '%{http_code}' -H 'Content-Type: application/json' \
+		--data-binary @"$OUT/new.arrival" "$API/api/v1/arrivals" 2>/dev/null
+}
+nl_check_eq --names=status,want "an arrival for the running ${PREFIX}new (UUID ${uuid:-?}) is refused" "$(post_arrival)" 409
+nl_check_eq --names=arrivals,want "... and registers nothing" \
+	"$(curl -fsS --max-time 5 "$API/api/v1/arrivals" 2>/dev/null | jq -r '.arrivals | length')" 0
 SAVE=$OUT/${PREFIX}new.save
 rm -f "$SAVE"
 if nl_check "virsh save ${PREFIX}new" nl__virsh save "${PREFIX}new" "$SAVE"; then
 	nl_check "saved VM gone from /metrics" wait_until 10 lacks_vm "${PREFIX}new"
+	# while it is away: registered, as the source would before a migration
+	nl_check_eq --names=status,want "arrival of ${PREFIX}new registered while it is saved" "$(post_arrival)" 201
+	nl_check_eq --names=state,want "... pending" "$(jq -r .state "$OUT/arrival.out" 2>/dev/null)" pending
 	nl_check "virsh restore of the saved file" nl__virsh restore "$SAVE"
 	t0=$(date +%s.%N)
 	wait_until 10 arrived_as "${PREFIX}new" restored
@@ -274,6 +291,21 @@ if nl_check "virsh save ${PREFIX}new" nl__virsh save "${PREFIX}new" "$SAVE"; the
 		"$(awk -v d="$dt" 'BEGIN{print d + 1}')"
 	nl_check "VMs not restored have no arrival line" \
 		sh -c "! grep -q '^numalens_vm_arrival_info{vm=\"${PREFIX}mem\"' '$OUT/a'"
+	# the registered arrival was matched in the cycle that saw the VM
+	# arrive: its `arrived` is the time the arrival was seen (scrape time
+	# less the snapshot's age less the arrival's age), within half a cycle
+	curl -fsS --max-time 5 "$API/api/v1/arrivals/$uuid" -o "$OUT/arrival.got" 2>/dev/null || : > "$OUT/arrival.got"
+	nl_check_eq --names=state,want "registered arrival of ${PREFIX}new matched" "$(jq -r .state "$OUT/arrival.got" 2>/dev/null)" arrived
+	nl_check_eq --names=how,want "... as restored" "$(jq -r .how "$OUT/arrival.got" 2>/dev/null)" restored
+	seen=$(awk -v t="$(stat -c %.9Y "$OUT/a")" -v s="$(nl_metric "$OUT/a" 'numalens_snapshot_age_seconds ')" -v a="$age" \
+		'BEGIN { if (s != "" && a != "") printf "%.3f", t - s - a }')
+	matched=$(jq -r '.arrived // empty' "$OUT/arrival.got" 2>/dev/null)
+	nl_check_within --names=arrived,seen "... in the cycle that saw it arrive (arrived vs seen, s)" \
+		"$matched" "$seen" 0 "$(awk -v i="$INTERVAL" 'BEGIN { print i / 2 }')"
+	# it landed where the arrival placed it (one node here): no hint for it
+	nl_check_eq --names=hints,want "... and, already in place, it has no hints" \
+		"$(curl -fsS --max-time 5 "$API/api/v1/hints?vm=${PREFIX}new" 2>/dev/null | jq -r '[.hints[]? | select(.vm == "'"${PREFIX}new"'")] | length')" 0
+	curl -fsS --max-time 5 -X DELETE "$API/api/v1/arrivals/$uuid" -o /dev/null 2>/dev/null
 fi
 rm -f "$SAVE"
 
