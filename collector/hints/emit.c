@@ -409,7 +409,7 @@ void nl_hints_emit_wide(struct nl_plan_ctx *c, size_t v, const int *nodes, int n
 		}
 		snprintf(x->reason_code, sizeof(x->reason_code), "remote_memory");
 		snprintf(x->reason, sizeof(x->reason),
-			 "a VM wider than one node: run its %s on nodes %s, where its memory is to be",
+			 "a VM wider than one node: run its %s on nodes %.160s, where its memory is to be",
 			 k == 0 ? "vCPUs" : "VMM threads", list);
 		finish(c, x, v);
 	}

@@ -379,7 +379,7 @@ bool nl_place_wide(const struct nl_place_ctx *pc, struct nl_placement *pl)
 	pl->fits = true;
 	pl->recommended_node = pl->chosen[0];
 	snprintf(pl->reason, sizeof(pl->reason),
-		 "%s: no single node can take %.2f GiB and %.2f cores; nodes %s together have %.2f GiB free above the reserve, at SLIT distance %d (score %.2f)",
+		 "%s: no single node can take %.2f GiB and %.2f cores; nodes %.60s together have %.2f GiB free above the reserve, at SLIT distance %d (score %.2f)",
 		 nl_policy_name(pc->pol), pc->mem_need / GIB, pc->cpu_need, list, bmem / GIB,
 		 bdist, bscore);
 	return true;
