@@ -25,7 +25,8 @@
 #   NL_LAB_TOPOS    which guests to boot (default "2node 4node 2node-mig";
 #                   2node-mig is the 2node guest running the live-migration
 #                   scenario, tests/lab/sc_livemig.sh)
-#   NL_LAB_TIMEOUT  seconds one guest may run before it is killed (420: a
+#   NL_LAB_TIMEOUT  seconds one guest may run before it is killed (420, and
+#                   900 for 2node-mig, whose one try takes 4-5 minutes: a
 #                   scenario with a failed check is run once more)
 #   NL_LAB_KEEP=1   keep the unpacked kernel package tree
 #   NL_LAB_SCENARIOS  the guest's scenarios (default: all of the topology's)
@@ -47,7 +48,13 @@ BIN=${1:-build/numalens}
 LAB=build/lab
 ACCEL=${NL_LAB_ACCEL:-tcg}
 TOPOS=${NL_LAB_TOPOS:-"2node 4node 2node-mig"}
-TIMEOUT=${NL_LAB_TIMEOUT:-420}
+# (per guest: guest_timeout TOPO)
+guest_timeout() {
+	if [ -n "${NL_LAB_TIMEOUT:-}" ]; then echo "$NL_LAB_TIMEOUT"
+	elif [ "$1" = 2node-mig ]; then echo 900
+	else echo 420
+	fi
+}
 # The 9p modules the initramfs loads; their dependencies (modinfo) are added
 # and loaded first. Built-in ones are skipped.
 ROOT_MODULES="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev
@@ -246,6 +253,7 @@ boot() {
 		-nodefaults -display none -no-reboot -serial "file:$out/console.log" \
 		> "$out/qemu.log" 2>&1 &
 	qpid=$!
+	TIMEOUT=$(guest_timeout "$topo")
 	while kill -0 "$qpid" 2>/dev/null; do
 		if [ -z "$ready" ] && grep -q '^nllab: ready' "$out/console.log" 2>/dev/null; then
 			ready=$(since "$t1")
