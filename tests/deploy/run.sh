@@ -204,12 +204,20 @@ while read -r first rest; do
 	esac
 done < "$OPTIONAL"
 mapfile -t RULE_NAMES < <(jq -r '.groups[].rules[] | select(.record) | .record' "$OUT/rules.json")
+# is_rule NAME: a recording rule of that name is defined. (No `printf |
+# grep -q`: grep leaving early can kill printf with SIGPIPE, and under
+# pipefail a defined rule then read as undefined, at random.)
+is_rule() {
+	local n
+	for n in "${RULE_NAMES[@]}"; do [ "$n" = "$1" ] && return 0; done
+	return 1
+}
 stale=
 for item in "${!ITEM_TAG[@]}"; do
 	tag=${ITEM_TAG[$item]}
 	[ -n "${COND[$tag]:-}" ] || stale="$stale $item(unknown tag $tag)"
 	case $item in
-	rule/*) printf '%s\n' "${RULE_NAMES[@]}" | grep -qxF "${item#rule/}" || stale="$stale $item" ;;
+	rule/*) is_rule "${item#rule/}" || stale="$stale $item" ;;
 	*) IFS=/ read -r uid id ref <<<"$item"
 	   grep -qP "^\\Q$uid\\E\t$id\t$ref\t" "$OUT/exprs.tsv" || stale="$stale $item"
 	   f=${DASH_FILE[$uid]:-}
@@ -239,7 +247,7 @@ for m in $(grep -oE 'numalens_[a-z0-9_]+' "$OUT/all-exprs.txt" | sort -u); do
 done
 for r in $(grep -oE 'numalens:[a-z0-9_:]+' "$OUT/all-exprs.txt" | sort -u); do
 	nrule=$((nrule + 1))
-	printf '%s\n' "${RULE_NAMES[@]}" | grep -qxF "$r" || undef="$undef $r"
+	is_rule "$r" || undef="$undef $r"
 done
 nl_check_none --names=undocumented,metrics "every metric used is documented in docs/metrics.md" "$undoc" "$nmetric"
 nl_check_none --names=undefined,rules "every recording rule used is defined" "$undef" "$nrule"
