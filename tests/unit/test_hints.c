@@ -918,11 +918,13 @@ static void test_placement_policies(void)
 		/* the default policy (locality) is what nl_hints_place() uses */
 		CHECK_EQ_INT(pl[NL_POLICY_LOCALITY]->chosen[0], 0);
 	}
-	CHECK_EQ_INT(nl_hints_place_with(s, &p, NL_POLICY_COUNT, NULL, &pl[0]), -EINVAL);
 	for (int k = 0; k < NL_POLICY_COUNT; k++) {
 		nl_placement_free(pl[k]);
 		pl[k] = NULL;
 	}
+	/* (after the frees: *out is set to NULL first) */
+	CHECK_EQ_INT(nl_hints_place_with(s, &p, NL_POLICY_COUNT, NULL, &pl[0]), -EINVAL);
+	CHECK(pl[0] == NULL);
 	nl_snapshot_put(s);
 	s = NULL;
 	nl_hints_free(e);
