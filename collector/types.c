@@ -79,6 +79,18 @@ void nl_cpuset_or(struct nl_cpuset *dst, const struct nl_cpuset *src)
 		dst->bits[i] |= src->bits[i];
 }
 
+bool nl_cpuset_within(const struct nl_cpuset *a, const struct nl_cpuset *b)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < NL_MAX_CPUS / 64; i++) {
+		if (a->bits[i] & ~b->bits[i])
+			return false;
+		any |= a->bits[i] != 0;
+	}
+	return any;
+}
+
 /* Parse "a-b,c" calling set(i) for every member below max. */
 static int list_parse(const char *list, int max, void (*set)(void *, int),
 		      void *arg)

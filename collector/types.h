@@ -63,6 +63,8 @@ void nl_cpuset_set(struct nl_cpuset *s, int cpu);
 bool nl_cpuset_isset(const struct nl_cpuset *s, int cpu);
 int nl_cpuset_count(const struct nl_cpuset *s);
 void nl_cpuset_or(struct nl_cpuset *dst, const struct nl_cpuset *src);
+/* a is not empty and every CPU of a is in b. */
+bool nl_cpuset_within(const struct nl_cpuset *a, const struct nl_cpuset *b);
 /* Parse a kernel list ("0-3,8,10-11"). Return 0 or -EINVAL / -ERANGE. */
 int nl_cpuset_parse(struct nl_cpuset *s, const char *list);
 /* Format as a kernel list into buf ("" when empty). Returns buf. */

@@ -61,18 +61,6 @@ void nl_arrival_prefix(const struct nl_plan_ctx *c, size_t v, const struct nl_pl
 			 nl_arrival_name(vm->arrival), w, w == 1 ? "" : "s");
 }
 
-static bool cpus_within(const struct nl_cpuset *a, const struct nl_cpuset *b)
-{
-	bool any = false;
-
-	for (size_t i = 0; i < NL_MAX_CPUS / 64; i++) {
-		if (a->bits[i] & ~b->bits[i])
-			return false;
-		any |= a->bits[i] != 0;
-	}
-	return any;
-}
-
 /* Share of the VM's memory on the node indexes nodes[0..n). */
 static double mem_share(const struct nl_vm_snap *vm, const int *nodes, int n)
 {
@@ -115,8 +103,8 @@ static bool plan_wide(struct nl_plan_ctx *c, size_t v, const struct nl_arrival_d
 		nl_cpuset_or(&all, &c->s->topo.nodes[d->nodes[i]].cpus);
 	vc = nl_plan_role_cpus(vm, 1u << NL_ROLE_VCPU, NULL);
 	mc = nl_plan_role_cpus(vm, NL_PLAN_VMM_ROLES, &present);
-	pv = c->r->vmf[v].nvcpus > 0 && !cpus_within(&vc, &all);
-	pm = present && !cpus_within(&mc, &all);
+	pv = c->r->vmf[v].nvcpus > 0 && !nl_cpuset_within(&vc, &all);
+	pm = present && !nl_cpuset_within(&mc, &all);
 	if (pv || pm)
 		nl_hints_emit_wide(c, v, d->nodes, d->nnodes, pv, pm);
 	else if (d->matched_now)

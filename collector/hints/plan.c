@@ -19,18 +19,6 @@
 
 /* ---- small helpers ---- */
 
-static bool cpus_within(const struct nl_cpuset *a, const struct nl_cpuset *b)
-{
-	bool any = false;
-
-	for (size_t i = 0; i < NL_MAX_CPUS / 64; i++) {
-		if (a->bits[i] & ~b->bits[i])
-			return false;
-		any |= a->bits[i] != 0;
-	}
-	return any;
-}
-
 double nl_plan_vm_mem(const struct nl_plan_ctx *c, size_t v)
 {
 	double m = 0;
@@ -267,8 +255,8 @@ void nl_plan_eval_home(const struct nl_plan_ctx *c, size_t v, int h,
 		o->bytes_total += o->donors[d].bytes;
 	vc = nl_plan_role_cpus(vm, 1u << NL_ROLE_VCPU, NULL);
 	mc = nl_plan_role_cpus(vm, NL_PLAN_VMM_ROLES, &present);
-	o->pin_vcpus = f->nvcpus > 0 && !cpus_within(&vc, ncpus);
-	o->pin_vmm = present && !cpus_within(&mc, ncpus);
+	o->pin_vcpus = f->nvcpus > 0 && !nl_cpuset_within(&vc, ncpus);
+	o->pin_vmm = present && !nl_cpuset_within(&mc, ncpus);
 	o->l_after = 1.0;
 	o->gain = isnan(f->locality) ? 0 : o->l_after - f->locality;
 	/* nothing to do for the guest: no vCPU pin, no memory worth moving */
@@ -420,7 +408,7 @@ static void eval_vmm(const struct nl_plan_ctx *c, size_t v, int m, struct nl_pla
 		return;
 	mc = nl_plan_role_cpus(vm, NL_PLAN_VMM_ROLES, &present);
 	o->feasible = f->vmm_cpu_cores - st->vmm_node[m] <= c->cpu_avail[m] + 1e-6;
-	o->pin_vmm = present && !cpus_within(&mc, &c->s->topo.nodes[m].cpus);
+	o->pin_vmm = present && !nl_cpuset_within(&mc, &c->s->topo.nodes[m].cpus);
 	o->l_after = 1.0;
 	if (!o->pin_vmm || f->vmm_cpu_cores < NL_HINT_VMM_MIN_CORES)
 		return;

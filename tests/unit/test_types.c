@@ -29,6 +29,21 @@ static void test_cpuset_bad_input(void)
 	CHECK_EQ_INT(nl_cpuset_parse(&s, "1,,2"), -EINVAL);
 }
 
+/* within: not empty, and no CPU outside b (also in a high word) */
+static void test_cpuset_within(void)
+{
+	struct nl_cpuset a, b, empty;
+
+	nl_cpuset_zero(&empty);
+	CHECK_EQ_INT(nl_cpuset_parse(&a, "2-3"), 0);
+	CHECK_EQ_INT(nl_cpuset_parse(&b, "0-3,200"), 0);
+	CHECK(nl_cpuset_within(&a, &b));
+	CHECK(!nl_cpuset_within(&b, &a));
+	CHECK(!nl_cpuset_within(&empty, &b));
+	nl_cpuset_set(&a, 201);
+	CHECK(!nl_cpuset_within(&a, &b));
+}
+
 static void test_nodemask(void)
 {
 	uint64_t m;
@@ -60,6 +75,6 @@ static void test_names(void)
 	CHECK_STR(nl_mem_source_name(NL_MEM_CGROUP_V2), "cgroup_v2");
 }
 
-NL_TEST_MAIN(NL_T(test_cpuset_roundtrip), NL_T(test_cpuset_bad_input),
+NL_TEST_MAIN(NL_T(test_cpuset_roundtrip), NL_T(test_cpuset_within), NL_T(test_cpuset_bad_input),
 	     NL_T(test_nodemask), NL_T(test_format_truncates_whole_items),
 	     NL_T(test_names))
