@@ -64,7 +64,8 @@ static Numalens__V1__Placement *placement(int recommended, size_t n, Numalens__V
 	p->recommended_node = recommended;
 	p->n_nodes = n;
 	p->nodes = calloc(n ? n : 1, sizeof(*p->nodes));
-	memcpy(p->nodes, nodes, n * sizeof(*nodes));
+	if (n)
+		memcpy(p->nodes, nodes, n * sizeof(*nodes));
 	return p;
 }
 
