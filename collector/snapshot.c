@@ -287,6 +287,7 @@ struct nl_snapshot *nl_snapshot_build(const struct nl_state *st,
 		memcpy(v->mem_bytes, vm->mem_bytes, sizeof(v->mem_bytes));
 		v->dev_nodes = vm->dev_nodes;
 		v->ndevices = vm->ndevices;
+		memcpy(v->devices, vm->devices, sizeof(v->devices));
 		v->arrival = vm->arrival;
 		/* an event seen after this cycle began is 0 s old, not NaN */
 		v->arrival_age_seconds = vm->arrival == NL_ARRIVAL_NONE ? NAN :

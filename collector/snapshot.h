@@ -77,6 +77,13 @@ struct nl_series {
 	double group_scaling[NL_MAX_GROUPS];  /* mean over the threads */
 };
 
+/* A passthrough (VFIO) PCI device of a VM (devices source). */
+#define NL_MAX_VM_DEVICES 8
+struct nl_vm_device {
+	char device[16];           /* PCI address, 0000:3b:00.0 */
+	int node;                  /* kernel node id; -1: firmware gives none */
+};
+
 struct nl_vm_snap {
 	char name[NL_NAME_MAX];
 	char uuid[NL_UUID_LEN];
@@ -94,7 +101,9 @@ struct nl_vm_snap {
 	double locality[NL_ROLE_COUNT + 1];
 	double distance[NL_ROLE_COUNT + 1];
 	uint64_t dev_nodes;          /* passthrough devices: node indexes */
-	int ndevices;
+	int ndevices;                /* all of them; the first
+					NL_MAX_VM_DEVICES in devices[] */
+	struct nl_vm_device devices[NL_MAX_VM_DEVICES];
 	enum nl_arrival arrival;     /* how it came to run here */
 	double arrival_age_seconds;  /* since the arrival was seen; NaN: none */
 	/* PMU scores over the last window per role and NL_ROLE_ALL (score.h);

@@ -71,7 +71,8 @@ struct nl_vm {
 
 	/* passthrough (VFIO) devices (devices source) */
 	uint64_t dev_nodes;        /* node indexes of the VM's devices */
-	int ndevices;
+	int ndevices;              /* the first NL_MAX_VM_DEVICES in devices[] */
+	struct nl_vm_device devices[NL_MAX_VM_DEVICES];
 
 	/* arrival (libvirt lifecycle event, or -incoming in the /proc scan):
 	 * how, and the monotonic time it was seen; kept while tracked */

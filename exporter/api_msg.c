@@ -432,6 +432,35 @@ static Numalens__V1__RoleInfo *pb_role(struct nl_api_bld *b, const struct nl_vm_
 	return ri;
 }
 
+/* What VFIO forbids (docs/api.md, "Passthrough (VFIO) VMs"). */
+static const char *const vfio_constraints[] = {
+	"vfio: memory pinned",
+	"vfio: not live-migratable",
+};
+
+static void pb_devices(struct nl_api_bld *b, const struct nl_vm_snap *vm, Numalens__V1__Vm *m)
+{
+	size_t nd = vm->ndevices < NL_MAX_VM_DEVICES ? (size_t)vm->ndevices : NL_MAX_VM_DEVICES;
+	size_t nc = sizeof(vfio_constraints) / sizeof(vfio_constraints[0]);
+
+	if (vm->ndevices <= 0)
+		return;
+	m->constraints = arr_new(b, nc, sizeof(*m->constraints));
+	for (size_t i = 0; m->constraints && i < nc; i++)
+		m->constraints[m->n_constraints++] = S(b, vfio_constraints[i]);
+	m->devices = arr_new(b, nd, sizeof(*m->devices));
+	for (size_t i = 0; m->devices && i < nd; i++) {
+		Numalens__V1__Device *d = nl_api_msg_new(b, &numalens__v1__device__descriptor);
+
+		if (!d)
+			break;
+		d->device = S(b, vm->devices[i].device);
+		if (vm->devices[i].node >= 0)
+			OPT(d, node, vm->devices[i].node);
+		m->devices[m->n_devices++] = d;
+	}
+}
+
 Numalens__V1__Vm *nl_api_pb_vm(struct nl_api_bld *b, const struct nl_vm_snap *vm, bool detail,
 			       enum nl_policy pol)
 {
@@ -473,6 +502,7 @@ Numalens__V1__Vm *nl_api_pb_vm(struct nl_api_bld *b, const struct nl_vm_snap *vm
 	for (size_t i = 0; r && i < r->nhints[pol]; i++)
 		nh += !strcmp(r->hints[pol][i].vm, vm->name);
 	OPT(m, nhints, nh);
+	pb_devices(b, vm, m);
 	if (!detail)
 		return m;
 	m->roles = arr_new(b, NL_ROLE_COUNT + 1, sizeof(*m->roles));

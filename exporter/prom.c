@@ -45,6 +45,8 @@ FAMILY(f_vm_mem, "vm_memory_bytes", "gauge",
        "Resident memory of the VM on each NUMA node, in bytes.");
 FAMILY(f_vm_mem_source, "vm_memory_source_info", "gauge",
        "Always 1; where the VM's per-node memory figure comes from.");
+FAMILY(f_vm_device, "vm_device_info", "gauge",
+       "Always 1 for each passthrough (VFIO) PCI device of the VM; its NUMA node in a label (\"unknown\" when the firmware gives none).");
 FAMILY(f_vm_arrival, "vm_arrival_info", "gauge",
        "Always 1 for a VM that arrived here rather than booted: by live migration, restore, snapshot, or a QEMU started with -incoming; how in a label.");
 FAMILY(f_vm_arrival_age, "vm_arrival_age_seconds", "gauge",
@@ -421,6 +423,21 @@ static void encode_vm_identity(struct enc *e, const struct nl_snapshot *s,
 		l[0] = (struct label){ "vm", v[i].vm->name };
 		l[1] = (struct label){ "source", nl_mem_source_name(v[i].vm->mem_source) };
 		sample_u64(e, &f_vm_mem_source, l, 2, 1);
+	}
+	for (size_t i = 0; i < nv; i++) {
+		const struct nl_vm_snap *vm = v[i].vm;
+		int nd = vm->ndevices < NL_MAX_VM_DEVICES ? vm->ndevices : NL_MAX_VM_DEVICES;
+
+		l[0] = (struct label){ "vm", vm->name };
+		for (int d = 0; d < nd; d++) {
+			if (vm->devices[d].node >= 0)
+				snprintf(node, sizeof(node), "%d", vm->devices[d].node);
+			else
+				snprintf(node, sizeof(node), "unknown");
+			l[1] = (struct label){ "device", vm->devices[d].device };
+			l[2] = (struct label){ "node", node };
+			sample_u64(e, &f_vm_device, l, 3, 1);
+		}
 	}
 	for (size_t i = 0; i < nv; i++) {
 		if (v[i].vm->arrival == NL_ARRIVAL_NONE)

@@ -192,19 +192,11 @@ static void emit_vmm_only(struct nl_plan_ctx *c, size_t v, const struct nl_plan 
 	x->roles = present;
 	x->step = 1;
 	x->cost_seconds = 0.001;
-	if (!strcmp(o->gain_metric, "device_locality")) {
-		snprintf(x->reason_code, sizeof(x->reason_code), "vmm_device");
-		snprintf(x->reason, sizeof(x->reason),
-			 "VMM threads (%.2f cores) run %.0f%% of the time away from node %d, where the VM's %d passthrough device%s sit%s",
-			 f->vmm_cpu_cores, 100 * o->gain, hid, vm->ndevices,
-			 vm->ndevices == 1 ? "" : "s", vm->ndevices == 1 ? "s" : "");
-	} else {
-		snprintf(x->reason_code, sizeof(x->reason_code), "vmm_remote");
-		snprintf(x->reason, sizeof(x->reason),
-			 "VMM threads (%.2f cores) run with locality %.2f against guest memory; node %d holds %.0f%% of it",
-			 f->vmm_cpu_cores, f->vmm_locality, hid,
-			 100.0 * (double)vm->mem_bytes[h] / (double)(vm->mem_total_bytes ? vm->mem_total_bytes : 1));
-	}
+	snprintf(x->reason_code, sizeof(x->reason_code), "vmm_remote");
+	snprintf(x->reason, sizeof(x->reason),
+		 "VMM threads (%.2f cores) run with locality %.2f against guest memory; node %d holds %.0f%% of it",
+		 f->vmm_cpu_cores, f->vmm_locality, hid,
+		 100.0 * (double)vm->mem_bytes[h] / (double)(vm->mem_total_bytes ? vm->mem_total_bytes : 1));
 	finish(c, x, v);
 }
 
@@ -260,7 +252,14 @@ static void emit_pin_vcpus(struct nl_plan_ctx *c, size_t v, const struct nl_plan
 		return;
 	x->step = 2;
 	x->cost_seconds = 0.001;
-	if (!strcmp(o->gain_metric, "contention")) {
+	if (!strcmp(o->gain_metric, "device_locality")) {
+		int nd = c->s->vms[v].ndevices;
+
+		snprintf(x->reason_code, sizeof(x->reason_code), "vfio_device");
+		snprintf(x->reason, sizeof(x->reason),
+			 "the VM's %d passthrough device%s sit%s on node %d and its vCPUs run %.0f%% of the time elsewhere: run them there; VFIO pins the memory, which stays where it is",
+			 nd, nd == 1 ? "" : "s", nd == 1 ? "s" : "", hid, 100 * o->gain);
+	} else if (!strcmp(o->gain_metric, "contention")) {
 		snprintf(x->reason_code, sizeof(x->reason_code), "contention");
 		snprintf(x->reason, sizeof(x->reason),
 			 "memory-intensive VMs share its node (%.0f%% of their load); node %d carries %.0f%%: run the vCPUs there, with the memory",

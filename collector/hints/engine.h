@@ -62,6 +62,10 @@ int nl_plan_policy(struct nl_plan_ctx *c);
 void nl_plan_commit(struct nl_plan_ctx *c, size_t v, const struct nl_plan_option *o);
 /* Union of the CPUs the VM's threads of the roles in `roles` may use;
  * *present (optional) gets the roles that have threads. */
+/* The node index of a VM's passthrough devices when all of those with a
+ * known node sit on one node, else -1 (plan.c). */
+int nl_plan_device_home(const struct nl_vm_snap *vm);
+
 struct nl_cpuset nl_plan_role_cpus(const struct nl_vm_snap *vm, uint32_t roles,
 				   uint32_t *present);
 

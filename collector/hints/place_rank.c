@@ -77,9 +77,10 @@ static bool donor_ok(const struct nl_place_ctx *pc, size_t u, int h,
 			return false;
 	for (size_t j = 0; j < vm->nseries; j++)
 		mems |= vm->series[j].mems_allowed;
-	/* bound to node h only: its policy would pull the memory back */
+	/* bound to node h only: its policy would pull the memory back; a
+	 * passthrough VM's memory is pinned by VFIO */
 	if ((ssize_t)u == pc->self || !f->measured || vm->mem_bytes[h] == 0 ||
-	    mems == (1ULL << h) || reserved_donor(pc, u))
+	    mems == (1ULL << h) || reserved_donor(pc, u) || vm->ndevices > 0)
 		return false;
 	if (pc->pol == NL_POLICY_SIMPLE) {
 		double mine, theirs = miss_pair(f, pc->p, &mine);

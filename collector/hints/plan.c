@@ -84,8 +84,9 @@ static bool donor_ok(const struct nl_plan_ctx *c, size_t u, size_t v, int h)
 {
 	const struct nl_vm_features *f = &c->r->vmf[u];
 
+	/* VFIO pins a passthrough VM's memory: it cannot give any up */
 	if (u == v || c->busy[u] || !f->measured || c->mem[u][h] <= 0 ||
-	    plan_of(c, u, false)->active)
+	    plan_of(c, u, false)->active || c->s->vms[u].ndevices > 0)
 		return false;
 	/* bound to node h only: its policy would pull the memory back */
 	if (mems_allowed_mask(&c->s->vms[u]) == (1ULL << h))
@@ -412,26 +413,17 @@ static void eval_vmm(const struct nl_plan_ctx *c, size_t v, int m, struct nl_pla
 	o->l_after = 1.0;
 	if (!o->pin_vmm || f->vmm_cpu_cores < NL_HINT_VMM_MIN_CORES)
 		return;
-	if (vm->dev_nodes == (1ULL << m)) {
-		/* next to the VM's passthrough devices: the share of VMM CPU
-		 * time spent elsewhere */
-		o->gain = 1 - st->vmm_node[m] / f->vmm_cpu_cores;
-		o->gain_metric = "device_locality";
-	} else if (!isnan(f->vmm_locality) && vm->mem_total_bytes > 0 &&
-		   (double)vm->mem_bytes[m] >= 0.5 * (double)vm->mem_total_bytes) {
+	if (!isnan(f->vmm_locality) && vm->mem_total_bytes > 0 &&
+	    (double)vm->mem_bytes[m] >= 0.5 * (double)vm->mem_total_bytes)
 		o->gain = 1 - f->vmm_locality;
-	}
 }
 
-/* Where a VM's VMM threads belong without a guest plan: next to its
- * passthrough devices when they all sit on one node, else next to the
- * node holding most of the guest's memory. */
+/* Where a VM's VMM threads belong without a guest plan: next to the node
+ * holding most of the guest's memory, passthrough devices or not. Device
+ * I/O bypasses the VMM (only interrupt injection goes through it), so the
+ * VMM's work is on guest memory. */
 static int vmm_home(const struct nl_plan_ctx *c, size_t v)
 {
-	uint64_t d = c->s->vms[v].dev_nodes;
-
-	if (d && !(d & (d - 1)))
-		return __builtin_ctzll(d);
 	return c->r->vmf[v].mem_home;
 }
 
@@ -442,6 +434,84 @@ static void commit_vmm(struct nl_plan_ctx *c, size_t v, const struct nl_plan_opt
 	for (int n = 0; n < c->nn; n++)
 		c->cpu_avail[n] += c->st[v].vmm_node[n];
 	c->cpu_avail[o->home] -= f->vmm_cpu_cores;
+}
+
+/* ---- passthrough (VFIO) VMs ---- */
+
+int nl_plan_device_home(const struct nl_vm_snap *vm)
+{
+	uint64_t d = vm->dev_nodes;
+
+	return d && !(d & (d - 1)) ? __builtin_ctzll(d) : -1;
+}
+
+/* VFIO pins all of a passthrough VM's memory and such a VM cannot be
+ * live-migrated: no memory move, no evict, and it gives up no memory for
+ * others. Its one guest plan runs its vCPUs on its devices' node h: gain
+ * = the share of vCPU time spent elsewhere. No plan when h < 0 (no device
+ * node known, or devices on several nodes). Its VMM threads are planned
+ * on their own, next to the guest's memory (plan_vmm), not the device. */
+static bool vfio_option(const struct nl_plan_ctx *c, size_t v, int h,
+			struct nl_plan_option *o)
+{
+	const struct nl_vm_features *f = &c->r->vmf[v];
+	const struct nl_vm_snap *vm = &c->s->vms[v];
+	double total = nl_plan_vm_mem(c, v);
+	struct nl_cpuset vc;
+
+	memset(o, 0, sizeof(*o));
+	o->home = h;
+	o->gain_metric = "device_locality";
+	o->cont_before = o->cont_after = NAN;
+	o->l_after = NAN;
+	if (h < 0 || f->nvcpus <= 0)
+		return false;
+	vc = nl_plan_role_cpus(vm, 1u << NL_ROLE_VCPU, NULL);
+	o->pin_vcpus = !nl_cpuset_within(&vc, &c->s->topo.nodes[h].cpus);
+	o->feasible = f->vcpu_cores * (1 - f->vcpu_share[h]) <= c->cpu_avail[h] + 1e-6;
+	/* the memory stays where it is */
+	o->l_after = total > 0 ? c->mem[v][h] / total : NAN;
+	o->gain = o->pin_vcpus ? 1 - f->vcpu_share[h] : 0;
+	return o->feasible && o->gain > NL_PLAN_EPS;
+}
+
+/* A passthrough VM's vCPUs to node o->home; its memory does not move. */
+static void commit_vfio(struct nl_plan_ctx *c, size_t v, const struct nl_plan_option *o)
+{
+	const struct nl_vm_features *f = &c->r->vmf[v];
+
+	if (o->home < 0)
+		return;
+	for (int n = 0; n < c->nn; n++)
+		c->cpu_avail[n] += f->vcpu_cores * f->vcpu_share[n];
+	c->cpu_avail[o->home] -= f->vcpu_cores;
+}
+
+/* The guest plan of passthrough VM v, instead of the policy's. It leaves
+ * the VMM threads to plan_vmm. */
+static void plan_vfio(struct nl_plan_ctx *c, size_t v)
+{
+	const struct nl_vm_features *f = &c->r->vmf[v];
+	struct nl_plan *g = plan_of(c, v, false);
+	struct nl_plan_option best, cur;
+	const struct nl_plan_option *o;
+	bool found, publish;
+
+	c->confirm = nl_arrival_confirm(c, v, g);
+	if (!f->measured || c->nn == 0) {
+		if (nl_plan_expired(c, g))
+			nl_plan_withdraw(c, g);
+		return;
+	}
+	found = vfio_option(c, v, nl_plan_device_home(&c->s->vms[v]), &best);
+	if (g->active)
+		vfio_option(c, v, g->home, &cur);
+	o = nl_plan_stabilise(c, g, &cur, found ? &best : NULL, &publish);
+	if (!o)
+		return;
+	commit_vfio(c, v, o);
+	if (publish)
+		nl_hints_emit_plan(c, v, g, o, false);
 }
 
 /* ---- the pass ---- */
@@ -503,6 +573,10 @@ static void plan_guests(struct nl_plan_ctx *c, const struct nl_plan_order *ord,
 		const struct nl_arrival_dir *d = nl_arrival_dir_of(c, v, false);
 		bool found, publish, was_busy;
 
+		if (c->s->vms[v].ndevices > 0) {
+			plan_vfio(c, v);
+			continue;
+		}
 		if (c->held[v]) {
 			/* gives up memory for a pending arrival */
 			if (g->active)

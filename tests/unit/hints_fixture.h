@@ -37,6 +37,7 @@ struct fx_vm {
 	double dram_bw;                  /* bytes/s; 0 = use llc */
 	bool unmeasured;                 /* memory placement unknown */
 	uint64_t dev_nodes;              /* passthrough devices, node indexes */
+	int dev_unknown;                 /* more devices, of no known node */
 	enum nl_arrival arrival;         /* how it came, seen at host time arrived_t */
 	double arrived_t;
 	uint64_t ev[EV_N];               /* cumulative counters */
@@ -211,7 +212,7 @@ static inline struct nl_snapshot *host_snapshot(struct fx_host *h)
 		v->backend = NL_BACKEND_LIBVIRT;
 		v->mem_source = f->unmeasured ? NL_MEM_NONE : NL_MEM_CGROUP_V2;
 		v->dev_nodes = f->dev_nodes;
-		v->ndevices = f->dev_nodes ? 1 : 0;
+		v->ndevices = __builtin_popcountll(f->dev_nodes) + f->dev_unknown;
 		v->arrival = f->arrival;
 		v->arrival_age_seconds = f->arrival != NL_ARRIVAL_NONE ? h->t - f->arrived_t : NAN;
 		for (int n = 0; n < h->nnodes && !f->unmeasured; n++) {

@@ -393,6 +393,49 @@ static void test_vms_and_profile(void)
 	call_free(&c);
 }
 
+/* A passthrough VM: its devices with their nodes, and the constraints. */
+static void test_vm_devices(void)
+{
+	struct call c = { 0 };
+	struct nl_vm_snap *vm;
+	cJSON *j, *d;
+
+	setup();
+	vm = (struct nl_vm_snap *)nl_snapshot_find_vm(snap, "web");
+	CHECK(vm != NULL);
+	if (!vm)
+		return;
+	CHECK_EQ_INT(get(&c, "/api/v1/vms/web", NULL), 200);
+	j = cJSON_Parse(c.rp.body.data);
+	/* no device: empty lists */
+	CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(j, "constraints")), 0);
+	CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(j, "devices")), 0);
+	cJSON_Delete(j);
+	call_free(&c);
+
+	vm->ndevices = 2;
+	snprintf(vm->devices[0].device, sizeof(vm->devices[0].device), "0000:3b:00.0");
+	vm->devices[0].node = 1;
+	snprintf(vm->devices[1].device, sizeof(vm->devices[1].device), "0000:af:00.0");
+	vm->devices[1].node = -1;
+	CHECK_EQ_INT(get(&c, "/api/v1/vms/web", NULL), 200);
+	j = cJSON_Parse(c.rp.body.data);
+	d = cJSON_GetObjectItem(j, "constraints");
+	CHECK_EQ_INT(cJSON_GetArraySize(d), 2);
+	CHECK_STR(cJSON_GetStringValue(cJSON_GetArrayItem(d, 0)), "vfio: memory pinned");
+	CHECK_STR(cJSON_GetStringValue(cJSON_GetArrayItem(d, 1)), "vfio: not live-migratable");
+	d = cJSON_GetObjectItem(j, "devices");
+	CHECK_EQ_INT(cJSON_GetArraySize(d), 2);
+	CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(d, 0), "device")),
+		  "0000:3b:00.0");
+	CHECK_EQ_INT(cJSON_GetObjectItem(cJSON_GetArrayItem(d, 0), "node")->valueint, 1);
+	/* node unknown: no "node" */
+	CHECK(cJSON_GetObjectItem(cJSON_GetArrayItem(d, 1), "node") == NULL);
+	cJSON_Delete(j);
+	call_free(&c);
+	vm->ndevices = 0;
+}
+
 static void test_placement(void)
 {
 	struct call c = { 0 }, pc = { 0 };
@@ -1419,7 +1462,7 @@ static void test_teardown(void)
 
 NL_TEST_MAIN(NL_T(test_hints_json),
 	     NL_T(test_protobuf_round_trip),
-	     NL_T(test_vms_and_profile),
+	     NL_T(test_vms_and_profile), NL_T(test_vm_devices),
 	     NL_T(test_placement),
 	     NL_T(test_bad_requests),
 	     NL_T(test_negotiation),

@@ -81,6 +81,13 @@ static void test_vfio_groups_to_nodes(void)
 	CHECK_EQ_INT(nl_source_devices.sample(&st, NULL), 0);
 	CHECK_EQ_U64(vm.dev_nodes, 1ULL << 1);
 	CHECK_EQ_INT(vm.ndevices, 3);
+	/* each device by address, with its kernel node id; -1 unknown */
+	CHECK_STR(vm.devices[0].device, "0000:3b:00.0");
+	CHECK_EQ_INT(vm.devices[0].node, 2);
+	CHECK_STR(vm.devices[1].device, "0000:3b:00.1");
+	CHECK_EQ_INT(vm.devices[1].node, 2);
+	CHECK_STR(vm.devices[2].device, "0000:af:00.0");
+	CHECK_EQ_INT(vm.devices[2].node, -1);
 	/* a process that is gone: no devices */
 	vm.pid = 4343;
 	CHECK_EQ_INT(nl_source_devices.sample(&st, NULL), 0);

@@ -760,41 +760,6 @@ static void test_vmm_only_hint(void)
 	nl_hints_free(e);
 }
 
-/* With a passthrough device, the VMM threads belong next to the device. */
-static void test_vmm_next_to_device(void)
-{
-	struct fx_host h;
-	struct nl_hint_config cfg = test_cfg();
-	struct nl_hints *e = nl_hints_new(&cfg);
-	struct nl_snapshot *s = NULL;
-	struct fx_vm *v;
-	const struct nl_hint *x;
-
-	host_init(&h, 2, 8, 32 * GiB);
-	v = add_vm(&h, "nic-vm", 2);
-	v->mem[0] = 4 * GiB;
-	v->vcpu[0] = 1;
-	v->vcpu_pin = 0;
-	v->vmm[0] = 0.4;          /* emulator and iothread on node 0 */
-	v->mpki = 0.5;
-	v->dev_nodes = 1ULL << 1; /* its NIC sits on node 1 */
-	CHECK_EQ_INT(run(&h, e, 5, &s), 0);
-	x = find_hint(s, NL_POLICY_LOCALITY, "nic-vm", NL_HINT_PIN_VMM_THREADS);
-	CHECK(x != NULL);
-	if (x) {
-		CHECK_EQ_INT(x->target_node, 1);
-		CHECK_STR(x->reason_code, "vmm_device");
-		CHECK_STR(x->gain_metric, "device_locality");
-		CHECK_NEAR(x->expected_gain, 1, 0.01);
-	}
-	/* without the device: VMM threads are next to the memory already */
-	v->dev_nodes = 0;
-	CHECK_EQ_INT(run(&h, e, 5, &s), 0);
-	CHECK(find_hint(s, NL_POLICY_LOCALITY, "nic-vm", NL_HINT_PIN_VMM_THREADS) == NULL);
-	nl_snapshot_put(s);
-	nl_hints_free(e);
-}
-
 static void test_profile_and_placement(void)
 {
 	struct fx_host h;
@@ -1306,7 +1271,7 @@ NL_TEST_MAIN(NL_T(test_full_host_memory_intensive_arrival),
 	     NL_T(test_proxy_without_pmu),
 	     NL_T(test_resctrl_bandwidth),
 	     NL_T(test_vmm_only_hint),
-	     NL_T(test_vmm_next_to_device),
+	    
 	     NL_T(test_profile_and_placement),
 	     NL_T(test_placement_policies),
 	     NL_T(test_config_and_names),

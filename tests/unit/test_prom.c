@@ -293,6 +293,26 @@ static void test_vm_arrival(void)
 	free(out);
 }
 
+/* Passthrough devices: a line per device, its node id or "unknown". */
+static void test_vm_devices(void)
+{
+	char *out;
+
+	build_snapshot();
+	vms[0].ndevices = 2;
+	snprintf(vms[0].devices[0].device, sizeof(vms[0].devices[0].device), "0000:3b:00.0");
+	vms[0].devices[0].node = 2;
+	snprintf(vms[0].devices[1].device, sizeof(vms[0].devices[1].device), "0000:af:00.0");
+	vms[0].devices[1].node = -1;
+	out = encode(1002.5);
+	if (!out)
+		return;
+	CHECK_LINE(out, "numalens_vm_device_info{vm=\"zeta\",device=\"0000:3b:00.0\",node=\"2\"} 1");
+	CHECK_LINE(out, "numalens_vm_device_info{vm=\"zeta\",device=\"0000:af:00.0\",node=\"unknown\"} 1");
+	CHECK(strstr(out, "numalens_vm_device_info{vm=\"" WEIRD_ESC "\"") == NULL);
+	free(out);
+}
+
 static void test_events_and_scaling(void)
 {
 	char *out;
@@ -617,7 +637,7 @@ static void test_pmu_families(void)
 	free(out);
 }
 
-NL_TEST_MAIN(NL_T(test_host_families), NL_T(test_vm_families), NL_T(test_vm_arrival),
+NL_TEST_MAIN(NL_T(test_host_families), NL_T(test_vm_families), NL_T(test_vm_arrival), NL_T(test_vm_devices),
 	     NL_T(test_events_and_scaling), NL_T(test_scores_skip_nan),
 	     NL_T(test_self_families), NL_T(test_escaping_and_order),
 	     NL_T(test_grouping), NL_T(test_deterministic),

@@ -1,0 +1,179 @@
+/* The hint engine on VMs with passthrough (VFIO) devices: VFIO pins all
+ * guest memory and such a VM cannot be live-migrated, so no policy ever
+ * moves its memory (for itself or to make room) or evicts it; its vCPUs go
+ * to its devices' node; its VMM threads stay with the guest's memory. Each
+ * case runs once without the device (the control, which must get the hint
+ * the device forbids) and once with it. */
+#include "hints_fixture.h"
+#include "hints/engine.h"
+
+/* A memory-intensive VM no node can take: evicted without a device. */
+static void no_node_fits(struct fx_host *h)
+{
+	struct fx_vm *v;
+
+	host_init(h, 2, 8, 16 * GiB);
+	v = add_vm(h, "pt", 4);
+	v->mem[0] = 12 * GiB;
+	v->mem[1] = 10 * GiB;
+	v->vcpu[0] = 2;
+	v->vcpu[1] = 2;
+	v->mpki = 30;
+}
+
+/* Memory on both nodes, vCPUs pinned to node 1: memory moves without a
+ * device. */
+static void remote_memory(struct fx_host *h)
+{
+	struct fx_vm *v;
+
+	host_init(h, 2, 8, 32 * GiB);
+	v = add_vm(h, "pt", 2);
+	v->mem[0] = 3 * GiB;
+	v->mem[1] = 3 * GiB;
+	v->vcpu[1] = 2;
+	v->vcpu_pin = 1;
+	v->vmm[0] = 0.2;
+	v->vmm_pin = 0;
+	v->mpki = 20;
+}
+
+/* A cold VM ("pt") holds node 1's room that an arriving memory-intensive
+ * VM needs: it gives up 1.5 GiB without a device (test_hints.c's full
+ * host). */
+static void cold_donor(struct fx_host *h)
+{
+	struct fx_vm *r1, *r2, *m;
+
+	host_init(h, 2, 8, 16 * GiB);
+	r1 = add_vm(h, "r1-cpu", 2);
+	r1->mem[0] = 8 * GiB;
+	r1->vcpu[0] = 2;
+	r1->vmm[0] = 0.05;
+	r1->mpki = 0.2;
+	r2 = add_vm(h, "pt", 2);
+	r2->mem[1] = 5 * GiB;
+	r2->vcpu[1] = 2;
+	r2->vmm[1] = 0.05;
+	r2->mpki = 0.3;
+	m = add_vm(h, "m-mem", 4);
+	m->mem[0] = 6 * GiB;
+	m->mem[1] = 5 * GiB;
+	m->vcpu[0] = m->vcpu[1] = 2;
+	m->vmm[0] = m->vmm[1] = 0.05;
+	m->mpki = 20;
+}
+
+/* Memory, vCPUs and VMM threads on node 0; the NIC on node 1. */
+static void local_vm(struct fx_host *h)
+{
+	struct fx_vm *v;
+
+	host_init(h, 2, 8, 32 * GiB);
+	v = add_vm(h, "pt", 2);
+	v->mem[0] = 4 * GiB;
+	v->vcpu[0] = 1;
+	v->vcpu_pin = 0;
+	v->vmm[0] = 0.4;
+	v->vmm_pin = 0;
+	v->mpki = 0.5;
+}
+
+struct vfio_case {
+	const char *name;
+	void (*setup)(struct fx_host *h);
+	uint64_t dev_nodes;         /* the device of the VFIO run */
+	int dev_unknown;
+	enum nl_hint_kind control;  /* a hint "pt" gets without the device */
+	int pin_node;               /* VFIO run: pin_vcpus to this node, -1 none */
+};
+
+static const struct vfio_case vfio_cases[] = {
+	{ "no node fits: no evict", no_node_fits, 1ULL << 1, 0, NL_HINT_EVICT, 1 },
+	{ "remote memory: no migrate_memory", remote_memory, 1ULL << 1, 0,
+	  NL_HINT_MIGRATE_MEMORY, -1 },
+	{ "device node unknown: no device hint", remote_memory, 0, 1,
+	  NL_HINT_MIGRATE_MEMORY, -1 },
+	{ "cold donor: gives up no memory", cold_donor, 1ULL << 1, 0,
+	  NL_HINT_MIGRATE_MEMORY, -1 },
+	{ "local VM: vCPUs to the device", local_vm, 1ULL << 1, 0,
+	  NL_HINT_KIND_COUNT, 1 },
+};
+
+static struct nl_snapshot *run_case(const struct vfio_case *k, bool vfio)
+{
+	struct fx_host h;
+	struct nl_hint_config cfg = test_cfg();
+	struct nl_hints *e = nl_hints_new(&cfg);
+	struct nl_snapshot *s = NULL;
+
+	k->setup(&h);
+	for (int i = 0; i < h.nvms; i++) {
+		if (vfio && !strcmp(h.vm[i].name, "pt")) {
+			h.vm[i].dev_nodes = k->dev_nodes;
+			h.vm[i].dev_unknown = k->dev_unknown;
+		}
+	}
+	CHECK_EQ_INT(run(&h, e, 8, &s), 0);
+	nl_hints_free(e);
+	return s;
+}
+
+static void check_vfio_run(const struct vfio_case *k, const struct nl_snapshot *s)
+{
+	for (int p = 0; p < NL_POLICY_COUNT; p++) {
+		const struct nl_hint *pin = find_hint(s, (enum nl_policy)p, "pt", NL_HINT_PIN_VCPUS);
+		const struct nl_hint *vmm = find_hint(s, (enum nl_policy)p, "pt",
+						      NL_HINT_PIN_VMM_THREADS);
+
+		CHECK(find_hint(s, (enum nl_policy)p, "pt", NL_HINT_EVICT) == NULL);
+		CHECK(find_hint(s, (enum nl_policy)p, "pt", NL_HINT_MIGRATE_MEMORY) == NULL);
+		/* VMM threads are never pulled to the device, away from memory */
+		if (vmm)
+			CHECK(vmm->target_node != 1 || k->setup == cold_donor);
+		if (k->pin_node < 0) {
+			CHECK(!pin || strcmp(pin->reason_code, "vfio_device") != 0);
+			continue;
+		}
+		CHECK(pin != NULL);
+		if (!pin)
+			continue;
+		CHECK_EQ_INT(pin->target_node, k->pin_node);
+		CHECK_STR(pin->reason_code, "vfio_device");
+		CHECK_STR(pin->gain_metric, "device_locality");
+		CHECK(pin->expected_gain > 0.4);
+		CHECK(strstr(pin->reason, "VFIO pins the memory") != NULL);
+	}
+}
+
+static void test_vfio_kinds(void)
+{
+	for (size_t i = 0; i < sizeof(vfio_cases) / sizeof(vfio_cases[0]); i++) {
+		const struct vfio_case *k = &vfio_cases[i];
+		struct nl_snapshot *s = run_case(k, false);
+
+		printf("  %s\n", k->name);
+		if (k->control != NL_HINT_KIND_COUNT)
+			CHECK(s && find_hint(s, NL_POLICY_LOCALITY, "pt", k->control) != NULL);
+		nl_snapshot_put(s);
+		s = run_case(k, true);
+		if (s)
+			check_vfio_run(k, s);
+		nl_snapshot_put(s);
+	}
+}
+
+/* The devices' node: one known node, else none. */
+static void test_device_home(void)
+{
+	struct nl_vm_snap vm;
+
+	memset(&vm, 0, sizeof(vm));
+	CHECK_EQ_INT(nl_plan_device_home(&vm), -1);
+	vm.dev_nodes = 1ULL << 2;
+	CHECK_EQ_INT(nl_plan_device_home(&vm), 2);
+	vm.dev_nodes |= 1ULL << 0;
+	CHECK_EQ_INT(nl_plan_device_home(&vm), -1);
+}
+
+NL_TEST_MAIN(NL_T(test_vfio_kinds), NL_T(test_device_home))
