@@ -229,6 +229,11 @@ struct nl_profile {
 	struct {
 		double t, cpu_cores, intensity;
 	} history[NL_PROFILE_HISTORY];
+	/* passthrough (VFIO) devices: on the source, the VM's; in a placement
+	 * request, the devices it will get here (node: this host's kernel
+	 * node id, -1 unknown) */
+	int ndevices;
+	struct nl_vm_device devices[NL_MAX_VM_DEVICES];
 };
 
 #define NL_PLACE_MAX_MOVES 8

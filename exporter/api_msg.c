@@ -438,27 +438,32 @@ static const char *const vfio_constraints[] = {
 	"vfio: not live-migratable",
 };
 
-static void pb_devices(struct nl_api_bld *b, const struct nl_vm_snap *vm, Numalens__V1__Vm *m)
+/* A VM's devices, and the constraints they bring (none without). */
+static Numalens__V1__Device **pb_devices(struct nl_api_bld *b, const struct nl_vm_device *dv,
+					 int ndevices, size_t *n, char ***cons, size_t *ncons)
 {
-	size_t nd = vm->ndevices < NL_MAX_VM_DEVICES ? (size_t)vm->ndevices : NL_MAX_VM_DEVICES;
+	size_t nd = ndevices < NL_MAX_VM_DEVICES ? (size_t)ndevices : NL_MAX_VM_DEVICES;
 	size_t nc = sizeof(vfio_constraints) / sizeof(vfio_constraints[0]);
+	Numalens__V1__Device **v;
 
-	if (vm->ndevices <= 0)
-		return;
-	m->constraints = arr_new(b, nc, sizeof(*m->constraints));
-	for (size_t i = 0; m->constraints && i < nc; i++)
-		m->constraints[m->n_constraints++] = S(b, vfio_constraints[i]);
-	m->devices = arr_new(b, nd, sizeof(*m->devices));
-	for (size_t i = 0; m->devices && i < nd; i++) {
+	*n = *ncons = 0;
+	if (ndevices <= 0)
+		return NULL;
+	*cons = arr_new(b, nc, sizeof(**cons));
+	for (size_t i = 0; *cons && i < nc; i++)
+		(*cons)[(*ncons)++] = S(b, vfio_constraints[i]);
+	v = arr_new(b, nd, sizeof(*v));
+	for (size_t i = 0; v && i < nd; i++) {
 		Numalens__V1__Device *d = nl_api_msg_new(b, &numalens__v1__device__descriptor);
 
 		if (!d)
 			break;
-		d->device = S(b, vm->devices[i].device);
-		if (vm->devices[i].node >= 0)
-			OPT(d, node, vm->devices[i].node);
-		m->devices[m->n_devices++] = d;
+		d->device = S(b, dv[i].device);
+		if (dv[i].node >= 0)
+			OPT(d, node, dv[i].node);
+		v[(*n)++] = d;
 	}
+	return v;
 }
 
 Numalens__V1__Vm *nl_api_pb_vm(struct nl_api_bld *b, const struct nl_vm_snap *vm, bool detail,
@@ -502,7 +507,8 @@ Numalens__V1__Vm *nl_api_pb_vm(struct nl_api_bld *b, const struct nl_vm_snap *vm
 	for (size_t i = 0; r && i < r->nhints[pol]; i++)
 		nh += !strcmp(r->hints[pol][i].vm, vm->name);
 	OPT(m, nhints, nh);
-	pb_devices(b, vm, m);
+	m->devices = pb_devices(b, vm->devices, vm->ndevices, &m->n_devices,
+				&m->constraints, &m->n_constraints);
 	if (!detail)
 		return m;
 	m->roles = arr_new(b, NL_ROLE_COUNT + 1, sizeof(*m->roles));
@@ -588,6 +594,8 @@ Numalens__V1__Profile *nl_api_pb_profile(struct nl_api_bld *b, const struct nl_p
 	OPT_D(m, locality, p->locality);
 	OPT_D(m, window_seconds, p->window_seconds);
 	OPT_D(m, timestamp, p->timestamp);
+	m->devices = pb_devices(b, p->devices, p->ndevices, &m->n_devices,
+				&m->constraints, &m->n_constraints);
 	m->history = arr_new(b, (size_t)p->nhistory, sizeof(*m->history));
 	for (int i = 0; m->history && i < p->nhistory; i++) {
 		Numalens__V1__Sample *x = nl_api_msg_new(b, &numalens__v1__sample__descriptor);
@@ -841,6 +849,20 @@ int nl_api_profile_from_pb(const Numalens__V1__Profile *pm, struct nl_profile *p
 		p->node_ids[i] = pm->memory[i]->node;
 		p->node_bytes[i] = pm->memory[i]->bytes;
 	}
+	if (pm->n_devices > NL_MAX_VM_DEVICES)
+		return snprintf(err, errlen, "devices lists more than %d devices", NL_MAX_VM_DEVICES), -EINVAL;
+	for (size_t i = 0; i < pm->n_devices; i++) {
+		const Numalens__V1__Device *d = pm->devices[i];
+
+		if (!d->device || !d->device[0] || strlen(d->device) >= sizeof(p->devices[0].device))
+			return snprintf(err, errlen, "devices[%zu].device must be a PCI address of 1 to %zu bytes",
+					i, sizeof(p->devices[0].device) - 1), -EINVAL;
+		if (d->has_node && (d->node < -1 || d->node >= 1 << 15))
+			return snprintf(err, errlen, "devices[%zu].node must be a node id, or -1 or absent when unknown", i), -EINVAL;
+		snprintf(p->devices[i].device, sizeof(p->devices[i].device), "%s", d->device);
+		p->devices[i].node = d->has_node ? d->node : -1;
+	}
+	p->ndevices = (int)pm->n_devices;
 	p->nhistory = (int)pm->n_history;
 	for (size_t i = 0; i < pm->n_history; i++) {
 		p->history[i].t = pm->history[i]->has_t ? pm->history[i]->t : NAN;

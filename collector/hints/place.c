@@ -51,6 +51,8 @@ int nl_hints_profile(const struct nl_snapshot *s, const struct nl_vm_snap *vm,
 		out->node_ids[n] = s->topo.nodes[n].id;
 		out->node_bytes[n] = vm->mem_bytes[n];
 	}
+	out->ndevices = vm->ndevices < NL_MAX_VM_DEVICES ? vm->ndevices : NL_MAX_VM_DEVICES;
+	memcpy(out->devices, vm->devices, sizeof(out->devices));
 	out->nhistory = f->nhistory < NL_PROFILE_HISTORY ? f->nhistory : NL_PROFILE_HISTORY;
 	for (int h = 0; h < out->nhistory; h++) {
 		out->history[h].t = f->history[h].t;

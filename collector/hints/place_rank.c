@@ -233,6 +233,32 @@ static void infeasible_memory(const struct nl_place_ctx *pc, int h,
 		 pc->pol == NL_POLICY_SIMPLE ? "lower-LLC-miss VMs'" : "resident VMs' cold");
 }
 
+/* A VM with passthrough devices belongs on their node: its vCPUs run
+ * there, and its memory, pinned by VFIO once it runs, must be allocated
+ * there. True (and the reason) when node h is not that node. Devices of
+ * no known node, or on several nodes, place nothing. */
+static bool device_elsewhere(const struct nl_place_ctx *pc, struct nl_node_rank *rk)
+{
+	const struct nl_profile *p = pc->p;
+	int dev = -1;
+
+	for (int i = 0; i < p->ndevices && i < NL_MAX_VM_DEVICES; i++) {
+		if (p->devices[i].node < 0)
+			continue;
+		if (dev >= 0 && p->devices[dev].node != p->devices[i].node)
+			return false;
+		if (dev < 0)
+			dev = i;
+	}
+	if (dev < 0 || p->devices[dev].node == rk->node)
+		return false;
+	rk->reason_code = "device";
+	snprintf(rk->reason, sizeof(rk->reason),
+		 "its passthrough device %s is on node %d: the vCPUs and the memory VFIO pins belong there",
+		 p->devices[dev].device, p->devices[dev].node);
+	return true;
+}
+
 void nl_place_rank_node(const struct nl_place_ctx *pc, int h, struct nl_node_rank *rk)
 {
 	const struct nl_node_summary *ns = &pc->r->nodes[h];
@@ -243,6 +269,8 @@ void nl_place_rank_node(const struct nl_place_ctx *pc, int h, struct nl_node_ran
 	rk->free_bytes = ns->mem_free_bytes;
 	rk->spare_cpus = pc->spare[h];
 	have = pc->spare[h] + pc->own_cpu[h];
+	if (device_elsewhere(pc, rk))
+		return;
 	if (pc->cpu_need > have + 1e-6) {
 		infeasible_cpu(pc, h, have, rk);
 		return;

@@ -433,6 +433,25 @@ static void test_vm_devices(void)
 	CHECK(cJSON_GetObjectItem(cJSON_GetArrayItem(d, 1), "node") == NULL);
 	cJSON_Delete(j);
 	call_free(&c);
+	/* the profile carries them, and decodes back to the engine's struct */
+	CHECK_EQ_INT(get(&c, "/api/v1/vms/web/profile", "application/x-protobuf"), 200);
+	{
+		Numalens__V1__Profile *p = numalens__v1__profile__unpack(NULL, c.rp.body.len,
+									 (uint8_t *)c.rp.body.data);
+		struct nl_profile np;
+		char err[128];
+
+		CHECK(p && p->n_devices == 2 && p->n_constraints == 2);
+		if (p) {
+			CHECK_EQ_INT(nl_api_profile_from_pb(p, &np, err, sizeof(err)), 0);
+			CHECK_EQ_INT(np.ndevices, 2);
+			CHECK_STR(np.devices[0].device, "0000:3b:00.0");
+			CHECK_EQ_INT(np.devices[0].node, 1);
+			CHECK_EQ_INT(np.devices[1].node, -1);
+			numalens__v1__profile__free_unpacked(p, NULL);
+		}
+	}
+	call_free(&c);
 	vm->ndevices = 0;
 }
 
@@ -504,6 +523,8 @@ static void test_bad_requests(void)
 		{ "POST", "/api/v1/placement", NULL, "application/json", "{\"vm\":\"x\",\"memory_bytes\":1,\"inputs\":\"psychic\"}", NULL, NULL, 400, "unknown value" },
 		{ "POST", "/api/v1/placement", NULL, "application/json", "{\"vm\":\"x\",\"memory\":[{\"node\":0,\"bytes\":1,\"x\":2}]}", NULL, NULL, 400, "unknown field \"x\"" },
 		{ "POST", "/api/v1/placement", NULL, "application/json", "{\"memory_bytes\":1}", NULL, NULL, 400, "vm is required" },
+		{ "POST", "/api/v1/placement", NULL, "application/json", "{\"vm\":\"x\",\"memory_bytes\":1,\"devices\":[{\"node\":1}]}", NULL, NULL, 400, "devices[0].device must be a PCI address" },
+		{ "POST", "/api/v1/placement", NULL, "application/json", "{\"vm\":\"x\",\"memory_bytes\":1,\"devices\":[{\"device\":\"0000:3b:00.0\",\"node\":-2}]}", NULL, NULL, 400, "devices[0].node must be a node id" },
 		{ "POST", "/api/v1/placement", NULL, "application/json", "{\"vm\":\"x\"}", NULL, NULL, 400, "memory_bytes (or memory) is required" },
 		{ "POST", "/api/v1/placement", NULL, "application/json", "{\"vm\":\"x\",\"memory_bytes\":1,\"locality\":2}", NULL, NULL, 400, "locality must be in" },
 		{ "POST", "/api/v1/placement", NULL, "application/json", "{\"vm\":\"x\",\"memory_bytes\":0}", NULL, NULL, 400, "memory must be above 0" },
@@ -633,7 +654,7 @@ static void test_pbjson_mapping(void)
 	nl_pbjson_encode(&p.base, &b);
 	CHECK_STR(b.data, "{\"vm\":\"a \\\"q\\\"\\n\xc3\xa9\\ufffd\",\"memory_bytes\":1099511627776,"
 			  "\"memory\":[{\"node\":3,\"bytes\":7}],\"inputs\":\"pmu\",\"locality\":0.1,"
-			  "\"history\":[]}");
+			  "\"history\":[],\"devices\":[],\"constraints\":[]}");
 	CHECK_EQ_INT(nl_pbjson_decode(&numalens__v1__profile__descriptor, b.data, b.len, &m,
 				      err, sizeof(err)), 0);
 	if (m) {

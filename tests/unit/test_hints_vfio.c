@@ -176,4 +176,50 @@ static void test_device_home(void)
 	CHECK_EQ_INT(nl_plan_device_home(&vm), -1);
 }
 
-NL_TEST_MAIN(NL_T(test_vfio_kinds), NL_T(test_device_home))
+/* Placement of a VM being defined with a device: only the device's node,
+ * in every policy; a device of no known node changes nothing. */
+static void test_place_on_device_node(void)
+{
+	static const int dev_node[] = { 1, -1 };
+	struct nl_hint_config cfg = test_cfg();
+	struct nl_hints *e = nl_hints_new(&cfg);
+	struct fx_host h;
+	struct nl_snapshot *s = NULL;
+	struct nl_profile p;
+	struct fx_vm *v;
+
+	host_init(&h, 2, 8, 32 * GiB);
+	v = add_vm(&h, "c-hog", 5);      /* node 1 is the busier one */
+	v->mem[1] = 2 * GiB;
+	v->vcpu[1] = 5;
+	v->mpki = 0.1;
+	CHECK_EQ_INT(run(&h, e, 4, &s), 0);
+	for (size_t i = 0; i < sizeof(dev_node) / sizeof(dev_node[0]); i++) {
+		prof(&p, "gpu", "", 4, 2, 2, 20);
+		p.ndevices = 1;
+		snprintf(p.devices[0].device, sizeof(p.devices[0].device), "0000:3b:00.0");
+		p.devices[0].node = dev_node[i];
+		for (int k = 0; k < NL_POLICY_COUNT; k++) {
+			struct nl_placement *pl = NULL;
+
+			CHECK_EQ_INT(nl_hints_place_with(s, &p, (enum nl_policy)k, NULL, &pl), 0);
+			CHECK(pl && pl->fits);
+			if (!pl)
+				continue;
+			/* without a known device node: the idler node 0 */
+			CHECK_EQ_INT(pl->recommended_node, dev_node[i] >= 0 ? dev_node[i] : 0);
+			for (int n = 0; n < pl->nnodes && dev_node[i] >= 0; n++) {
+				if (pl->nodes[n].node == dev_node[i])
+					continue;
+				CHECK(!pl->nodes[n].feasible);
+				CHECK_STR(pl->nodes[n].reason_code, "device");
+				CHECK(strstr(pl->nodes[n].reason, "0000:3b:00.0 is on node 1") != NULL);
+			}
+			nl_placement_free(pl);
+		}
+	}
+	nl_snapshot_put(s);
+	nl_hints_free(e);
+}
+
+NL_TEST_MAIN(NL_T(test_vfio_kinds), NL_T(test_device_home), NL_T(test_place_on_device_node))
