@@ -454,6 +454,38 @@ static inline int run(struct fx_host *h, struct nl_hints *e, int windows,
 	return bad;
 }
 
+/* A settled 2-node host of two CPU-bound VMs, r1-cpu (8 GiB on node 0)
+ * and r2-cpu (5 GiB on node 1); arrive_mem() adds the memory-intensive
+ * m-mem, split 6/5 GiB, that needs room from r2-cpu (test_hints.c). */
+static inline void full_host(struct fx_host *h)
+{
+	struct fx_vm *r1, *r2;
+
+	host_init(h, 2, 8, 16 * GiB);
+	r1 = add_vm(h, "r1-cpu", 2);
+	r1->mem[0] = 8 * GiB;
+	r1->vcpu[0] = 2;
+	r1->vmm[0] = 0.05;
+	r1->mpki = 0.2;
+	r2 = add_vm(h, "r2-cpu", 2);
+	r2->mem[1] = 5 * GiB;
+	r2->vcpu[1] = 2;
+	r2->vmm[1] = 0.05;
+	r2->mpki = 0.3;
+}
+
+static inline void arrive_mem(struct fx_host *h)
+{
+	struct fx_vm *m = add_vm(h, "m-mem", 4);
+
+	m->mem[0] = 6 * GiB;
+	m->mem[1] = 5 * GiB;
+	m->vcpu[0] = 2;
+	m->vcpu[1] = 2;
+	m->vmm[0] = m->vmm[1] = 0.05;
+	m->mpki = 20;
+}
+
 /* A profile as a source host sends it: PMU inputs, 2e9 instructions/s. */
 static inline void prof(struct nl_profile *p, const char *vm, const char *uuid, double gib,
 		 uint32_t vcpus, double cores, double mpki)

@@ -31,35 +31,6 @@
 /* 2 nodes x 8 CPUs x 16 GiB. Two CPU-bound residents, one per node; a
  * memory-intensive VM arrives and the kernel spreads it over both nodes,
  * which leaves neither node room for all of it. */
-static void full_host(struct fx_host *h)
-{
-	struct fx_vm *r1, *r2;
-
-	host_init(h, 2, 8, 16 * GiB);
-	r1 = add_vm(h, "r1-cpu", 2);
-	r1->mem[0] = 8 * GiB;
-	r1->vcpu[0] = 2;
-	r1->vmm[0] = 0.05;
-	r1->mpki = 0.2;
-	r2 = add_vm(h, "r2-cpu", 2);
-	r2->mem[1] = 5 * GiB;
-	r2->vcpu[1] = 2;
-	r2->vmm[1] = 0.05;
-	r2->mpki = 0.3;
-}
-
-static void arrive_mem(struct fx_host *h)
-{
-	struct fx_vm *m = add_vm(h, "m-mem", 4);
-
-	m->mem[0] = 6 * GiB;
-	m->mem[1] = 5 * GiB;
-	m->vcpu[0] = 2;
-	m->vcpu[1] = 2;
-	m->vmm[0] = m->vmm[1] = 0.05;
-	m->mpki = 20;
-}
-
 static void test_full_host_memory_intensive_arrival(void)
 {
 	struct fx_host h;

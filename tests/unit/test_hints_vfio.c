@@ -7,96 +7,59 @@
 #include "hints_fixture.h"
 #include "hints/engine.h"
 
-/* A memory-intensive VM no node can take: evicted without a device. */
-static void no_node_fits(struct fx_host *h)
+/* One VM on a 2-node host of 8 CPUs a node: memory (GiB), busy vCPU and
+ * VMM cores by node, pins (-1 none). */
+struct layout {
+	double node_gib;
+	int nvcpus;
+	double mem[2], vcpu[2], vmm[2];
+	int vcpu_pin, vmm_pin;
+	double mpki;
+};
+
+/* a memory-intensive VM no node can take: evicted without a device */
+static const struct layout no_node_fits = { 16, 4, { 12, 10 }, { 2, 2 }, { 0, 0 }, -1, -1, 30 };
+/* memory on both nodes, vCPUs pinned to node 1: memory moves without one */
+static const struct layout remote_memory = { 32, 2, { 3, 3 }, { 0, 2 }, { 0.2, 0 }, 1, 0, 20 };
+/* memory, vCPUs and VMM threads on node 0 */
+static const struct layout local_vm = { 32, 2, { 4, 0 }, { 1, 0 }, { 0.4, 0 }, 0, 0, 0.5 };
+
+static void one_vm(struct fx_host *h, const struct layout *l)
 {
 	struct fx_vm *v;
 
-	host_init(h, 2, 8, 16 * GiB);
-	v = add_vm(h, "pt", 4);
-	v->mem[0] = 12 * GiB;
-	v->mem[1] = 10 * GiB;
-	v->vcpu[0] = 2;
-	v->vcpu[1] = 2;
-	v->mpki = 30;
-}
-
-/* Memory on both nodes, vCPUs pinned to node 1: memory moves without a
- * device. */
-static void remote_memory(struct fx_host *h)
-{
-	struct fx_vm *v;
-
-	host_init(h, 2, 8, 32 * GiB);
-	v = add_vm(h, "pt", 2);
-	v->mem[0] = 3 * GiB;
-	v->mem[1] = 3 * GiB;
-	v->vcpu[1] = 2;
-	v->vcpu_pin = 1;
-	v->vmm[0] = 0.2;
-	v->vmm_pin = 0;
-	v->mpki = 20;
-}
-
-/* A cold VM ("pt") holds node 1's room that an arriving memory-intensive
- * VM needs: it gives up 1.5 GiB without a device (test_hints.c's full
- * host). */
-static void cold_donor(struct fx_host *h)
-{
-	struct fx_vm *r1, *r2, *m;
-
-	host_init(h, 2, 8, 16 * GiB);
-	r1 = add_vm(h, "r1-cpu", 2);
-	r1->mem[0] = 8 * GiB;
-	r1->vcpu[0] = 2;
-	r1->vmm[0] = 0.05;
-	r1->mpki = 0.2;
-	r2 = add_vm(h, "pt", 2);
-	r2->mem[1] = 5 * GiB;
-	r2->vcpu[1] = 2;
-	r2->vmm[1] = 0.05;
-	r2->mpki = 0.3;
-	m = add_vm(h, "m-mem", 4);
-	m->mem[0] = 6 * GiB;
-	m->mem[1] = 5 * GiB;
-	m->vcpu[0] = m->vcpu[1] = 2;
-	m->vmm[0] = m->vmm[1] = 0.05;
-	m->mpki = 20;
-}
-
-/* Memory, vCPUs and VMM threads on node 0; the NIC on node 1. */
-static void local_vm(struct fx_host *h)
-{
-	struct fx_vm *v;
-
-	host_init(h, 2, 8, 32 * GiB);
-	v = add_vm(h, "pt", 2);
-	v->mem[0] = 4 * GiB;
-	v->vcpu[0] = 1;
-	v->vcpu_pin = 0;
-	v->vmm[0] = 0.4;
-	v->vmm_pin = 0;
-	v->mpki = 0.5;
+	host_init(h, 2, 8, l->node_gib * GiB);
+	v = add_vm(h, "pt", l->nvcpus);
+	for (int n = 0; n < 2; n++) {
+		v->mem[n] = l->mem[n] * GiB;
+		v->vcpu[n] = l->vcpu[n];
+		v->vmm[n] = l->vmm[n];
+	}
+	v->vcpu_pin = l->vcpu_pin;
+	v->vmm_pin = l->vmm_pin;
+	v->mpki = l->mpki;
 }
 
 struct vfio_case {
 	const char *name;
-	void (*setup)(struct fx_host *h);
-	uint64_t dev_nodes;         /* the device of the VFIO run */
+	const struct layout *layout; /* "pt" alone; NULL: full_host + arrive_mem,
+					with r2-cpu (a cold donor) the VFIO VM */
+	const char *vm;
+	uint64_t dev_nodes;          /* the device of the VFIO run */
 	int dev_unknown;
-	enum nl_hint_kind control;  /* a hint "pt" gets without the device */
-	int pin_node;               /* VFIO run: pin_vcpus to this node, -1 none */
+	enum nl_hint_kind control;   /* a hint vm gets without the device */
+	int pin_node;                /* VFIO run: pin_vcpus to this node, -1 none */
 };
 
 static const struct vfio_case vfio_cases[] = {
-	{ "no node fits: no evict", no_node_fits, 1ULL << 1, 0, NL_HINT_EVICT, 1 },
-	{ "remote memory: no migrate_memory", remote_memory, 1ULL << 1, 0,
+	{ "no node fits: no evict", &no_node_fits, "pt", 1ULL << 1, 0, NL_HINT_EVICT, 1 },
+	{ "remote memory: no migrate_memory", &remote_memory, "pt", 1ULL << 1, 0,
 	  NL_HINT_MIGRATE_MEMORY, -1 },
-	{ "device node unknown: no device hint", remote_memory, 0, 1,
+	{ "device node unknown: no device hint", &remote_memory, "pt", 0, 1,
 	  NL_HINT_MIGRATE_MEMORY, -1 },
-	{ "cold donor: gives up no memory", cold_donor, 1ULL << 1, 0,
+	{ "cold donor: gives up no memory", NULL, "r2-cpu", 1ULL << 1, 0,
 	  NL_HINT_MIGRATE_MEMORY, -1 },
-	{ "local VM: vCPUs to the device", local_vm, 1ULL << 1, 0,
+	{ "local VM: vCPUs to the device", &local_vm, "pt", 1ULL << 1, 0,
 	  NL_HINT_KIND_COUNT, 1 },
 };
 
@@ -107,9 +70,14 @@ static struct nl_snapshot *run_case(const struct vfio_case *k, bool vfio)
 	struct nl_hints *e = nl_hints_new(&cfg);
 	struct nl_snapshot *s = NULL;
 
-	k->setup(&h);
+	if (k->layout) {
+		one_vm(&h, k->layout);
+	} else {
+		full_host(&h);
+		arrive_mem(&h);
+	}
 	for (int i = 0; i < h.nvms; i++) {
-		if (vfio && !strcmp(h.vm[i].name, "pt")) {
+		if (vfio && !strcmp(h.vm[i].name, k->vm)) {
 			h.vm[i].dev_nodes = k->dev_nodes;
 			h.vm[i].dev_unknown = k->dev_unknown;
 		}
@@ -122,15 +90,15 @@ static struct nl_snapshot *run_case(const struct vfio_case *k, bool vfio)
 static void check_vfio_run(const struct vfio_case *k, const struct nl_snapshot *s)
 {
 	for (int p = 0; p < NL_POLICY_COUNT; p++) {
-		const struct nl_hint *pin = find_hint(s, (enum nl_policy)p, "pt", NL_HINT_PIN_VCPUS);
-		const struct nl_hint *vmm = find_hint(s, (enum nl_policy)p, "pt",
+		const struct nl_hint *pin = find_hint(s, (enum nl_policy)p, k->vm, NL_HINT_PIN_VCPUS);
+		const struct nl_hint *vmm = find_hint(s, (enum nl_policy)p, k->vm,
 						      NL_HINT_PIN_VMM_THREADS);
 
-		CHECK(find_hint(s, (enum nl_policy)p, "pt", NL_HINT_EVICT) == NULL);
-		CHECK(find_hint(s, (enum nl_policy)p, "pt", NL_HINT_MIGRATE_MEMORY) == NULL);
+		CHECK(find_hint(s, (enum nl_policy)p, k->vm, NL_HINT_EVICT) == NULL);
+		CHECK(find_hint(s, (enum nl_policy)p, k->vm, NL_HINT_MIGRATE_MEMORY) == NULL);
 		/* VMM threads are never pulled to the device, away from memory */
-		if (vmm)
-			CHECK(vmm->target_node != 1 || k->setup == cold_donor);
+		if (vmm && k->layout)
+			CHECK(vmm->target_node != 1);
 		if (k->pin_node < 0) {
 			CHECK(!pin || strcmp(pin->reason_code, "vfio_device") != 0);
 			continue;
@@ -154,7 +122,7 @@ static void test_vfio_kinds(void)
 
 		printf("  %s\n", k->name);
 		if (k->control != NL_HINT_KIND_COUNT)
-			CHECK(s && find_hint(s, NL_POLICY_LOCALITY, "pt", k->control) != NULL);
+			CHECK(s && find_hint(s, NL_POLICY_LOCALITY, k->vm, k->control) != NULL);
 		nl_snapshot_put(s);
 		s = run_case(k, true);
 		if (s)
