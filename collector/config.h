@@ -28,6 +28,9 @@ struct nl_config {
 					   name=libpfm4 pairs; NULL = default */
 	const char *perf_config;        /* --perf.config: user event file
 					   (docs/events.md); NULL = none */
+	bool perf_host_mode;            /* --perf.host-mode: cycles and
+					   instructions guest-only and
+					   host-only too (perf_plan.c) */
 	/* collectors switched on or off by flag, by name, the last flag for
 	 * a name winning; the others follow their registry row */
 	struct nl_collector_flag collectors[NL_MAX_SOURCES];

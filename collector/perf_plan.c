@@ -96,6 +96,12 @@ int nl_perf_encode(const char *pfm, struct perf_event_attr *attr,
 	return 0;
 }
 
+void nl_perf_apply_mode(struct perf_event_attr *attr, enum nl_event_mode m)
+{
+	attr->exclude_host = m == NL_MODE_GUEST;
+	attr->exclude_guest = m == NL_MODE_HOST;
+}
+
 /* ---- catalog / --perf.events / --perf.config ---- */
 
 static int add_event(struct nl_perf_info *pi, const char *name, size_t nlen,
@@ -120,6 +126,38 @@ static int add_event(struct nl_perf_info *pi, const char *name, size_t nlen,
 	e->supported = -1;
 	e->group = -1;
 	return 0;
+}
+
+int nl_perf_host_mode_events(struct nl_perf_info *pi)
+{
+	static const char *const base[] = { "cycles", "instructions" };
+	static const struct {
+		const char *suffix;
+		enum nl_event_mode mode;
+	} modes[] = { { "_guest", NL_MODE_GUEST }, { "_host", NL_MODE_HOST } };
+	int from[4], n = 0, added = 0;
+
+	for (size_t b = 0; b < sizeof(base) / sizeof(base[0]); b++)
+		for (int i = 0; i < pi->nevents; i++)
+			if (!strcmp(pi->events[i].name, base[b]) &&
+			    pi->events[i].mode == NL_MODE_ALL)
+				from[n++] = i;
+	if (pi->nevents + 2 * n > NL_MAX_EVENTS)
+		return -E2BIG;
+	for (int k = 0; k < n; k++) {
+		for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+			char name[64];
+			const struct nl_event_desc *src = &pi->events[from[k]];
+			int len = snprintf(name, sizeof(name), "%s%s", src->name, modes[m].suffix);
+			int rc = add_event(pi, name, (size_t)len, src->pfm, strlen(src->pfm));
+
+			if (rc < 0)
+				return rc;
+			pi->events[pi->nevents - 1].mode = modes[m].mode;
+			added++;
+		}
+	}
+	return added;
 }
 
 static const char *skip_space(const char *s, const char *end)
@@ -478,6 +516,16 @@ int nl_perf_setup_events(struct nl_perf_info *pi, struct nl_perf_priv *p,
 		if (rc < 0)
 			goto cleanup;
 	}
+	if (cfg && cfg->perf_host_mode) {
+		rc = nl_perf_host_mode_events(pi);
+		if (rc < 0) {
+			nl_err("perf: --perf.host-mode: no room for 4 more events (%d of %d in use)",
+			       pi->nevents, NL_MAX_EVENTS);
+			goto cleanup;
+		}
+		if (rc == 0)
+			nl_warn("perf: --perf.host-mode: the event set has no cycles or instructions to count twice");
+	}
 	nl_catalog_budget(c, &p->budget);
 	for (int i = 0; i < pi->nevents; i++) {
 		struct nl_event_desc *e = &pi->events[i];
@@ -497,6 +545,7 @@ int nl_perf_setup_events(struct nl_perf_info *pi, struct nl_perf_priv *p,
 				strerror(-erc));
 			continue;
 		}
+		nl_perf_apply_mode(a, e->mode);
 		a->read_format = PERF_FORMAT_GROUP |
 				 PERF_FORMAT_TOTAL_TIME_ENABLED |
 				 PERF_FORMAT_TOTAL_TIME_RUNNING |

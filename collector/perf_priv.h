@@ -110,6 +110,16 @@ int nl_perf_catalog_load(struct nl_perf_info *pi, const char *spec,
  * gets the user's event, others are appended. Return 0 or -E2BIG. */
 int nl_perf_user_events(struct nl_perf_info *pi, const struct nl_evconf *conf);
 
+/* --perf.host-mode: add cycles_guest / cycles_host and instructions_guest
+ * / instructions_host, the same events as cycles and instructions counted
+ * in guest mode only and host mode only, for the events present. Return
+ * the number added, or -E2BIG (none added) when they do not fit. */
+int nl_perf_host_mode_events(struct nl_perf_info *pi);
+
+/* Set attr's exclude_host / exclude_guest for an event of mode m (after
+ * nl_perf_encode(), which counts both modes). */
+void nl_perf_apply_mode(struct perf_event_attr *attr, enum nl_event_mode m);
+
 /* The fixed counter an encoded event may use under budget b, if any. */
 enum nl_fixed_slot nl_perf_fixed_slot(const struct perf_event_attr *a,
 				      const struct nl_counter_budget *b);

@@ -73,11 +73,25 @@ void nl_score_pmu_events(const struct nl_event_desc *events, int nevents,
 	out->llc_misses = find_counting(events, nevents, "llc_misses");
 	out->dram_local = find_counting(events, nevents, "dram_local");
 	out->dram_remote = find_counting(events, nevents, "dram_remote");
+	out->cycles_guest = find_counting(events, nevents, "cycles_guest");
+	out->cycles_host = find_counting(events, nevents, "cycles_host");
 }
 
 static bool have(int i, uint32_t valid)
 {
 	return i >= 0 && (valid >> i) & 1;
+}
+
+double nl_score_host_cycles_ratio(const struct nl_pmu_score_events *ix, const uint64_t *win,
+				  uint32_t valid)
+{
+	double g, h;
+
+	if (!have(ix->cycles_guest, valid) || !have(ix->cycles_host, valid))
+		return NAN;
+	g = (double)win[ix->cycles_guest];
+	h = (double)win[ix->cycles_host];
+	return g + h > 0 ? h / (g + h) : NAN;
 }
 
 void nl_score_pmu(const struct nl_pmu_score_events *ix, const uint64_t *win,

@@ -46,6 +46,7 @@ double nl_score_cpi(uint64_t cycles, uint64_t instructions);
  * where absent or not counting (supported != 1). */
 struct nl_pmu_score_events {
 	int cycles, instructions, llc_misses, dram_local, dram_remote;
+	int cycles_guest, cycles_host;   /* --perf.host-mode */
 };
 
 void nl_score_pmu_events(const struct nl_event_desc *events, int nevents,
@@ -55,6 +56,12 @@ void nl_score_pmu_events(const struct nl_event_desc *events, int nevents,
  * win[i] was read. Outputs NaN where undefined. */
 void nl_score_pmu(const struct nl_pmu_score_events *ix, const uint64_t *win,
 		  uint32_t valid, double *locality, double *mpki, double *cpi);
+
+/* The host-mode share of cycles, host / (host + guest), from the
+ * guest-only and host-only cycle deltas (--perf.host-mode); NaN when
+ * either was not read or both are 0. */
+double nl_score_host_cycles_ratio(const struct nl_pmu_score_events *ix, const uint64_t *win,
+				  uint32_t valid);
 
 /* The locality a consumer should use for a VM role: the PMU one when it
  * exists (it measures accesses), else the placement estimate. *source gets

@@ -169,6 +169,7 @@ static void pmu_scores(const struct nl_vm *vm, const struct nl_state *st,
 	struct nl_pmu_score_events ix;
 
 	nl_score_pmu_events(st->perf.events, st->perf.nevents, &ix);
+	v->vcpu_host_cycles_ratio = NAN;
 	for (int r = 0; r <= NL_ROLE_ALL; r++) {
 		uint64_t win[NL_MAX_EVENTS] = { 0 };
 		uint32_t valid = 0;
@@ -185,6 +186,8 @@ static void pmu_scores(const struct nl_vm *vm, const struct nl_state *st,
 		}
 		nl_score_pmu(&ix, win, valid, &v->pmu_locality[r],
 			     &v->llc_mpki[r], &v->cpi[r]);
+		if (r == NL_ROLE_VCPU)
+			v->vcpu_host_cycles_ratio = nl_score_host_cycles_ratio(&ix, win, valid);
 		v->locality_sources[r] =
 			(isnan(v->locality[r]) ? 0 : NL_LOCALITY_SRC_PLACEMENT) |
 			(isnan(v->pmu_locality[r]) ? 0 : NL_LOCALITY_SRC_PMU);

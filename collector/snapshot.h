@@ -114,6 +114,9 @@ struct nl_vm_snap {
 	uint32_t locality_sources[NL_ROLE_COUNT + 1]; /* NL_LOCALITY_SRC_* */
 	uint32_t pmu_scores[NL_ROLE_COUNT + 1];       /* NL_PMU_SCORE_*: the
 							 defined ones */
+	/* --perf.host-mode: share of the vCPU threads' cycles in host mode
+	 * (exits, in-kernel emulation) over the last window; NaN unmeasured */
+	double vcpu_host_cycles_ratio;
 };
 
 struct nl_collector_stat {

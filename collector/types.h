@@ -103,6 +103,11 @@ int nl_topology_node_index(const struct nl_topology *t, int node_id);
 
 /* ---- per-thread events (resolved by the perf source) ---- */
 
+/* Which CPU mode a per-thread event counts: both (the default: a vCPU
+ * thread's guest and host work alike), guest mode only (exclude_host), or
+ * host mode only (exclude_guest): --perf.host-mode. */
+enum nl_event_mode { NL_MODE_ALL, NL_MODE_GUEST, NL_MODE_HOST };
+
 struct nl_event_desc {
 	char name[64];         /* semantic name: cycles, instructions, ... */
 	char pfm[256];         /* libpfm4 event string */
@@ -111,6 +116,7 @@ struct nl_event_desc {
 	int err;               /* -errno of the failed open/encode, else 0 */
 	int group;             /* index in the perf group plan, -1 none */
 	bool user;             /* from the [thread] section of --perf.config */
+	enum nl_event_mode mode;   /* which CPU mode it counts */
 };
 
 /* One perf group of the per-thread plan: every tracked thread opens one

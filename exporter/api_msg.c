@@ -504,6 +504,7 @@ Numalens__V1__Vm *nl_api_pb_vm(struct nl_api_bld *b, const struct nl_vm_snap *vm
 		OPT_D(m, page_faults_per_second, f->page_faults_per_second);
 		OPT_D(m, proxy, f->proxy);
 	}
+	OPT_D(m, vcpu_host_cycles_ratio, vm->vcpu_host_cycles_ratio);
 	for (size_t i = 0; r && i < r->nhints[pol]; i++)
 		nh += !strcmp(r->hints[pol][i].vm, vm->name);
 	OPT(m, nhints, nh);

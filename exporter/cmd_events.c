@@ -20,14 +20,16 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: numalens events [--pmu NAME] [--list] [--no-open]\n"
 		"                       [--path.procfs PATH] [--path.sysfs PATH]\n"
-		"                       [--perf.events NAME=EVENT,...] [--perf.config FILE]\n\n"
+		"                       [--perf.events NAME=EVENT,...] [--perf.config FILE]\n"
+		"                       [--perf.host-mode]\n\n"
 		"Print the per-thread perf events numalens counts on this host: the\n"
 		"catalog for the CPU model in <procfs>/cpuinfo, or with --pmu NAME the\n"
 		"catalog of another model (skx, icx, spr, zen2, zen3, zen4, generic, or\n"
 		"a libpfm4 PMU name such as amd64_fam19h_zen4), with the perf_event_attr\n"
 		"each event encodes to, its group, and whether it opens here.\n\n"
 		"  --list       list the catalogs and exit\n"
-		"  --no-open    do not try to open the events\n");
+		"  --no-open    do not try to open the events\n"
+		"  --perf.host-mode  also cycles and instructions guest-only and host-only\n");
 }
 
 static const char *fixed_name(enum nl_fixed_slot f)
@@ -175,6 +177,10 @@ int nl_cmd_events_run(int argc, const char *const *argv, FILE *out,
 		}
 		if (strcmp(a, "--no-open") == 0) {
 			try_open = false;
+			continue;
+		}
+		if (strcmp(a, "--perf.host-mode") == 0) {
+			cfg.perf_host_mode = true;
 			continue;
 		}
 		for (k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++) {

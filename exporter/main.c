@@ -33,7 +33,7 @@ struct options {
 };
 
 enum flag_kind { F_STRING, F_DURATION, F_DISCOVERY, F_LOGLEVEL, F_DOUBLE, F_UINT,
-		 F_BYTES, F_POLICY };
+		 F_BYTES, F_POLICY, F_BOOL };
 
 struct flag {
 	const char *name;     /* without the leading "--" */
@@ -66,6 +66,8 @@ static const struct flag flags[] = {
 	  "Per-thread perf events as comma-separated name=libpfm4-event pairs; none = the built-in catalog." },
 	{ "perf.config", F_STRING, CFG(perf_config), "FILE",
 	  "User-defined per-thread ([thread]) and uncore ([uncore]) events, NAME = EVENT per line (docs/events.md)." },
+	{ "perf.host-mode", F_BOOL, CFG(perf_host_mode), "true|false",
+	  "Count vCPU threads' cycles and instructions also guest-only and host-only (4 more events: numalens_vm_vcpu_host_cycles_ratio; docs/metrics.md)." },
 	{ "hints.policy", F_POLICY, CFG(hints.policy), "POLICY",
 	  "Default hint policy (metrics, /api/v1/hints without ?policy=); the policies are listed below." },
 	{ "hints.enter-gain", F_DOUBLE, CFG(hints.enter_gain), "GAIN",
@@ -171,6 +173,9 @@ static void format_default(const struct options *o, const struct flag *f,
 	case F_POLICY:
 		snprintf(buf, len, "%s", nl_policy_name(*(const enum nl_policy *)p));
 		break;
+	case F_BOOL:
+		snprintf(buf, len, "%s", *(const bool *)p ? "true" : "false");
+		break;
 	}
 }
 
@@ -267,6 +272,11 @@ static int set_flag(struct options *o, const struct flag *f, const char *v)
 		*(enum nl_policy *)p = pol;
 		return 0;
 	}
+	case F_BOOL:
+		if (strcmp(v, "true") && strcmp(v, "false"))
+			return -EINVAL;
+		*(bool *)p = strcmp(v, "true") == 0;
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -397,6 +407,8 @@ static int parse_flags(int argc, char **argv, struct options *o)
 		}
 		if (val) {
 			val++;
+		} else if (f->kind == F_BOOL) {
+			val = "true";     /* a bare switch */
 		} else if (i + 1 < argc) {
 			val = argv[++i];
 		} else {

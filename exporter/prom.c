@@ -73,6 +73,8 @@ FAMILY(f_vm_mpki, "vm_llc_misses_per_kilo_instruction", "gauge",
        "Last-level cache misses per 1000 instructions of the role over the last window (PMU).");
 FAMILY(f_vm_cpi, "vm_cycles_per_instruction", "gauge",
        "Core cycles per instruction of the role over the last window (PMU).");
+FAMILY(f_vm_host_cycles, "vm_vcpu_host_cycles_ratio", "gauge",
+       "Share of the VM's vCPU threads' cycles spent in host mode (VM exits, in-kernel emulation) over the last window (PMU, --perf.host-mode).");
 FAMILY(f_event_supported, "event_supported", "gauge",
        "1 when the perf event counts on this host, 0 when it cannot be opened.");
 FAMILY(f_pmu_info, "pmu_info", "gauge",
@@ -646,6 +648,12 @@ static void encode_vm_placement(struct enc *e, const struct nl_snapshot *s,
 		       NL_PMU_SCORE_MPKI);
 	vm_role_scores(e, &f_vm_cpi, v, nv, offsetof(struct nl_vm_snap, cpi),
 		       NL_PMU_SCORE_CPI);
+	for (size_t i = 0; i < nv; i++) {
+		if (isnan(v[i].vm->vcpu_host_cycles_ratio))
+			continue;
+		l[0] = (struct label){ "vm", v[i].vm->name };
+		sample_f64(e, &f_vm_host_cycles, l, 1, v[i].vm->vcpu_host_cycles_ratio);
+	}
 }
 
 static bool collector_on(const struct nl_snapshot *s, const char *name)

@@ -586,6 +586,86 @@ static void test_plan_per_model(void)
 	nl_t_in_child(plan_checks);
 }
 
+/* --perf.host-mode on every catalog model: cycles and instructions once
+ * more guest-only (exclude_host) and once host-only (exclude_guest), with
+ * the base event's encoding; every group within the counter budget; and
+ * none of it without the flag. */
+static int event_ix(const struct nl_perf_resolved *r, const char *name)
+{
+	for (int k = 0; k < r->nevents; k++)
+		if (!strcmp(r->ev[k].name, name))
+			return k;
+	return -1;
+}
+
+static void host_mode_checks(void)
+{
+	static const char *const base[] = { "cycles", "instructions" };
+	struct nl_perf_resolved *r = calloc(1, sizeof(*r));
+	struct nl_config cfg;
+	char err[256], *dir = mktree("0", "1");
+
+	CHECK(r && dir);
+	if (!r || !dir)
+		goto out;
+	use_tree(dir);
+	nl_config_defaults(&cfg);
+	for (size_t i = 0; i < nl_catalog_count(); i++) {
+		const struct nl_catalog *c = nl_catalog_at(i);
+
+		cfg.perf_host_mode = false;
+		CHECK_EQ_INT(nl_perf_resolve(&cfg, c->name, false, r, err, sizeof(err)), 0);
+		CHECK(event_ix(r, "cycles_guest") < 0 && event_ix(r, "cycles_host") < 0);
+		cfg.perf_host_mode = true;
+		CHECK_EQ_INT(nl_perf_resolve(&cfg, c->name, false, r, err, sizeof(err)), 0);
+		for (size_t b = 0; b < 2; b++) {
+			char g[64], h[64];
+			int ib = event_ix(r, base[b]), ig, ih;
+
+			snprintf(g, sizeof(g), "%s_guest", base[b]);
+			snprintf(h, sizeof(h), "%s_host", base[b]);
+			ig = event_ix(r, g);
+			ih = event_ix(r, h);
+			CHECK(ib >= 0 && ig >= 0 && ih >= 0);
+			if (ib < 0 || ig < 0 || ih < 0)
+				continue;
+			CHECK_EQ_INT(r->ev[ig].encode_err, 0);
+			CHECK_EQ_INT(r->ev[ih].encode_err, 0);
+			CHECK(r->ev[ig].hardware && r->ev[ih].hardware);
+			/* the base event counts both modes */
+			CHECK(!r->ev[ib].exclude_guest && !r->ev[ib].exclude_host);
+			CHECK(!r->ev[ig].exclude_guest && r->ev[ig].exclude_host);
+			CHECK(r->ev[ih].exclude_guest && !r->ev[ih].exclude_host);
+			CHECK_EQ_INT(r->ev[ig].type, r->ev[ib].type);
+			CHECK_EQ_U64(r->ev[ig].config, r->ev[ib].config);
+			CHECK_EQ_U64(r->ev[ih].config, r->ev[ib].config);
+			CHECK(r->ev[ig].group >= 0 && r->ev[ih].group >= 0);
+		}
+		/* budget: general-purpose counters per hardware group */
+		for (int gi = 0; gi < r->ngroups; gi++) {
+			int gp = 0;
+
+			for (int k = 0; k < r->nevents; k++)
+				if ((r->groups[gi].events >> k & 1) && r->ev[k].hardware &&
+				    r->ev[k].fixed == NL_FIXED_NONE)
+					gp++;
+			if (r->groups[gi].hardware)
+				CHECK(gp <= r->budget.gp);
+		}
+		plan_string(r, err, sizeof(err));
+		fprintf(stderr, "  %s with --perf.host-mode: %s\n", c->name, err);
+	}
+out:
+	if (dir)
+		rm_tree(dir);
+	free(r);
+}
+
+static void test_host_mode_every_model(void)
+{
+	nl_t_in_child(host_mode_checks);
+}
+
 /* The host: the catalog nl_perf_resolve picks is the one for cpuinfo. */
 static void test_resolve_host(void)
 {
@@ -615,5 +695,5 @@ NL_TEST_MAIN(NL_T(test_detect_models),
 	     NL_T(test_docs_examples),
 	     NL_T(test_pfm_prepare),
 	     NL_T(test_budget),
-	     NL_T(test_plan_per_model),
+	     NL_T(test_plan_per_model), NL_T(test_host_mode_every_model),
 	     NL_T(test_resolve_host))

@@ -123,9 +123,28 @@ static void child_checks_user(void)
 	free(out);
 }
 
+/* --perf.host-mode: cycles and instructions once more, guest-only (H = 1)
+ * and host-only (g = 1), with the base event's encoding (zen3, whose
+ * events libpfm4 encodes with exclude_hv). */
+static void child_checks_host_mode(void)
+{
+	const char *argv[] = { "events", "--pmu", "zen3", "--no-open", "--perf.host-mode", NULL };
+	char *out = NULL;
+
+	CHECK_EQ_INT(run(&out, 5, argv), 0);
+	if (!out)
+		return;
+	CHECK(has_row(out, "cycles_guest ", " 0,0,1,0,1 "));
+	CHECK(has_row(out, "cycles_host ", " 0,0,1,1,0 "));
+	CHECK(has_row(out, "instructions_guest ", " 0,0,1,0,1 "));
+	CHECK(has_row(out, "instructions_host ", " 0,0,1,1,0 "));
+	CHECK(has_row(out, "cycles ", " 0,0,1,0,0 "));
+	free(out);
+}
 
 static void test_other_models(void)
 {
+	nl_t_in_child(child_checks_host_mode);
 	nl_t_in_child(child_checks_skx);
 	nl_t_in_child(child_checks_emr);
 	nl_t_in_child(child_checks_user);

@@ -44,6 +44,7 @@ static void set_scores_nan(struct nl_vm_snap *vm)
 		vm->locality[r] = vm->distance[r] = NAN;
 		vm->pmu_locality[r] = vm->llc_mpki[r] = vm->cpi[r] = NAN;
 	}
+	vm->vcpu_host_cycles_ratio = NAN;
 }
 
 /* Two nodes with sparse kernel ids 0 and 2 (so an index leaking into a
@@ -310,6 +311,21 @@ static void test_vm_devices(void)
 	CHECK_LINE(out, "numalens_vm_device_info{vm=\"zeta\",device=\"0000:3b:00.0\",node=\"2\"} 1");
 	CHECK_LINE(out, "numalens_vm_device_info{vm=\"zeta\",device=\"0000:af:00.0\",node=\"unknown\"} 1");
 	CHECK(strstr(out, "numalens_vm_device_info{vm=\"" WEIRD_ESC "\"") == NULL);
+	free(out);
+}
+
+/* --perf.host-mode's ratio: a line where measured, none where NaN. */
+static void test_vm_host_cycles(void)
+{
+	char *out;
+
+	build_snapshot();
+	vms[0].vcpu_host_cycles_ratio = 0.25;
+	out = encode(1002.5);
+	if (!out)
+		return;
+	CHECK_LINE(out, "numalens_vm_vcpu_host_cycles_ratio{vm=\"zeta\"} 0.25");
+	CHECK(strstr(out, "numalens_vm_vcpu_host_cycles_ratio{vm=\"" WEIRD_ESC "\"") == NULL);
 	free(out);
 }
 
@@ -637,7 +653,7 @@ static void test_pmu_families(void)
 	free(out);
 }
 
-NL_TEST_MAIN(NL_T(test_host_families), NL_T(test_vm_families), NL_T(test_vm_arrival), NL_T(test_vm_devices),
+NL_TEST_MAIN(NL_T(test_host_families), NL_T(test_vm_families), NL_T(test_vm_arrival), NL_T(test_vm_devices), NL_T(test_vm_host_cycles),
 	     NL_T(test_events_and_scaling), NL_T(test_scores_skip_nan),
 	     NL_T(test_self_families), NL_T(test_escaping_and_order),
 	     NL_T(test_grouping), NL_T(test_deterministic),

@@ -293,7 +293,61 @@ static void test_pmu_snapshot(void)
 	}
 }
 
-NL_TEST_MAIN(NL_T(test_all_local), NL_T(test_all_remote),
+/* --perf.host-mode: the host-mode share of the vCPU threads' cycles, summed
+ * over vCPU threads only; NaN without the events or without cycles. */
+static void test_host_cycles_ratio(void)
+{
+	static struct nl_state st;
+	static struct nl_vm vm;
+	static struct nl_thread th[3];
+	struct nl_vm *vms[1] = { &vm };
+	struct nl_collector_stat stats[1] = { { "perf", true, true, 0 } };
+	static const enum nl_role role[3] = { NL_ROLE_VCPU, NL_ROLE_VCPU, NL_ROLE_EMULATOR };
+	static const uint64_t guest[3] = { 750, 250, 0 }, host[3] = { 250, 750, 1000000 };
+	struct nl_snapshot *snap;
+
+	memset(&st, 0, sizeof(st));
+	memset(&vm, 0, sizeof(vm));
+	memset(th, 0, sizeof(th));
+	add_event(&st, "cycles", 1);
+	add_event(&st, "cycles_guest", 1);
+	add_event(&st, "cycles_host", 1);
+	snprintf(vm.name, sizeof(vm.name), "vm1");
+	vm.threads = th;
+	vm.nthreads = 3;
+	vm.mem_source = NL_MEM_NONE;
+	for (int i = 0; i < 3; i++) {
+		th[i].role = role[i];
+		th[i].index = role[i] == NL_ROLE_VCPU ? i : -1;
+		th[i].win_valid = th[i].events_valid = 0x7;
+		th[i].win_events[0] = guest[i] + host[i];
+		th[i].win_events[1] = guest[i];
+		th[i].win_events[2] = host[i];
+		for (int g = 0; g < NL_MAX_GROUPS; g++)
+			th[i].group_scaling[g] = NAN;
+	}
+	st.vms = vms;
+	st.nvms = 1;
+	for (int k = 0; k < 3; k++) {
+		snap = nl_snapshot_build(&st, stats, 0, 0);
+		CHECK(snap != NULL);
+		if (!snap)
+			return;
+		if (k == 0)        /* (250 + 750) / 2000; the emulator's are not vCPU work */
+			CHECK_NEAR(snap->vms[0].vcpu_host_cycles_ratio, 0.5, 1e-12);
+		else
+			CHECK(isnan(snap->vms[0].vcpu_host_cycles_ratio));
+		nl_snapshot_put(snap);
+		if (k == 0) {      /* no cycles in the window */
+			for (int i = 0; i < 3; i++)
+				th[i].win_events[1] = th[i].win_events[2] = 0;
+		} else {           /* the host-mode event cannot open here */
+			st.perf.events[2].supported = 0;
+		}
+	}
+}
+
+NL_TEST_MAIN(NL_T(test_all_local), NL_T(test_all_remote), NL_T(test_host_cycles_ratio),
 	     NL_T(test_even_spread), NL_T(test_asymmetric_four_nodes),
 	     NL_T(test_no_data_is_nan), NL_T(test_huge_values_do_not_overflow),
 	     NL_T(test_pmu_arithmetic), NL_T(test_pmu_event_lookup),
