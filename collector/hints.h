@@ -135,7 +135,10 @@ struct nl_vm_features {
 	double intensity;          /* the policies' weight, smoothed */
 	bool intensive;            /* memory-intensive (with hysteresis) */
 	double locality;           /* guest (vCPU) locality the engine uses */
-	double vmm_locality;       /* emulator + iothread + vhost */
+	double vmm_locality;       /* emulator + iothread + vhost, against the
+				      VMM's own memory when the split is known */
+	double vmm_guest_locality; /* the same threads against guest RAM: what
+				      pinning them next to it changes */
 	int mem_home;              /* node index holding most memory, -1 */
 	uint64_t vcpu_nodes;       /* node indexes the vCPUs may run on; 0 unknown */
 	struct {

@@ -309,19 +309,45 @@ static int maps_line(const char *p, const char *e, long page_size,
 	return 0;
 }
 
-int nl_memplace_parse_numa_maps(const char *text, long page_size,
-				const struct nl_topology *t, uint64_t *bytes)
+/* The hex start address a maps / numa_maps line begins with; 0 none. */
+static uint64_t line_addr(const char *p, const char *e)
+{
+	uint64_t a = 0;
+	int n = 0;
+
+	for (; p < e && isxdigit((unsigned char)*p) && n < 16; p++, n++)
+		a = a << 4 | (uint64_t)(isdigit((unsigned char)*p) ? *p - '0' :
+					(tolower((unsigned char)*p) - 'a' + 10));
+	return a;
+}
+
+static bool is_guest(uint64_t addr, const uint64_t *starts, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (starts[i] == addr)
+			return true;
+	return false;
+}
+
+int nl_memplace_parse_numa_maps_split(const char *text, long page_size,
+				      const struct nl_topology *t,
+				      const uint64_t *guest_starts, int nguest,
+				      uint64_t *guest, uint64_t *vmm)
 {
 	int skipped = 0, good = 0;
 
-	memset(bytes, 0, NL_MAX_NODES * sizeof(*bytes));
+	memset(guest, 0, NL_MAX_NODES * sizeof(*guest));
+	memset(vmm, 0, NL_MAX_NODES * sizeof(*vmm));
 	if (page_size <= 0)
 		return -EINVAL;
 	for (const char *p = text; *p;) {
 		const char *e = line_end(p);
 
 		if (e > p) {
-			if (maps_line(p, e, page_size, t, bytes) == 0)
+			uint64_t *to = is_guest(line_addr(p, e), guest_starts, nguest) ?
+				       guest : vmm;
+
+			if (maps_line(p, e, page_size, t, to) == 0)
 				good++;
 			else
 				skipped++;
@@ -331,6 +357,47 @@ int nl_memplace_parse_numa_maps(const char *text, long page_size,
 	if (skipped && !good)
 		return -EINVAL;
 	return skipped;
+}
+
+int nl_memplace_parse_numa_maps(const char *text, long page_size,
+				const struct nl_topology *t, uint64_t *bytes)
+{
+	uint64_t none[NL_MAX_NODES];
+
+	return nl_memplace_parse_numa_maps_split(text, page_size, t, NULL, 0, none, bytes);
+}
+
+int nl_memplace_guest_ram(const char *maps, uint64_t *starts, int max)
+{
+	uint64_t best = 0, best_size = 0;
+	int n = 0;
+
+	for (const char *p = maps; *p;) {
+		const char *e = line_end(p), *dash = memchr(p, '-', (size_t)(e - p));
+		const char *sp = dash ? memchr(dash, ' ', (size_t)(e - dash)) : NULL;
+		uint64_t lo, hi;
+
+		if (!sp || e - sp < 3)
+			goto next;
+		lo = line_addr(p, dash);
+		hi = line_addr(dash + 1, sp);
+		/* writable memory only, never the brk heap or a stack */
+		if (hi <= lo || sp[1] != 'r' || sp[2] != 'w' || sp[3] == 'x' ||
+		    memmem(sp, (size_t)(e - sp), " [heap]", 7) ||
+		    memmem(sp, (size_t)(e - sp), " [stack", 7))
+			goto next;
+		if (hi - lo > NL_GUEST_RAM_MIN && n < max)
+			starts[n++] = lo;
+		if (hi - lo > best_size) {
+			best_size = hi - lo;
+			best = lo;
+		}
+next:
+		p = *e ? e + 1 : e;
+	}
+	if (n == 0 && best_size > 0 && max > 0)
+		starts[n++] = best;
+	return n;
 }
 
 static int copy_span(char *dst, size_t len, const char *p, const char *e)

@@ -26,6 +26,26 @@ int nl_memplace_parse_numa_stat(const char *text, int v2, long page_size,
 int nl_memplace_parse_numa_maps(const char *text, long page_size,
 				const struct nl_topology *t, uint64_t *bytes);
 
+/* The same, split into the guest's RAM (mappings starting at one of the
+ * nguest addresses guest_starts[], from nl_memplace_guest_ram()) and the
+ * rest, the VMM's own memory (heap, stacks, libraries, device state). */
+int nl_memplace_parse_numa_maps_split(const char *text, long page_size,
+				      const struct nl_topology *t,
+				      const uint64_t *guest_starts, int nguest,
+				      uint64_t *guest, uint64_t *vmm);
+
+/* Which mappings of a QEMU process are guest RAM, from its /proc/PID/maps
+ * text: QEMU backs guest RAM (-m, and each -object memory-backend-* of a
+ * NUMA cell) with one writable mapping of the RAM's size, anonymous or of
+ * a file (hugetlbfs, memfd, shm). Taken: every writable, not executable
+ * mapping larger than NL_GUEST_RAM_MIN that is not [heap] or a [stack]
+ * (TCG's code buffer is rwx); when there is
+ * none, the largest writable one (a small guest). glibc's malloc arenas
+ * are at most 64 MiB, thread stacks 8 MiB, VGA RAM 16 MiB: VMM memory.
+ * Fills up to max start addresses; returns how many. */
+#define NL_GUEST_RAM_MIN (64ULL << 20)
+int nl_memplace_guest_ram(const char *maps, uint64_t *starts, int max);
+
 /* From a /proc/PID/cgroup text, the path of the memory hierarchy: the v1
  * line whose controller list holds "memory" (*v2 = 0) or else the v2 "0::"
  * line (*v2 = 1). Return 0, -ENOENT when there is neither, -ENAMETOOLONG. */

@@ -1,7 +1,10 @@
-/* The numa_maps source: /proc/PID/numa_maps for the VMs the numa_stat
- * source did not measure this cycle, at most every
+/* The numa_maps source: /proc/PID/numa_maps at most every
  * --placement.numa-maps-interval per VM (it walks the page tables of the
- * whole process). What counts as VM memory: memplace.c. */
+ * whole process): the VM's memory by node for the VMs the numa_stat source
+ * did not measure this cycle, and for every VM the split of it into guest
+ * RAM and the VMM's own memory (the mappings /proc/PID/maps shows to be
+ * guest RAM: nl_memplace_guest_ram()). What counts as VM memory:
+ * memplace.c. */
 #include "memplace.h"
 #include "memplace_priv.h"
 
@@ -11,12 +14,28 @@
 #include <string.h>
 
 #include "log.h"
+
+/* guest RAM mappings one QEMU may have: -m, or one backend per NUMA cell */
+#define NL_MAX_CELLS_RAM 16
 #include "paths.h"
 
 static int numa_maps_init(struct nl_state *st, void **priv)
 {
 	(void)st;
 	return nl_memplace_init(priv);
+}
+
+/* Guest RAM mappings of the VM's QEMU (their start addresses), from
+ * /proc/PID/maps; 0 when unreadable (then there is no split). */
+static int guest_ram(const struct nl_vm *vm, struct nl_memplace_priv *p, uint64_t *starts,
+		     int max)
+{
+	char path[NL_PATH_MAX];
+
+	if (nl_path_proc(path, sizeof(path), "%d/maps", (int)vm->pid) < 0 ||
+	    nl_read_file_alloc(path, &p->buf, &p->cap) < 0)
+		return 0;
+	return nl_memplace_guest_ram(p->buf, starts, max);
 }
 
 static int numa_maps_sample(struct nl_state *st, void *priv)
@@ -29,26 +48,36 @@ static int numa_maps_sample(struct nl_state *st, void *priv)
 		return -ENODATA;
 	for (size_t i = 0; i < st->nvms; i++) {
 		struct nl_vm *vm = st->vms[i];
-		uint64_t bytes[NL_MAX_NODES];
+		uint64_t guest[NL_MAX_NODES], vmm[NL_MAX_NODES], starts[NL_MAX_CELLS_RAM];
 		char path[NL_PATH_MAX];
+		bool cg = nl_memplace_is_cgroup(vm->mem_source) &&
+			  vm->mem_updated_ns == st->now_ns;
+		int rc, nguest;
 		ssize_t n;
-		int rc;
 
-		if (nl_memplace_is_cgroup(vm->mem_source) &&
-		    vm->mem_updated_ns == st->now_ns)
-			continue;
 		/* first reading right away, then every interval */
-		if (vm->mem_source == NL_MEM_NUMA_MAPS &&
+		if (cg && vm->split_valid && st->now_ns - vm->split_updated_ns < interval)
+			continue;
+		if (!cg && vm->mem_source == NL_MEM_NUMA_MAPS &&
 		    st->now_ns - vm->mem_updated_ns < interval)
 			continue;
+		nguest = guest_ram(vm, p, starts, NL_MAX_CELLS_RAM);
 		rc = nl_path_proc(path, sizeof(path), "%d/numa_maps",
 				  (int)vm->pid);
 		if (rc < 0)
 			continue;
 		n = nl_read_file_alloc(path, &p->buf, &p->cap);
 		rc = n < 0 ? (int)n
-			   : nl_memplace_parse_numa_maps(p->buf, p->page_size,
-							 &st->topo, bytes);
+			   : nl_memplace_parse_numa_maps_split(p->buf, p->page_size, &st->topo,
+							       starts, nguest, guest, vmm);
+		vm->split_valid = rc >= 0 && nguest > 0;
+		vm->split_updated_ns = st->now_ns;
+		if (vm->split_valid) {
+			memcpy(vm->split_guest, guest, sizeof(vm->split_guest));
+			memcpy(vm->split_vmm, vmm, sizeof(vm->split_vmm));
+		}
+		if (cg)
+			continue;      /* the cgroup's totals stand */
 		if (rc < 0) {
 			if (rc == -EACCES || rc == -EPERM)
 				nl_complain(&p->denied, NL_LOG_WARN,
@@ -67,7 +96,8 @@ static int numa_maps_sample(struct nl_state *st, void *priv)
 			continue;
 		}
 		nl_complain_clear(&p->denied, "numa_maps: readable again");
-		memcpy(vm->mem_bytes, bytes, sizeof(vm->mem_bytes));
+		for (int k = 0; k < NL_MAX_NODES; k++)
+			vm->mem_bytes[k] = guest[k] + vmm[k];
 		vm->mem_source = NL_MEM_NUMA_MAPS;
 		vm->mem_updated_ns = st->now_ns;
 		vm->mem_cgroup[0] = '\0';

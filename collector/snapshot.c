@@ -198,6 +198,44 @@ static void pmu_scores(const struct nl_vm *vm, const struct nl_state *st,
 	}
 }
 
+/* Guest RAM and VMM memory now: the proportions of the last numa_maps split
+ * on each node applied to the node's current figure (the cgroup's, every
+ * cycle; or that reading itself). Memory on a node the split did not see
+ * takes the VM-wide proportion. Growth between two readings is shared, not
+ * all put on one side: neither guest RAM nor the VMM's heap is assumed
+ * fixed. */
+static void mem_split(const struct nl_vm *vm, struct nl_vm_snap *v)
+{
+	double gs = 0, vs = 0;
+
+	v->mem_split = vm->split_valid && vm->mem_source != NL_MEM_NONE;
+	if (!v->mem_split)
+		return;
+	for (int n = 0; n < NL_MAX_NODES; n++) {
+		gs += (double)vm->split_guest[n];
+		vs += (double)vm->split_vmm[n];
+	}
+	for (int n = 0; n < NL_MAX_NODES; n++) {
+		double g = (double)vm->split_guest[n], m = (double)vm->split_vmm[n];
+		double frac = g + m > 0 ? g / (g + m) : gs + vs > 0 ? gs / (gs + vs) : 0;
+		uint64_t tot = vm->mem_bytes[n];
+
+		v->mem_guest_bytes[n] = (uint64_t)((double)tot * frac);
+		if (v->mem_guest_bytes[n] > tot)
+			v->mem_guest_bytes[n] = tot;
+		v->mem_vmm_bytes[n] = tot - v->mem_guest_bytes[n];
+	}
+}
+
+/* The memory a role's accesses go to: vCPUs to guest RAM, the VMM's
+ * threads to its own memory, when the split is known; else all of it. */
+static const uint64_t *role_mem(const struct nl_vm *vm, const struct nl_vm_snap *v, int role)
+{
+	if (!v->mem_split || role == NL_ROLE_ALL)
+		return vm->mem_bytes;
+	return role == NL_ROLE_VCPU ? v->mem_guest_bytes : v->mem_vmm_bytes;
+}
+
 /* CPU-time shares of a role over the last window. A role that did not run
  * in the window (an idle VM) is placed where its threads last ran. */
 static void role_cpu(const struct nl_vm *vm, int role, const struct nl_topology *t,
@@ -307,6 +345,7 @@ struct nl_snapshot *nl_snapshot_build(const struct nl_state *st,
 		s->threads_tracked += vm->nthreads;
 		if (build_series(vm, v) < 0)
 			goto fail;
+		mem_split(vm, v);
 		for (int r = 0; r <= NL_ROLE_ALL; r++) {
 			uint64_t cpu[NL_MAX_NODES];
 
@@ -315,7 +354,7 @@ struct nl_snapshot *nl_snapshot_build(const struct nl_state *st,
 			if (!st->topo_valid || vm->mem_source == NL_MEM_NONE)
 				continue;
 			role_cpu(vm, r, &st->topo, cpu);
-			nl_score_placement(cpu, vm->mem_bytes, &st->topo,
+			nl_score_placement(cpu, role_mem(vm, v, r), &st->topo,
 					   &v->locality[r], &v->distance[r]);
 		}
 		pmu_scores(vm, st, v);

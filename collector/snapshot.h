@@ -114,6 +114,11 @@ struct nl_vm_snap {
 	uint32_t locality_sources[NL_ROLE_COUNT + 1]; /* NL_LOCALITY_SRC_* */
 	uint32_t pmu_scores[NL_ROLE_COUNT + 1];       /* NL_PMU_SCORE_*: the
 							 defined ones */
+	/* guest RAM and the VMM's own memory by node index; they add up to
+	 * mem_bytes[] (snapshot.c: the last numa_maps split applied to the
+	 * current figures); mem_split false: not known */
+	bool mem_split;
+	uint64_t mem_guest_bytes[NL_MAX_NODES], mem_vmm_bytes[NL_MAX_NODES];
 	/* --perf.host-mode: share of the vCPU threads' cycles in host mode
 	 * (exits, in-kernel emulation) over the last window; NaN unmeasured */
 	double vcpu_host_cycles_ratio;

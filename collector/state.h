@@ -69,6 +69,13 @@ struct nl_vm {
 	char mem_cgroup[NL_NAME_MAX * 2]; /* cgroup dir below the memory
 					     hierarchy root, "" unknown */
 
+	/* guest RAM and the VMM's own memory by node index, as the last
+	 * numa_maps reading split them (numa_maps source, at its interval,
+	 * also for VMs the cgroup measures); split_valid once read */
+	bool split_valid;
+	uint64_t split_guest[NL_MAX_NODES], split_vmm[NL_MAX_NODES];
+	uint64_t split_updated_ns;
+
 	/* passthrough (VFIO) devices (devices source) */
 	uint64_t dev_nodes;        /* node indexes of the VM's devices */
 	int ndevices;              /* the first NL_MAX_VM_DEVICES in devices[] */

@@ -484,6 +484,10 @@ Numalens__V1__Vm *nl_api_pb_vm(struct nl_api_bld *b, const struct nl_vm_snap *vm
 	m->memory_source = S(b, nl_mem_source_name(vm->mem_source));
 	OPT(m, memory_bytes, vm->mem_total_bytes);
 	m->memory = node_bytes(b, s, vm->mem_bytes, &m->n_memory);
+	if (vm->mem_split) {
+		m->memory_guest = node_bytes(b, s, vm->mem_guest_bytes, &m->n_memory_guest);
+		m->memory_vmm = node_bytes(b, s, vm->mem_vmm_bytes, &m->n_memory_vmm);
+	}
 	if (f) {
 		OPT(m, vcpus, (uint32_t)f->nvcpus);
 		OPT(m, iothreads, (uint32_t)f->niothreads);

@@ -42,7 +42,7 @@ FAMILY(f_vm_info, "vm_info", "gauge",
 FAMILY(f_vm_pid, "vm_pid", "gauge",
        "Process id of the VM's QEMU process.");
 FAMILY(f_vm_mem, "vm_memory_bytes", "gauge",
-       "Resident memory of the VM on each NUMA node, in bytes.");
+       "Resident memory of the VM on each NUMA node, in bytes: guest RAM (kind=guest) and the VMM's own memory (kind=vmm), or kind=all when the split is not known.");
 FAMILY(f_vm_mem_source, "vm_memory_source_info", "gauge",
        "Always 1; where the VM's per-node memory figure comes from.");
 FAMILY(f_vm_device, "vm_device_info", "gauge",
@@ -415,10 +415,20 @@ static void encode_vm_identity(struct enc *e, const struct nl_snapshot *s,
 	for (size_t i = 0; i < nv && s->topo_valid; i++) {
 		if (v[i].vm->mem_source == NL_MEM_NONE)
 			continue;
-		l[0] = (struct label){ "vm", v[i].vm->name };
+		const struct nl_vm_snap *vm = v[i].vm;
+
+		l[0] = (struct label){ "vm", vm->name };
 		for (int n = 0; n < s->topo.nnodes; n++) {
 			l[1] = (struct label){ "node", node_label(s, n, node, sizeof(node)) };
-			sample_u64(e, &f_vm_mem, l, 2, v[i].vm->mem_bytes[n]);
+			if (!vm->mem_split) {
+				l[2] = (struct label){ "kind", "all" };
+				sample_u64(e, &f_vm_mem, l, 3, vm->mem_bytes[n]);
+				continue;
+			}
+			l[2] = (struct label){ "kind", "guest" };
+			sample_u64(e, &f_vm_mem, l, 3, vm->mem_guest_bytes[n]);
+			l[2] = (struct label){ "kind", "vmm" };
+			sample_u64(e, &f_vm_mem, l, 3, vm->mem_vmm_bytes[n]);
 		}
 	}
 	for (size_t i = 0; i < nv; i++) {

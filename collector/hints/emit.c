@@ -195,7 +195,7 @@ static void emit_vmm_only(struct nl_plan_ctx *c, size_t v, const struct nl_plan 
 	snprintf(x->reason_code, sizeof(x->reason_code), "vmm_remote");
 	snprintf(x->reason, sizeof(x->reason),
 		 "VMM threads (%.2f cores) run with locality %.2f against guest memory; node %d holds %.0f%% of it",
-		 f->vmm_cpu_cores, f->vmm_locality, hid,
+		 f->vmm_cpu_cores, f->vmm_guest_locality, hid,
 		 100.0 * (double)vm->mem_bytes[h] / (double)(vm->mem_total_bytes ? vm->mem_total_bytes : 1));
 	finish(c, x, v);
 }

@@ -315,6 +315,8 @@ void nl_hints_features(const struct nl_hint_config *cfg,
 		       struct nl_hint_vm *st, struct nl_vm_features *f)
 {
 	const struct nl_vm_snap *vm = &s->vms[i];
+	/* guest RAM: what vCPUs access, and where the VMM belongs */
+	const uint64_t *guest_mem = vm->mem_split ? vm->mem_guest_bytes : vm->mem_bytes;
 	int nn = s->topo_valid ? s->topo.nnodes : 0;
 	double dt = st->seen ? s->window_seconds : NAN, msum, mbm_rate, mbm_loc;
 	struct feature_events ix;
@@ -325,6 +327,7 @@ void nl_hints_features(const struct nl_hint_config *cfg,
 	f->instructions_per_second = f->llc_misses_per_second = f->llc_mpki = NAN;
 	f->dram_bytes_per_second = f->pmu_locality = f->page_faults_per_second = NAN;
 	f->proxy = f->intensity = f->locality = f->vmm_locality = NAN;
+	f->vmm_guest_locality = NAN;
 	nl_score_pmu_events(s->events, s->nevents, &ix.pmu);
 	ix.page_faults = event_index(s, "page_faults");
 
@@ -347,10 +350,11 @@ void nl_hints_features(const struct nl_hint_config *cfg,
 	if (!isnan(st->pmu_loc))
 		f->locality = st->pmu_loc;
 	else if (f->vcpu_cores > 0)
-		f->locality = overlap(st->vcpu_node, vm->mem_bytes, nn);
+		f->locality = overlap(st->vcpu_node, guest_mem, nn);
 	else
 		f->locality = vm->locality[NL_ROLE_VCPU];
-	f->vmm_locality = overlap(st->vmm_node, vm->mem_bytes, nn);
+	f->vmm_locality = overlap(st->vmm_node, vm->mem_split ? vm->mem_vmm_bytes : vm->mem_bytes, nn);
+	f->vmm_guest_locality = overlap(st->vmm_node, guest_mem, nn);
 	f->measured = st->smoothed && msum > 0 && nn > 0;
 	history(s, st, f);
 }

@@ -413,9 +413,9 @@ static void eval_vmm(const struct nl_plan_ctx *c, size_t v, int m, struct nl_pla
 	o->l_after = 1.0;
 	if (!o->pin_vmm || f->vmm_cpu_cores < NL_HINT_VMM_MIN_CORES)
 		return;
-	if (!isnan(f->vmm_locality) && vm->mem_total_bytes > 0 &&
+	if (!isnan(f->vmm_guest_locality) && vm->mem_total_bytes > 0 &&
 	    (double)vm->mem_bytes[m] >= 0.5 * (double)vm->mem_total_bytes)
-		o->gain = 1 - f->vmm_locality;
+		o->gain = 1 - f->vmm_guest_locality;
 }
 
 /* Where a VM's VMM threads belong without a guest plan: next to the node

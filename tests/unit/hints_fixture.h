@@ -29,6 +29,8 @@ struct fx_vm {
 	int nvcpus, niothreads;
 	bool emulator;
 	double mem[NL_MAX_NODES];        /* bytes per node index */
+	double vmm_mem[NL_MAX_NODES];    /* the VMM's own memory; when set, mem[]
+					    is guest RAM and the split known */
 	double vcpu[NL_MAX_NODES];       /* busy vCPU cores per node index */
 	double vmm[NL_MAX_NODES];        /* busy VMM cores per node index */
 	int vcpu_pin, vmm_pin;           /* node index the threads are pinned to, -1 */
@@ -183,7 +185,7 @@ static inline struct nl_snapshot *host_snapshot(struct fx_host *h)
 		for (int c = 0; c < h->cpn; c++)
 			s->topo.cpu_node[n * h->cpn + c] = (int16_t)n;
 		for (int i = 0; i < h->nvms; i++)
-			used += h->vm[i].mem[n];
+			used += h->vm[i].mem[n] + h->vm[i].vmm_mem[n];
 		s->topo.nodes[n].mem_total_bytes = (uint64_t)h->node_mem;
 		s->topo.nodes[n].mem_free_bytes = used < h->node_mem ? (uint64_t)(h->node_mem - used) : 0;
 		for (int m = 0; m < h->nnodes; m++)
@@ -217,6 +219,10 @@ static inline struct nl_snapshot *host_snapshot(struct fx_host *h)
 		v->arrival_age_seconds = f->arrival != NL_ARRIVAL_NONE ? h->t - f->arrived_t : NAN;
 		for (int n = 0; n < h->nnodes && !f->unmeasured; n++) {
 			v->mem_bytes[n] = (uint64_t)(f->mem[n] * (h->noise > 0 ? jitter(h) : 1));
+			v->mem_guest_bytes[n] = v->mem_bytes[n];
+			v->mem_vmm_bytes[n] = (uint64_t)f->vmm_mem[n];
+			v->mem_split |= f->vmm_mem[n] > 0;
+			v->mem_bytes[n] += v->mem_vmm_bytes[n];
 			v->mem_total_bytes += v->mem_bytes[n];
 			memb[n] = v->mem_bytes[n];
 		}

@@ -731,6 +731,41 @@ static void test_vmm_only_hint(void)
 	nl_hints_free(e);
 }
 
+/* The VMM's own memory on node 1, guest RAM, vCPUs and VMM threads on
+ * node 0 (the bhyve paper's costly case): the VMM scores low against its
+ * memory, and no hint moves its threads, neither away from the guest nor
+ * "next to guest memory" where they already run. */
+static void test_vmm_memory_remote(void)
+{
+	struct fx_host h;
+	struct nl_hint_config cfg = test_cfg();
+	struct nl_hints *e = nl_hints_new(&cfg);
+	struct nl_snapshot *s = NULL;
+	const struct nl_vm_features *f;
+	struct fx_vm *v;
+
+	host_init(&h, 2, 8, 32 * GiB);
+	v = add_vm(&h, "vmm-far", 2);
+	v->mem[0] = 4 * GiB;
+	v->vmm_mem[1] = 1 * GiB;
+	v->vcpu[0] = 1;
+	v->vcpu_pin = 0;
+	v->vmm[0] = 0.5;
+	v->mpki = 0.5;
+	CHECK_EQ_INT(run(&h, e, 6, &s), 0);
+	f = nl_hints_vm_features(s, nl_snapshot_find_vm(s, "vmm-far"));
+	CHECK(f != NULL);
+	if (f) {
+		CHECK_NEAR(f->vmm_locality, 0, 0.01);
+		CHECK_NEAR(f->vmm_guest_locality, 1, 0.01);
+		CHECK_NEAR(f->locality, 1, 0.01);
+	}
+	for (int p = 0; p < NL_POLICY_COUNT; p++)
+		CHECK_EQ_INT(count_vm(s, (enum nl_policy)p, "vmm-far"), 0);
+	nl_snapshot_put(s);
+	nl_hints_free(e);
+}
+
 static void test_profile_and_placement(void)
 {
 	struct fx_host h;
@@ -1244,7 +1279,7 @@ NL_TEST_MAIN(NL_T(test_full_host_memory_intensive_arrival),
 	     NL_T(test_vmm_only_hint),
 	    
 	     NL_T(test_profile_and_placement),
-	     NL_T(test_placement_policies),
+	     NL_T(test_placement_policies), NL_T(test_vmm_memory_remote),
 	     NL_T(test_config_and_names),
 	     NL_T(test_policy_table),
 	     NL_T(test_new_policy_recipe),

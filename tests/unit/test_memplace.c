@@ -177,6 +177,52 @@ static void test_numa_maps_huge_pages(void)
 	CHECK_EQ_U64(bytes[0], 0);
 }
 
+/* Guest RAM vs the VMM's own memory: which mappings /proc/PID/maps shows
+ * to be guest RAM, and the numa_maps bytes split by them. */
+static void test_guest_ram_split(void)
+{
+	static const char maps[] =
+		"55d4c6a00000-55d4c6c00000 r-xp 00000000 08:01 123   /usr/bin/qemu-system-x86_64\n"
+		"55d4c8000000-55d4d0000000 rw-p 00000000 00:00 0     [heap]\n"
+		"7f0000000000-7f0100000000 rw-p 00000000 00:00 0 \n"          /* 4 GiB: -m 4096 */
+		"7f1000000000-7f1080000000 rw-s 00000000 00:0f 77    /dev/hugepages/qemu_back_mem.ram1 (deleted)\n"
+		"7f2000000000-7f2004000000 rw-p 00000000 00:00 0 \n"          /* 64 MiB malloc arena */
+		"7f3000000000-7f3001000000 rw-p 00000000 00:00 0 \n"          /* 16 MiB VGA RAM */
+		"7f4000000000-7f4040000000 rwxp 00000000 00:00 0 \n"          /* TCG's code buffer */
+		"7ffd5a5d0000-7ffd5a5f1000 rw-p 00000000 00:00 0     [stack]\n";
+	static const char small[] =
+		"7f0000000000-7f0002000000 rw-p 00000000 00:00 0 \n"          /* 32 MiB guest */
+		"7f3000000000-7f3001000000 rw-p 00000000 00:00 0 \n"
+		"55d4c8000000-55d4d0000000 rw-p 00000000 00:00 0     [heap]\n";
+	static const char numa_maps[] =
+		"55d4c8000000 default heap anon=100 dirty=100 N1=100 kernelpagesize_kB=4\n"
+		"7f0000000000 bind:0 anon=1000 dirty=1000 N0=1000 kernelpagesize_kB=4\n"
+		"7f1000000000 bind:1 file=/dev/hugepages/qemu_back_mem.ram1\\040(deleted) huge dirty=2 N1=2 kernelpagesize_kB=2048\n"
+		"7f2000000000 default anon=10 dirty=10 N0=4 N1=6 kernelpagesize_kB=4\n";
+	uint64_t starts[8], guest[NL_MAX_NODES], vmm[NL_MAX_NODES];
+
+	setup_topos();
+	CHECK_EQ_INT(nl_memplace_guest_ram(maps, starts, 8), 2);
+	CHECK_EQ_U64(starts[0], 0x7f0000000000ULL);
+	CHECK_EQ_U64(starts[1], 0x7f1000000000ULL);
+	CHECK_EQ_INT(nl_memplace_guest_ram(maps, starts, 1), 1);    /* capped */
+	/* a guest smaller than an arena: the largest writable mapping */
+	CHECK_EQ_INT(nl_memplace_guest_ram(small, starts, 8), 1);
+	CHECK_EQ_U64(starts[0], 0x7f0000000000ULL);
+	CHECK_EQ_INT(nl_memplace_guest_ram("", starts, 8), 0);
+	CHECK_EQ_INT(nl_memplace_guest_ram(maps, starts, 8), 2);
+	CHECK_EQ_INT(nl_memplace_parse_numa_maps_split(numa_maps, 4096, &topo2, starts, 2,
+						       guest, vmm), 0);
+	CHECK_EQ_U64(guest[0], 1000 * 4096ULL);
+	CHECK_EQ_U64(guest[1], 2 * 2 * MIB);
+	CHECK_EQ_U64(vmm[0], 4 * 4096ULL);
+	CHECK_EQ_U64(vmm[1], 106 * 4096ULL);
+	/* the sum is what the unsplit parser gives */
+	CHECK_EQ_INT(nl_memplace_parse_numa_maps(numa_maps, 4096, &topo2, bytes), 0);
+	CHECK_EQ_U64(bytes[0], guest[0] + vmm[0]);
+	CHECK_EQ_U64(bytes[1], guest[1] + vmm[1]);
+}
+
 static void test_numa_maps_garbage(void)
 {
 	static const char text[] =
@@ -454,6 +500,12 @@ static void test_numa_maps_interval(void)
 	CHECK_EQ_U64(vm.mem_bytes[0], n0);
 	CHECK_EQ_U64(vm.mem_bytes[1], n1);
 	CHECK_EQ_U64(vm.mem_updated_ns, st.now_ns);
+	/* the 2 GiB -m mapping (its maps line) is guest RAM, the rest VMM */
+	CHECK(vm.split_valid);
+	CHECK_EQ_U64(vm.split_guest[0], 393216 * 4096ULL);
+	CHECK_EQ_U64(vm.split_guest[1], 131072 * 4096ULL);
+	CHECK_EQ_U64(vm.split_vmm[0], n0 - 393216 * 4096ULL);
+	CHECK_EQ_U64(vm.split_vmm[1], 512 * 4096ULL);
 
 	vm.mem_bytes[0] = 0;              /* marks "not re-read" */
 	st.now_ns += 29 * SEC;
@@ -464,13 +516,21 @@ static void test_numa_maps_interval(void)
 	CHECK_EQ_U64(vm.mem_bytes[0], n0);
 	CHECK_EQ_U64(vm.mem_updated_ns, st.now_ns);
 
-	/* a VM the cgroup source measured this cycle is left alone */
+	/* a VM the cgroup source measured this cycle keeps its figures; its
+	 * split is read at the interval all the same */
 	vm.mem_source = NL_MEM_CGROUP_V2;
 	vm.mem_updated_ns = st.now_ns;
 	vm.mem_bytes[0] = 7;
+	vm.split_guest[0] = 0;
 	CHECK_EQ_INT(nl_source_numa_maps.sample(&st, b), 0);
 	CHECK_EQ_INT(vm.mem_source, NL_MEM_CGROUP_V2);
 	CHECK_EQ_U64(vm.mem_bytes[0], 7);
+	CHECK_EQ_U64(vm.split_guest[0], 0);        /* read 0 s ago */
+	st.now_ns += 30 * SEC;
+	vm.mem_updated_ns = st.now_ns;
+	CHECK_EQ_INT(nl_source_numa_maps.sample(&st, b), 0);
+	CHECK_EQ_U64(vm.mem_bytes[0], 7);
+	CHECK_EQ_U64(vm.split_guest[0], 393216 * 4096ULL);
 	/* ... but not one it measured in an earlier cycle only */
 	st.now_ns += SEC;
 	CHECK_EQ_INT(nl_source_numa_maps.sample(&st, b), 0);
@@ -618,7 +678,7 @@ static void test_cgroup_ownership(void)
 	tmp_cleanup();
 }
 
-NL_TEST_MAIN(NL_T(test_numa_stat_v2), NL_T(test_numa_stat_v1_pages),
+NL_TEST_MAIN(NL_T(test_guest_ram_split), NL_T(test_numa_stat_v2), NL_T(test_numa_stat_v1_pages),
 	     NL_T(test_numa_stat_malformed), NL_T(test_numa_maps_huge_pages),
 	     NL_T(test_numa_maps_garbage), NL_T(test_cgroup_lines),
 	     NL_T(test_vm_dir), NL_T(test_procs_and_status),

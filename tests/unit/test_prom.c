@@ -228,8 +228,8 @@ static void test_vm_families(void)
 		return;
 	CHECK_LINE(out, "numalens_vm_info{vm=\"zeta\",uuid=\"6f1c3e52-0000-4000-8000-000000000001\",backend=\"libvirt\"} 1");
 	CHECK_LINE(out, "numalens_vm_pid{vm=\"zeta\"} 4242");
-	CHECK_LINE(out, "numalens_vm_memory_bytes{vm=\"zeta\",node=\"0\"} 1073741824");
-	CHECK_LINE(out, "numalens_vm_memory_bytes{vm=\"zeta\",node=\"2\"} 536870912");
+	CHECK_LINE(out, "numalens_vm_memory_bytes{vm=\"zeta\",node=\"0\",kind=\"all\"} 1073741824");
+	CHECK_LINE(out, "numalens_vm_memory_bytes{vm=\"zeta\",node=\"2\",kind=\"all\"} 536870912");
 	CHECK_LINE(out, "numalens_vm_memory_source_info{vm=\"zeta\",source=\"cgroup_v1\"} 1");
 	CHECK_LINE(out, "numalens_vm_memory_source_info{vm=\"" WEIRD_ESC "\",source=\"none\"} 1");
 	/* no memory figure when it was never measured */

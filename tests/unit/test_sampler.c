@@ -294,7 +294,9 @@ static void test_failing_source(void)
 	}
 	CHECK(metrics_have(snap, "numalens_collector_success{collector=\"fake\"} 0\n"));
 	CHECK(metrics_have(snap, "numalens_collector_success{collector=\"schedstat\"} 1\n"));
-	CHECK(metrics_have(snap, "numalens_vm_memory_bytes{vm=\"alpha\",node=\"0\"} 1614807040\n"));
+	/* the cgroup's 1614807040 bytes on node 0, split as numa_maps saw it */
+	CHECK(metrics_have(snap, "numalens_vm_memory_bytes{vm=\"alpha\",node=\"0\",kind=\"guest\"} 1586539383\n"));
+	CHECK(metrics_have(snap, "numalens_vm_memory_bytes{vm=\"alpha\",node=\"0\",kind=\"vmm\"} 28267657\n"));
 	/* the failing sample clears once it works again */
 	F.sample_rc = 0;
 	nl_snapshot_put(snap);

@@ -347,7 +347,72 @@ static void test_host_cycles_ratio(void)
 	}
 }
 
-NL_TEST_MAIN(NL_T(test_all_local), NL_T(test_all_remote), NL_T(test_host_cycles_ratio),
+/* Guest RAM on node 0, the VMM's own memory on node 1, every thread on
+ * node 0: vCPUs score against guest RAM (1), the emulator against VMM
+ * memory (0). The cgroup's figures grew by 30 MiB on node 1 since the
+ * numa_maps split: that is VMM memory (node 1 held no guest RAM), not
+ * guest RAM, as "guest = total - the VMM's last reading" would make it. */
+static void test_vmm_memory_split(void)
+{
+	static struct nl_state st;
+	static struct nl_vm vm;
+	static struct nl_thread th[2];
+	struct nl_vm *vms[1] = { &vm };
+	struct nl_collector_stat stats[1] = { { "numa_stat", true, true, 0 } };
+	struct nl_snapshot *snap;
+	const struct nl_vm_snap *v;
+
+	memset(&st, 0, sizeof(st));
+	memset(&vm, 0, sizeof(vm));
+	memset(th, 0, sizeof(th));
+	st.topo_valid = true;
+	st.topo.nnodes = 2;
+	st.topo.nodes[1].id = 1;
+	st.topo.distance[0][0] = st.topo.distance[1][1] = 10;
+	st.topo.distance[0][1] = st.topo.distance[1][0] = 21;
+	snprintf(vm.name, sizeof(vm.name), "vmm-far");
+	vm.threads = th;
+	vm.nthreads = 2;
+	th[0].role = NL_ROLE_VCPU;
+	th[1].role = NL_ROLE_EMULATOR;
+	th[1].index = -1;
+	th[0].win_node_ns[0] = th[1].win_node_ns[0] = 1000;
+	for (int i = 0; i < 2; i++)
+		for (int g = 0; g < NL_MAX_GROUPS; g++)
+			th[i].group_scaling[g] = NAN;
+	vm.mem_source = NL_MEM_CGROUP_V2;
+	vm.mem_bytes[0] = 200 << 20;
+	vm.mem_bytes[1] = 40 << 20;
+	vm.split_valid = true;
+	vm.split_guest[0] = 198 << 20;
+	vm.split_vmm[0] = 2 << 20;
+	vm.split_vmm[1] = 10 << 20;
+	st.vms = vms;
+	st.nvms = 1;
+	snap = nl_snapshot_build(&st, stats, 0, 0);
+	CHECK(snap != NULL);
+	if (!snap)
+		return;
+	v = &snap->vms[0];
+	CHECK(v->mem_split);
+	CHECK_EQ_U64(v->mem_guest_bytes[0], 198 << 20);
+	CHECK_EQ_U64(v->mem_vmm_bytes[0], 2 << 20);
+	CHECK_EQ_U64(v->mem_guest_bytes[1], 0);
+	CHECK_EQ_U64(v->mem_vmm_bytes[1], 40 << 20);
+	CHECK_NEAR(v->locality[NL_ROLE_VCPU], 1.0, 1e-12);
+	CHECK_NEAR(v->locality[NL_ROLE_EMULATOR], 2.0 / 42, 1e-12);
+	CHECK_NEAR(v->locality[NL_ROLE_ALL], 200.0 / 240, 1e-12);
+	nl_snapshot_put(snap);
+	/* no split known: every role against all of the memory */
+	vm.split_valid = false;
+	snap = nl_snapshot_build(&st, stats, 0, 0);
+	CHECK(snap && !snap->vms[0].mem_split);
+	if (snap)
+		CHECK_NEAR(snap->vms[0].locality[NL_ROLE_EMULATOR], 200.0 / 240, 1e-12);
+	nl_snapshot_put(snap);
+}
+
+NL_TEST_MAIN(NL_T(test_all_local), NL_T(test_all_remote), NL_T(test_vmm_memory_split), NL_T(test_host_cycles_ratio),
 	     NL_T(test_even_spread), NL_T(test_asymmetric_four_nodes),
 	     NL_T(test_no_data_is_nan), NL_T(test_huge_values_do_not_overflow),
 	     NL_T(test_pmu_arithmetic), NL_T(test_pmu_event_lookup),
