@@ -293,43 +293,53 @@ static void test_pmu_snapshot(void)
 	}
 }
 
+/* One VM whose threads have the roles given (vCPU / iothread index i),
+ * in a state of its own: what the snapshot tests below build on. */
+static struct nl_state fx_st;
+static struct nl_vm fx_vm;
+static struct nl_thread fx_th[4];
+static struct nl_vm *fx_vms[1] = { &fx_vm };
+
+static void one_vm_state(const char *name, const enum nl_role *roles, int n)
+{
+	memset(&fx_st, 0, sizeof(fx_st));
+	memset(&fx_vm, 0, sizeof(fx_vm));
+	memset(fx_th, 0, sizeof(fx_th));
+	snprintf(fx_vm.name, sizeof(fx_vm.name), "%s", name);
+	fx_vm.threads = fx_th;
+	fx_vm.nthreads = (size_t)n;
+	for (int i = 0; i < n; i++) {
+		fx_th[i].role = roles[i];
+		fx_th[i].index = roles[i] == NL_ROLE_VCPU || roles[i] == NL_ROLE_IOTHREAD ? i : -1;
+		for (int g = 0; g < NL_MAX_GROUPS; g++)
+			fx_th[i].group_scaling[g] = NAN;
+	}
+	fx_st.vms = fx_vms;
+	fx_st.nvms = 1;
+}
+
 /* --perf.host-mode: the host-mode share of the vCPU threads' cycles, summed
  * over vCPU threads only; NaN without the events or without cycles. */
 static void test_host_cycles_ratio(void)
 {
-	static struct nl_state st;
-	static struct nl_vm vm;
-	static struct nl_thread th[3];
-	struct nl_vm *vms[1] = { &vm };
-	struct nl_collector_stat stats[1] = { { "perf", true, true, 0 } };
 	static const enum nl_role role[3] = { NL_ROLE_VCPU, NL_ROLE_VCPU, NL_ROLE_EMULATOR };
 	static const uint64_t guest[3] = { 750, 250, 0 }, host[3] = { 250, 750, 1000000 };
+	struct nl_collector_stat stats[1] = { { "perf", true, true, 0 } };
 	struct nl_snapshot *snap;
 
-	memset(&st, 0, sizeof(st));
-	memset(&vm, 0, sizeof(vm));
-	memset(th, 0, sizeof(th));
-	add_event(&st, "cycles", 1);
-	add_event(&st, "cycles_guest", 1);
-	add_event(&st, "cycles_host", 1);
-	snprintf(vm.name, sizeof(vm.name), "vm1");
-	vm.threads = th;
-	vm.nthreads = 3;
-	vm.mem_source = NL_MEM_NONE;
+	one_vm_state("vm1", role, 3);
+	add_event(&fx_st, "cycles", 1);
+	add_event(&fx_st, "cycles_guest", 1);
+	add_event(&fx_st, "cycles_host", 1);
+	fx_vm.mem_source = NL_MEM_NONE;
 	for (int i = 0; i < 3; i++) {
-		th[i].role = role[i];
-		th[i].index = role[i] == NL_ROLE_VCPU ? i : -1;
-		th[i].win_valid = th[i].events_valid = 0x7;
-		th[i].win_events[0] = guest[i] + host[i];
-		th[i].win_events[1] = guest[i];
-		th[i].win_events[2] = host[i];
-		for (int g = 0; g < NL_MAX_GROUPS; g++)
-			th[i].group_scaling[g] = NAN;
+		fx_th[i].win_valid = fx_th[i].events_valid = 0x7;
+		fx_th[i].win_events[0] = guest[i] + host[i];
+		fx_th[i].win_events[1] = guest[i];
+		fx_th[i].win_events[2] = host[i];
 	}
-	st.vms = vms;
-	st.nvms = 1;
 	for (int k = 0; k < 3; k++) {
-		snap = nl_snapshot_build(&st, stats, 0, 0);
+		snap = nl_snapshot_build(&fx_st, stats, 0, 0);
 		CHECK(snap != NULL);
 		if (!snap)
 			return;
@@ -340,9 +350,9 @@ static void test_host_cycles_ratio(void)
 		nl_snapshot_put(snap);
 		if (k == 0) {      /* no cycles in the window */
 			for (int i = 0; i < 3; i++)
-				th[i].win_events[1] = th[i].win_events[2] = 0;
+				fx_th[i].win_events[1] = fx_th[i].win_events[2] = 0;
 		} else {           /* the host-mode event cannot open here */
-			st.perf.events[2].supported = 0;
+			fx_st.perf.events[2].supported = 0;
 		}
 	}
 }
@@ -354,42 +364,26 @@ static void test_host_cycles_ratio(void)
  * guest RAM, as "guest = total - the VMM's last reading" would make it. */
 static void test_vmm_memory_split(void)
 {
-	static struct nl_state st;
-	static struct nl_vm vm;
-	static struct nl_thread th[2];
-	struct nl_vm *vms[1] = { &vm };
+	static const enum nl_role role[2] = { NL_ROLE_VCPU, NL_ROLE_EMULATOR };
 	struct nl_collector_stat stats[1] = { { "numa_stat", true, true, 0 } };
 	struct nl_snapshot *snap;
 	const struct nl_vm_snap *v;
 
-	memset(&st, 0, sizeof(st));
-	memset(&vm, 0, sizeof(vm));
-	memset(th, 0, sizeof(th));
-	st.topo_valid = true;
-	st.topo.nnodes = 2;
-	st.topo.nodes[1].id = 1;
-	st.topo.distance[0][0] = st.topo.distance[1][1] = 10;
-	st.topo.distance[0][1] = st.topo.distance[1][0] = 21;
-	snprintf(vm.name, sizeof(vm.name), "vmm-far");
-	vm.threads = th;
-	vm.nthreads = 2;
-	th[0].role = NL_ROLE_VCPU;
-	th[1].role = NL_ROLE_EMULATOR;
-	th[1].index = -1;
-	th[0].win_node_ns[0] = th[1].win_node_ns[0] = 1000;
-	for (int i = 0; i < 2; i++)
-		for (int g = 0; g < NL_MAX_GROUPS; g++)
-			th[i].group_scaling[g] = NAN;
-	vm.mem_source = NL_MEM_CGROUP_V2;
-	vm.mem_bytes[0] = 200 << 20;
-	vm.mem_bytes[1] = 40 << 20;
-	vm.split_valid = true;
-	vm.split_guest[0] = 198 << 20;
-	vm.split_vmm[0] = 2 << 20;
-	vm.split_vmm[1] = 10 << 20;
-	st.vms = vms;
-	st.nvms = 1;
-	snap = nl_snapshot_build(&st, stats, 0, 0);
+	one_vm_state("vmm-far", role, 2);
+	fx_st.topo_valid = true;
+	fx_st.topo.nnodes = 2;
+	fx_st.topo.nodes[1].id = 1;
+	fx_st.topo.distance[0][0] = fx_st.topo.distance[1][1] = 10;
+	fx_st.topo.distance[0][1] = fx_st.topo.distance[1][0] = 21;
+	fx_th[0].win_node_ns[0] = fx_th[1].win_node_ns[0] = 1000;
+	fx_vm.mem_source = NL_MEM_CGROUP_V2;
+	fx_vm.mem_bytes[0] = 200 << 20;
+	fx_vm.mem_bytes[1] = 40 << 20;
+	fx_vm.split_valid = true;
+	fx_vm.split_guest[0] = 198 << 20;
+	fx_vm.split_vmm[0] = 2 << 20;
+	fx_vm.split_vmm[1] = 10 << 20;
+	snap = nl_snapshot_build(&fx_st, stats, 0, 0);
 	CHECK(snap != NULL);
 	if (!snap)
 		return;
@@ -404,8 +398,8 @@ static void test_vmm_memory_split(void)
 	CHECK_NEAR(v->locality[NL_ROLE_ALL], 200.0 / 240, 1e-12);
 	nl_snapshot_put(snap);
 	/* no split known: every role against all of the memory */
-	vm.split_valid = false;
-	snap = nl_snapshot_build(&st, stats, 0, 0);
+	fx_vm.split_valid = false;
+	snap = nl_snapshot_build(&fx_st, stats, 0, 0);
 	CHECK(snap && !snap->vms[0].mem_split);
 	if (snap)
 		CHECK_NEAR(snap->vms[0].locality[NL_ROLE_EMULATOR], 200.0 / 240, 1e-12);
