@@ -38,6 +38,39 @@ static int guest_ram(const struct nl_vm *vm, struct nl_memplace_priv *p, uint64_
 	return nl_memplace_guest_ram(p->buf, starts, max);
 }
 
+/* The cgroup's figures moved by more than NL_SPLIT_DRIFT of the VM's memory
+ * (and 8 MiB) on some node since the split was read: a guest touching its
+ * RAM as it boots, a VMM allocating. The split is then read again, so that
+ * what grew is not shared out in stale proportions. */
+#define NL_SPLIT_DRIFT 0.05
+static bool grew(const struct nl_vm *vm)
+{
+	uint64_t total = 0;
+
+	for (int n = 0; n < NL_MAX_NODES; n++)
+		total += vm->mem_bytes[n];
+	for (int n = 0; n < NL_MAX_NODES; n++) {
+		uint64_t a = vm->mem_bytes[n], b = vm->split_at[n];
+		uint64_t d = a > b ? a - b : b - a;
+
+		if (d > (8ULL << 20) && (double)d > NL_SPLIT_DRIFT * (double)total)
+			return true;
+	}
+	return false;
+}
+
+/* FNV-1a of the guest RAM mappings' addresses: what tells that they changed */
+static uint64_t ram_key(const uint64_t *starts, int n)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (int i = 0; i < n; i++) {
+		h ^= starts[i];
+		h *= 1099511628211ULL;
+	}
+	return h ^ (uint64_t)n;
+}
+
 static int numa_maps_sample(struct nl_state *st, void *priv)
 {
 	struct nl_memplace_priv *p = priv;
@@ -53,15 +86,23 @@ static int numa_maps_sample(struct nl_state *st, void *priv)
 		bool cg = nl_memplace_is_cgroup(vm->mem_source) &&
 			  vm->mem_updated_ns == st->now_ns;
 		int rc, nguest;
+		uint64_t key;
+		bool moved;
 		ssize_t n;
 
+		/* /proc/PID/maps every cycle (no page walk): a QEMU that maps its
+		 * guest RAM after the last reading (it was starting) is split
+		 * again now, not an interval later */
+		nguest = guest_ram(vm, p, starts, NL_MAX_CELLS_RAM);
+		key = ram_key(starts, nguest);
+		moved = key != vm->split_key || (cg && grew(vm));
 		/* first reading right away, then every interval */
-		if (cg && vm->split_valid && st->now_ns - vm->split_updated_ns < interval)
+		if (cg && vm->split_valid && !moved && st->now_ns - vm->split_updated_ns < interval)
 			continue;
-		if (!cg && vm->mem_source == NL_MEM_NUMA_MAPS &&
+		if (!cg && vm->mem_source == NL_MEM_NUMA_MAPS && !moved &&
 		    st->now_ns - vm->mem_updated_ns < interval)
 			continue;
-		nguest = guest_ram(vm, p, starts, NL_MAX_CELLS_RAM);
+		vm->split_key = key;
 		rc = nl_path_proc(path, sizeof(path), "%d/numa_maps",
 				  (int)vm->pid);
 		if (rc < 0)
@@ -76,8 +117,10 @@ static int numa_maps_sample(struct nl_state *st, void *priv)
 			memcpy(vm->split_guest, guest, sizeof(vm->split_guest));
 			memcpy(vm->split_vmm, vmm, sizeof(vm->split_vmm));
 		}
-		if (cg)
-			continue;      /* the cgroup's totals stand */
+		if (cg) {              /* the cgroup's totals stand */
+			memcpy(vm->split_at, vm->mem_bytes, sizeof(vm->split_at));
+			continue;
+		}
 		if (rc < 0) {
 			if (rc == -EACCES || rc == -EPERM)
 				nl_complain(&p->denied, NL_LOG_WARN,
@@ -98,6 +141,7 @@ static int numa_maps_sample(struct nl_state *st, void *priv)
 		nl_complain_clear(&p->denied, "numa_maps: readable again");
 		for (int k = 0; k < NL_MAX_NODES; k++)
 			vm->mem_bytes[k] = guest[k] + vmm[k];
+		memcpy(vm->split_at, vm->mem_bytes, sizeof(vm->split_at));
 		vm->mem_source = NL_MEM_NUMA_MAPS;
 		vm->mem_updated_ns = st->now_ns;
 		vm->mem_cgroup[0] = '\0';

@@ -75,6 +75,8 @@ struct nl_vm {
 	bool split_valid;
 	uint64_t split_guest[NL_MAX_NODES], split_vmm[NL_MAX_NODES];
 	uint64_t split_updated_ns;
+	uint64_t split_key;        /* which mappings were guest RAM then */
+	uint64_t split_at[NL_MAX_NODES];  /* mem_bytes[] when it was read */
 
 	/* passthrough (VFIO) devices (devices source) */
 	uint64_t dev_nodes;        /* node indexes of the VM's devices */

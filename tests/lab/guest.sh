@@ -967,9 +967,11 @@ sc_placement() {
 
 # shellcheck source=tests/lab/sc_livemig.sh
 . tests/lab/sc_livemig.sh
+# shellcheck source=tests/lab/sc_vmmem.sh
+. tests/lab/sc_vmmem.sh
 
 case "$TOPO" in
-2node) SCENARIOS="local remote vmm spread migrate apply" ;;
+2node) SCENARIOS="local remote vmm vmmem spread migrate apply" ;;
 2node-mig) SCENARIOS="livemig" ;;
 4node) SCENARIOS="topology far_spread placement" ;;
 *) log "unknown topology $TOPO"; exit 1 ;;

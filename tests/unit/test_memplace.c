@@ -520,16 +520,36 @@ static void test_numa_maps_interval(void)
 	 * split is read at the interval all the same */
 	vm.mem_source = NL_MEM_CGROUP_V2;
 	vm.mem_updated_ns = st.now_ns;
-	vm.mem_bytes[0] = 7;
+	vm.mem_bytes[0] = n0 - 4096;      /* the cgroup's figure, near the split's */
 	vm.split_guest[0] = 0;
 	CHECK_EQ_INT(nl_source_numa_maps.sample(&st, b), 0);
 	CHECK_EQ_INT(vm.mem_source, NL_MEM_CGROUP_V2);
-	CHECK_EQ_U64(vm.mem_bytes[0], 7);
+	CHECK_EQ_U64(vm.mem_bytes[0], n0 - 4096);
 	CHECK_EQ_U64(vm.split_guest[0], 0);        /* read 0 s ago */
+	/* ... unless the guest RAM mappings changed since (a QEMU that was
+	 * starting): then at once */
+	vm.split_key ^= 1;
+	st.now_ns += SEC;
+	vm.mem_updated_ns = st.now_ns;
+	CHECK_EQ_INT(nl_source_numa_maps.sample(&st, b), 0);
+	CHECK_EQ_U64(vm.split_guest[0], 393216 * 4096ULL);
+	vm.split_guest[0] = 0;
+	/* ... or the cgroup's figures moved by more than 5% (a guest touching
+	 * its RAM as it boots): at once too */
+	vm.mem_bytes[1] += 200 << 20;
+	st.now_ns += SEC;
+	vm.mem_updated_ns = st.now_ns;
+	CHECK_EQ_INT(nl_source_numa_maps.sample(&st, b), 0);
+	CHECK_EQ_U64(vm.split_guest[0], 393216 * 4096ULL);
+	vm.split_guest[0] = 0;
+	st.now_ns += SEC;             /* and not again while they hold */
+	vm.mem_updated_ns = st.now_ns;
+	CHECK_EQ_INT(nl_source_numa_maps.sample(&st, b), 0);
+	CHECK_EQ_U64(vm.split_guest[0], 0);
 	st.now_ns += 30 * SEC;
 	vm.mem_updated_ns = st.now_ns;
 	CHECK_EQ_INT(nl_source_numa_maps.sample(&st, b), 0);
-	CHECK_EQ_U64(vm.mem_bytes[0], 7);
+	CHECK_EQ_U64(vm.mem_bytes[0], n0 - 4096);
 	CHECK_EQ_U64(vm.split_guest[0], 393216 * 4096ULL);
 	/* ... but not one it measured in an earlier cycle only */
 	st.now_ns += SEC;
