@@ -14,10 +14,10 @@
 #include <string.h>
 
 #include "log.h"
+#include "paths.h"
 
 /* guest RAM mappings one QEMU may have: -m, or one backend per NUMA cell */
 #define NL_MAX_CELLS_RAM 16
-#include "paths.h"
 
 static int numa_maps_init(struct nl_state *st, void **priv)
 {
@@ -96,8 +96,10 @@ static int numa_maps_sample(struct nl_state *st, void *priv)
 		nguest = guest_ram(vm, p, starts, NL_MAX_CELLS_RAM);
 		key = ram_key(starts, nguest);
 		moved = key != vm->split_key || (cg && grew(vm));
-		/* first reading right away, then every interval */
-		if (cg && vm->split_valid && !moved && st->now_ns - vm->split_updated_ns < interval)
+		/* first reading right away (split_updated_ns is 0), then every
+		 * interval, also when it found no split: a QEMU whose numa_maps
+		 * cannot be read is not walked every cycle */
+		if (cg && !moved && st->now_ns - vm->split_updated_ns < interval)
 			continue;
 		if (!cg && vm->mem_source == NL_MEM_NUMA_MAPS && !moved &&
 		    st->now_ns - vm->mem_updated_ns < interval)

@@ -542,6 +542,17 @@ static void test_numa_maps_interval(void)
 	CHECK_EQ_INT(nl_source_numa_maps.sample(&st, b), 0);
 	CHECK_EQ_U64(vm.split_guest[0], 393216 * 4096ULL);
 	vm.split_guest[0] = 0;
+	/* a reading that gave no split is not repeated every cycle either */
+	{
+		uint64_t at = vm.split_updated_ns;
+
+		vm.split_valid = false;
+		st.now_ns += SEC;
+		vm.mem_updated_ns = st.now_ns;
+		CHECK_EQ_INT(nl_source_numa_maps.sample(&st, b), 0);
+		CHECK_EQ_U64(vm.split_updated_ns, at);
+		vm.split_valid = true;
+	}
 	st.now_ns += SEC;             /* and not again while they hold */
 	vm.mem_updated_ns = st.now_ns;
 	CHECK_EQ_INT(nl_source_numa_maps.sample(&st, b), 0);
