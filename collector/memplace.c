@@ -15,9 +15,12 @@
  *    LRU, so anon already holds it; but mlocked pages move to the
  *    unevictable list, and with <memoryBacking><locked/> (QEMU mlock) that
  *    is the whole guest RAM. The price is a few MiB of mlocked QEMU text.
- *  - numa_maps: every mapping, each at its own page size. File mappings of
- *    a QEMU process are its binary and libraries (disk images are read,
- *    not mapped), and guest RAM may itself be a file (hugetlbfs, /dev/shm).
+ *  - numa_maps: the same: anonymous mappings, shared memory (memfd,
+ *    /dev/shm, SysV) and hugetlbfs, each at its own page size, and of a
+ *    mapping of a regular file only its private copies (anon=). The other
+ *    file pages are page cache: QEMU's binary and libraries, shared with
+ *    every process mapping them (disk images are read, not mapped). Guest
+ *    RAM lines (the split) count whole, whatever backs them.
  *  - hugetlbfs pages are charged to a memory cgroup only on cgroup v2
  *    mounted with memory_hugetlb_accounting (Linux 6.6+), never on v1.
  *    Rather than depend on a mount option, a VM with HugetlbPages in its
@@ -247,18 +250,39 @@ int nl_memplace_parse_numa_stat(const char *text, int v2, long page_size,
 	return 0;
 }
 
+/* A file= path of a mapping whose pages are shared memory, not page
+ * cache: memfd, POSIX (/dev/shm) and SysV shared memory. hugetlbfs lines
+ * carry a "huge" token instead. */
+static bool shmem_path(const char *p, const char *e)
+{
+	static const char *const prefixes[] = { "/memfd:", "/dev/shm/", "/SYSV" };
+
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		size_t n = strlen(prefixes[i]);
+
+		if ((size_t)(e - p) >= n && memcmp(p, prefixes[i], n) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* One numa_maps line in [p, e): "<hex addr> <policy> [attr=..] N0=pages ..
  * kernelpagesize_kB=4". Adds to bytes. Return 0, or -EINVAL for a line
- * that is not a mapping (nothing is added then). */
+ * that is not a mapping (nothing is added then).
+ *
+ * With anon_only, a mapping of a regular file (page cache: QEMU's binary,
+ * its libraries) adds only its private copies (anon=, shared over the nodes
+ * as the line's pages are): what a memory cgroup counts as anon + shmem. */
 static int maps_line(const char *p, const char *e, long page_size,
-		     const struct nl_topology *t, uint64_t *bytes)
+		     const struct nl_topology *t, bool anon_only, uint64_t *bytes)
 {
 	struct {
 		int idx;
 		uint64_t pages;
 	} seen[NL_MAX_NODES];
 	int nseen = 0;
-	uint64_t psize = (uint64_t)page_size;
+	uint64_t psize = (uint64_t)page_size, anon = 0, total = 0;
+	bool page_cache = false, huge = false;
 	const char *q = p;
 
 	while (q < e && isxdigit((unsigned char)*q))
@@ -284,6 +308,13 @@ static int maps_line(const char *p, const char *e, long page_size,
 			    v > UINT64_MAX / 1024)
 				return -EINVAL;
 			psize = v * 1024;
+		} else if (tok_end - q > 5 && memcmp(q, "file=", 5) == 0) {
+			page_cache = !shmem_path(q + 5, tok_end);
+		} else if (tok_end - q == 4 && memcmp(q, "huge", 4) == 0) {
+			huge = true;
+		} else if (tok_end - q > 5 && memcmp(q, "anon=", 5) == 0) {
+			if (span_u64(q + 5, tok_end, &anon) < 0)
+				return -EINVAL;
 		} else {
 			rc = node_token(q, tok_end, &id, &v);
 			if (rc < 0)
@@ -300,10 +331,15 @@ static int maps_line(const char *p, const char *e, long page_size,
 		}
 		q = tok_end;
 	}
+	for (int i = 0; i < nseen; i++)
+		total += seen[i].pages;
 	for (int i = 0; i < nseen; i++) {
-		uint64_t b = seen[i].pages > UINT64_MAX / psize
-			? UINT64_MAX : seen[i].pages * psize;
+		uint64_t pages = seen[i].pages, b;
 
+		if (anon_only && page_cache && !huge)
+			pages = anon >= total ? pages
+				: (uint64_t)((double)pages * (double)anon / (double)total);
+		b = pages > UINT64_MAX / psize ? UINT64_MAX : pages * psize;
 		add_sat(&bytes[seen[i].idx], b);
 	}
 	return 0;
@@ -344,10 +380,9 @@ int nl_memplace_parse_numa_maps_split(const char *text, long page_size,
 		const char *e = line_end(p);
 
 		if (e > p) {
-			uint64_t *to = is_guest(line_addr(p, e), guest_starts, nguest) ?
-				       guest : vmm;
+			bool g = is_guest(line_addr(p, e), guest_starts, nguest);
 
-			if (maps_line(p, e, page_size, t, to) == 0)
+			if (maps_line(p, e, page_size, t, !g, g ? guest : vmm) == 0)
 				good++;
 			else
 				skipped++;

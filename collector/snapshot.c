@@ -198,32 +198,23 @@ static void pmu_scores(const struct nl_vm *vm, const struct nl_state *st,
 	}
 }
 
-/* Guest RAM and VMM memory now: the proportions of the last numa_maps split
- * on each node applied to the node's current figure (the cgroup's, every
- * cycle; or that reading itself). Memory on a node the split did not see
- * takes the VM-wide proportion. Growth between two readings is shared, not
- * all put on one side: neither guest RAM nor the VMM's heap is assumed
- * fixed. */
+/* Guest RAM and VMM memory now. The VMM's bytes on each node are those of
+ * the last numa_maps split, no more than the node's current figure (the
+ * cgroup's, every cycle; or that reading itself); the rest is guest RAM.
+ * What moves or grows between two readings is the guest's: a boot
+ * touching RAM, migrate_memory or the kernel's balancing moving it. The
+ * VMM's few MiB stay put, and a drift of 5% re-reads the split
+ * (numa_maps.c), so a stale split never holds a moved guest back. */
 static void mem_split(const struct nl_vm *vm, struct nl_vm_snap *v)
 {
-	double gs = 0, vs = 0;
-
 	v->mem_split = vm->split_valid && vm->mem_source != NL_MEM_NONE;
 	if (!v->mem_split)
 		return;
 	for (int n = 0; n < NL_MAX_NODES; n++) {
-		gs += (double)vm->split_guest[n];
-		vs += (double)vm->split_vmm[n];
-	}
-	for (int n = 0; n < NL_MAX_NODES; n++) {
-		double g = (double)vm->split_guest[n], m = (double)vm->split_vmm[n];
-		double frac = g + m > 0 ? g / (g + m) : gs + vs > 0 ? gs / (gs + vs) : 0;
 		uint64_t tot = vm->mem_bytes[n];
 
-		v->mem_guest_bytes[n] = (uint64_t)((double)tot * frac);
-		if (v->mem_guest_bytes[n] > tot)
-			v->mem_guest_bytes[n] = tot;
-		v->mem_vmm_bytes[n] = tot - v->mem_guest_bytes[n];
+		v->mem_vmm_bytes[n] = vm->split_vmm[n] < tot ? vm->split_vmm[n] : tot;
+		v->mem_guest_bytes[n] = tot - v->mem_vmm_bytes[n];
 	}
 }
 
