@@ -17,9 +17,9 @@ WERROR   ?= 1
 SANITIZE ?=
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 
-PKGS     := libvirt libmicrohttpd libprotobuf-c libcjson libcurl
+PKGS     := libvirt libmicrohttpd libprotobuf-c libcjson libcurl libxml-2.0
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lvirt -lmicrohttpd -lprotobuf-c -lcjson -lcurl)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lvirt -lmicrohttpd -lprotobuf-c -lcjson -lcurl -lxml2)
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wwrite-strings -Wformat=2 -Wimplicit-fallthrough -Wvla \

@@ -108,6 +108,9 @@ struct nl_hint {
 	double created, expires;   /* wall clock, seconds */
 	int step;                  /* order to apply in; lower first */
 	char beneficiary[NL_NAME_MAX]; /* VM a room-making move is for, or "" */
+	bool has_cell;             /* for one guest NUMA cell of a wide VM: */
+	int cell;                  /* its id, and its vCPUs (bit i: vCPU i) */
+	uint64_t cell_vcpus;
 	struct nl_hint_action *actions;
 	size_t nactions;
 };

@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "cells.h"
 #include "clock.h"
 #include "config.h"
 #include "log.h"
@@ -346,6 +347,42 @@ static int lv_fill(struct nl_state *st, virDomainPtr *doms, int n)
 	return 0;
 }
 
+/* The cells of the tracked libvirt VMs from their domain XML, once per VM
+ * (a running domain's cells do not change): they replace what the cells
+ * source read from the QEMU command line. A domain whose XML cannot be
+ * had keeps those. */
+static void lv_read_cells(struct nl_state *st, virDomainPtr *doms, int n)
+{
+	for (size_t i = 0; i < st->nvms; i++) {
+		struct nl_vm *vm = st->vms[i];
+		struct nl_vm_cells c;
+		char uuid[VIR_UUID_STRING_BUFLEN];
+		char *xml = NULL;
+
+		if (vm->backend != NL_BACKEND_LIBVIRT || vm->cells_xml_tried || !vm->uuid[0])
+			continue;
+		for (int d = 0; d < n && !xml; d++)
+			if (virDomainGetUUIDString(doms[d], uuid) == 0 && strcmp(uuid, vm->uuid) == 0)
+				xml = virDomainGetXMLDesc(doms[d], 0);
+		vm->cells_xml_tried = true;
+		if (!xml) {
+			nl_debug("libvirt: no domain XML for %s: %s", vm->name, virGetLastErrorMessage());
+			continue;
+		}
+		nl_cells_parse_xml(xml, strlen(xml), &c);
+		free(xml);
+		vm->cells = c;
+		vm->cells_from = NL_CELLS_LIBVIRT;
+		vm->cell_mem_valid = false;
+		vm->split_key = 0;      /* numa_maps reads the cells' memory now */
+		if (c.invalid && !vm->cells_warned) {
+			vm->cells_warned = true;
+			nl_warn("VM %s: its NUMA cells in the domain XML do not add up (%s): scored as one VM",
+				vm->name, c.why);
+		}
+	}
+}
+
 static enum nl_log_level lv_absent_level(const struct nl_state *st)
 {
 	/* With --discovery auto, no libvirtd just means the /proc scan is
@@ -638,6 +675,7 @@ static int libvirt_sample(struct nl_state *st, void *priv)
 	nl_libvirt_resolve_pids(st);
 	st->domains_valid = true;
 	lv_apply_arrivals(lv, st, now);
+	lv_read_cells(st, doms, n);
 cleanup:
 	for (int i = 0; i < n; i++)
 		virDomainFree(doms[i]);

@@ -357,12 +357,78 @@ static uint64_t line_addr(const char *p, const char *e)
 	return a;
 }
 
-static bool is_guest(uint64_t addr, const uint64_t *starts, int n)
+static int map_of(uint64_t addr, const struct nl_ram_map *maps, int n)
 {
 	for (int i = 0; i < n; i++)
-		if (starts[i] == addr)
-			return true;
-	return false;
+		if (maps[i].start == addr)
+			return i;
+	return -1;
+}
+
+/* The kernel node ids of a numa_maps policy word: "bind:0-1", "prefer:1",
+ * "prefer (many):0,2"; 0 for default, local, interleave. */
+static uint64_t policy_nodes(const char *p, const char *e)
+{
+	const char *sp = memchr(p, ' ', (size_t)(e - p)), *colon, *end;
+	char buf[64];
+	uint64_t m = 0;
+
+	if (!sp)
+		return 0;
+	sp++;
+	if (!((e - sp > 5 && memcmp(sp, "bind:", 5) == 0) ||
+	      (e - sp > 6 && memcmp(sp, "prefer", 6) == 0)))
+		return 0;
+	colon = memchr(sp, ':', (size_t)(e - sp));
+	if (!colon)
+		return 0;
+	for (end = colon + 1; end < e && *end != ' '; end++)
+		;
+	if ((size_t)(end - colon - 1) >= sizeof(buf))
+		return 0;
+	memcpy(buf, colon + 1, (size_t)(end - colon - 1));
+	buf[end - colon - 1] = '\0';
+	return nl_nodemask_parse(&m, buf) < 0 ? 0 : m;
+}
+
+int nl_memplace_parse_numa_maps_maps(const char *text, long page_size,
+				     const struct nl_topology *t, struct nl_ram_map *maps,
+				     int nmaps, uint64_t *guest, uint64_t *vmm)
+{
+	int skipped = 0, good = 0;
+
+	memset(guest, 0, NL_MAX_NODES * sizeof(*guest));
+	memset(vmm, 0, NL_MAX_NODES * sizeof(*vmm));
+	for (int i = 0; i < nmaps; i++) {
+		memset(maps[i].bytes, 0, sizeof(maps[i].bytes));
+		maps[i].policy_nodes = 0;
+	}
+	if (page_size <= 0)
+		return -EINVAL;
+	for (const char *p = text; *p;) {
+		const char *e = line_end(p);
+
+		if (e > p) {
+			int m = map_of(line_addr(p, e), maps, nmaps);
+			uint64_t one[NL_MAX_NODES] = { 0 };
+
+			if (maps_line(p, e, page_size, t, m < 0, one) == 0) {
+				good++;
+				for (int n = 0; n < NL_MAX_NODES; n++)
+					add_sat(m < 0 ? &vmm[n] : &guest[n], one[n]);
+				if (m >= 0) {
+					memcpy(maps[m].bytes, one, sizeof(one));
+					maps[m].policy_nodes = policy_nodes(p, e);
+				}
+			} else {
+				skipped++;
+			}
+		}
+		p = *e ? e + 1 : e;
+	}
+	if (skipped && !good)
+		return -EINVAL;
+	return skipped;
 }
 
 int nl_memplace_parse_numa_maps_split(const char *text, long page_size,
@@ -370,28 +436,13 @@ int nl_memplace_parse_numa_maps_split(const char *text, long page_size,
 				      const uint64_t *guest_starts, int nguest,
 				      uint64_t *guest, uint64_t *vmm)
 {
-	int skipped = 0, good = 0;
+	struct nl_ram_map maps[16];
 
-	memset(guest, 0, NL_MAX_NODES * sizeof(*guest));
-	memset(vmm, 0, NL_MAX_NODES * sizeof(*vmm));
-	if (page_size <= 0)
-		return -EINVAL;
-	for (const char *p = text; *p;) {
-		const char *e = line_end(p);
-
-		if (e > p) {
-			bool g = is_guest(line_addr(p, e), guest_starts, nguest);
-
-			if (maps_line(p, e, page_size, t, !g, g ? guest : vmm) == 0)
-				good++;
-			else
-				skipped++;
-		}
-		p = *e ? e + 1 : e;
-	}
-	if (skipped && !good)
-		return -EINVAL;
-	return skipped;
+	if (nguest > 16)
+		nguest = 16;
+	for (int i = 0; i < nguest; i++)
+		maps[i].start = guest_starts[i];
+	return nl_memplace_parse_numa_maps_maps(text, page_size, t, maps, nguest, guest, vmm);
 }
 
 int nl_memplace_parse_numa_maps(const char *text, long page_size,
@@ -402,9 +453,32 @@ int nl_memplace_parse_numa_maps(const char *text, long page_size,
 	return nl_memplace_parse_numa_maps_split(text, page_size, t, NULL, 0, none, bytes);
 }
 
-int nl_memplace_guest_ram(const char *maps, uint64_t *starts, int max)
+/* A maps line's mapping [lo, hi); [sp, e) is the rest of the line from the
+ * permissions on: "rw-p 00000000 00:00 0   /path". */
+static void ram_map_fill(struct nl_ram_map *m, uint64_t lo, uint64_t hi, const char *sp,
+			 const char *e)
+{
+	const char *q = sp;
+
+	memset(m, 0, sizeof(*m));
+	m->start = lo;
+	m->size = hi - lo;
+	/* skip perms, offset, dev, inode: the path is what follows */
+	for (int f = 0; f < 4 && q < e; f++) {
+		while (q < e && *q == ' ')
+			q++;
+		while (q < e && *q != ' ')
+			q++;
+	}
+	while (q < e && *q == ' ')
+		q++;
+	snprintf(m->name, sizeof(m->name), "%.*s", (int)(e - q), q);
+}
+
+int nl_memplace_ram_maps(const char *maps, struct nl_ram_map *out, int max)
 {
 	uint64_t best = 0, best_size = 0;
+	const char *best_p = NULL, *best_e = NULL;
 	int n = 0;
 
 	for (const char *p = maps; *p;) {
@@ -422,16 +496,28 @@ int nl_memplace_guest_ram(const char *maps, uint64_t *starts, int max)
 		    memmem(sp, (size_t)(e - sp), " [stack", 7))
 			goto next;
 		if (hi - lo > NL_GUEST_RAM_MIN && n < max)
-			starts[n++] = lo;
+			ram_map_fill(&out[n++], lo, hi, sp, e);
 		if (hi - lo > best_size) {
 			best_size = hi - lo;
 			best = lo;
+			best_p = sp;
+			best_e = e;
 		}
 next:
 		p = *e ? e + 1 : e;
 	}
 	if (n == 0 && best_size > 0 && max > 0)
-		starts[n++] = best;
+		ram_map_fill(&out[n++], best, best + best_size, best_p, best_e);
+	return n;
+}
+
+int nl_memplace_guest_ram(const char *maps, uint64_t *starts, int max)
+{
+	struct nl_ram_map m[16];
+	int n = nl_memplace_ram_maps(maps, m, max < 16 ? max : 16);
+
+	for (int i = 0; i < n; i++)
+		starts[i] = m[i].start;
 	return n;
 }
 

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cells.h"
 #include "types.h"
 
 /* The VM's memory from a memory.numa_stat: v2 != 0 for the cgroup v2
@@ -45,6 +46,14 @@ int nl_memplace_parse_numa_maps_split(const char *text, long page_size,
  * Fills up to max start addresses; returns how many. */
 #define NL_GUEST_RAM_MIN (64ULL << 20)
 int nl_memplace_guest_ram(const char *maps, uint64_t *starts, int max);
+/* The same mappings with their size and path (struct nl_ram_map, cells.h). */
+int nl_memplace_ram_maps(const char *maps, struct nl_ram_map *out, int max);
+/* The split of nl_memplace_parse_numa_maps_split() by these mappings, which
+ * also get their own bytes by node and the nodes their policy binds them
+ * to (bind:/prefer:), for the cells (nl_cells_assign()). */
+int nl_memplace_parse_numa_maps_maps(const char *text, long page_size,
+				     const struct nl_topology *t, struct nl_ram_map *maps,
+				     int nmaps, uint64_t *guest, uint64_t *vmm);
 
 /* From a /proc/PID/cgroup text, the path of the memory hierarchy: the v1
  * line whose controller list holds "memory" (*v2 = 0) or else the v2 "0::"

@@ -3,8 +3,9 @@
  * whole process): the VM's memory by node for the VMs the numa_stat source
  * did not measure this cycle, and for every VM the split of it into guest
  * RAM and the VMM's own memory (the mappings /proc/PID/maps shows to be
- * guest RAM: nl_memplace_guest_ram()). What counts as VM memory:
- * memplace.c. */
+ * guest RAM: nl_memplace_ram_maps()), and of a wide VM each NUMA cell's
+ * memory (the mapping backing it: nl_cells_assign()). What counts as VM
+ * memory: memplace.c. */
 #include "memplace.h"
 #include "memplace_priv.h"
 
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cells.h"
 #include "log.h"
 #include "paths.h"
 
@@ -27,7 +29,7 @@ static int numa_maps_init(struct nl_state *st, void **priv)
 
 /* Guest RAM mappings of the VM's QEMU (their start addresses), from
  * /proc/PID/maps; 0 when unreadable (then there is no split). */
-static int guest_ram(const struct nl_vm *vm, struct nl_memplace_priv *p, uint64_t *starts,
+static int guest_ram(const struct nl_vm *vm, struct nl_memplace_priv *p, struct nl_ram_map *maps,
 		     int max)
 {
 	char path[NL_PATH_MAX];
@@ -35,7 +37,7 @@ static int guest_ram(const struct nl_vm *vm, struct nl_memplace_priv *p, uint64_
 	if (nl_path_proc(path, sizeof(path), "%d/maps", (int)vm->pid) < 0 ||
 	    nl_read_file_alloc(path, &p->buf, &p->cap) < 0)
 		return 0;
-	return nl_memplace_guest_ram(p->buf, starts, max);
+	return nl_memplace_ram_maps(p->buf, maps, max);
 }
 
 /* The cgroup's figures moved by more than NL_SPLIT_DRIFT of the VM's memory
@@ -60,12 +62,12 @@ static bool grew(const struct nl_vm *vm)
 }
 
 /* FNV-1a of the guest RAM mappings' addresses: what tells that they changed */
-static uint64_t ram_key(const uint64_t *starts, int n)
+static uint64_t ram_key(const struct nl_ram_map *maps, int n)
 {
 	uint64_t h = 1469598103934665603ULL;
 
 	for (int i = 0; i < n; i++) {
-		h ^= starts[i];
+		h ^= maps[i].start;
 		h *= 1099511628211ULL;
 	}
 	return h ^ (uint64_t)n;
@@ -81,7 +83,8 @@ static int numa_maps_sample(struct nl_state *st, void *priv)
 		return -ENODATA;
 	for (size_t i = 0; i < st->nvms; i++) {
 		struct nl_vm *vm = st->vms[i];
-		uint64_t guest[NL_MAX_NODES], vmm[NL_MAX_NODES], starts[NL_MAX_CELLS_RAM];
+		uint64_t guest[NL_MAX_NODES], vmm[NL_MAX_NODES];
+		struct nl_ram_map maps[NL_MAX_CELLS_RAM];
 		char path[NL_PATH_MAX];
 		bool cg = nl_memplace_is_cgroup(vm->mem_source) &&
 			  vm->mem_updated_ns == st->now_ns;
@@ -93,8 +96,8 @@ static int numa_maps_sample(struct nl_state *st, void *priv)
 		/* /proc/PID/maps every cycle (no page walk): a QEMU that maps its
 		 * guest RAM after the last reading (it was starting) is split
 		 * again now, not an interval later */
-		nguest = guest_ram(vm, p, starts, NL_MAX_CELLS_RAM);
-		key = ram_key(starts, nguest);
+		nguest = guest_ram(vm, p, maps, NL_MAX_CELLS_RAM);
+		key = ram_key(maps, nguest);
 		moved = key != vm->split_key || (cg && grew(vm));
 		/* first reading right away (split_updated_ns is 0), then every
 		 * interval, also when it found no split: a QEMU whose numa_maps
@@ -111,9 +114,12 @@ static int numa_maps_sample(struct nl_state *st, void *priv)
 			continue;
 		n = nl_read_file_alloc(path, &p->buf, &p->cap);
 		rc = n < 0 ? (int)n
-			   : nl_memplace_parse_numa_maps_split(p->buf, p->page_size, &st->topo,
-							       starts, nguest, guest, vmm);
+			   : nl_memplace_parse_numa_maps_maps(p->buf, p->page_size, &st->topo,
+							      maps, nguest, guest, vmm);
 		vm->split_valid = rc >= 0 && nguest > 0;
+		/* each guest NUMA cell's memory: its own mapping's */
+		vm->cell_mem_valid = vm->split_valid &&
+				     nl_cells_assign(&vm->cells, maps, nguest, vm->cell_mem) == 0;
 		vm->split_updated_ns = st->now_ns;
 		if (vm->split_valid) {
 			memcpy(vm->split_guest, guest, sizeof(vm->split_guest));

@@ -20,7 +20,7 @@
 /* Each row is defined in the file of its source (collector/<name>.c). */
 extern const struct nl_source nl_source_topology, nl_source_procscan,
 	nl_source_libvirt, nl_source_vms, nl_source_threads,
-	nl_source_schedstat, nl_source_numa_stat, nl_source_numa_maps,
+	nl_source_schedstat, nl_source_numa_stat, nl_source_cells, nl_source_numa_maps,
 	nl_source_devices, nl_source_perf, nl_source_uncore,
 	nl_source_resctrl;
 
@@ -30,7 +30,8 @@ extern const struct nl_source nl_source_topology, nl_source_procscan,
  * before vms, which reconciles the tracked VM set from them; threads
  * after vms, and before the sources that work on every thread
  * (schedstat, perf, resctrl); numa_stat before numa_maps (numa_maps only
- * reads the VMs numa_stat could not measure this cycle). --help and the
+ * reads the VMs numa_stat could not measure this cycle); cells before
+ * numa_maps (it tells each cell its guest RAM mapping). --help and the
  * order of the numalens_collector_* series follow this list. */
 static const struct nl_source *const registry[] = {
 	&nl_source_topology,
@@ -40,6 +41,7 @@ static const struct nl_source *const registry[] = {
 	&nl_source_threads,
 	&nl_source_schedstat,
 	&nl_source_numa_stat,
+	&nl_source_cells,
 	&nl_source_numa_maps,
 	&nl_source_devices,
 	&nl_source_perf,

@@ -258,6 +258,123 @@ static void role_cpu(const struct nl_vm *vm, int role, const struct nl_topology 
 	}
 }
 
+/* The node an idle thread counts on: where it last ran, unless it may no
+ * longer run there (pinned away while asleep: a halted vCPU wakes where
+ * its affinity allows), then the first node its affinity allows; -1. */
+static int idle_node(const struct nl_thread *th, const struct nl_topology *t)
+{
+	int n = th->last_cpu >= 0 && th->last_cpu < NL_MAX_CPUS ? t->cpu_node[th->last_cpu] : -1;
+
+	if (n >= 0 && (nl_cpuset_count(&th->cpus_allowed) == 0 ||
+		       nl_cpuset_isset(&th->cpus_allowed, th->last_cpu)))
+		return n;
+	for (int k = 0; k < t->nnodes; k++)
+		for (int cpu = 0; cpu < NL_MAX_CPUS; cpu++)
+			if (nl_cpuset_isset(&t->nodes[k].cpus, cpu) &&
+			    nl_cpuset_isset(&th->cpus_allowed, cpu))
+				return k;
+	return n;
+}
+
+/* CPU time of the vCPU threads of one cell by node over the last window
+ * (where an idle one would run, idle_node(), when none ran); returns the
+ * window's sum. */
+static uint64_t cell_cpu(const struct nl_vm *vm, uint64_t vcpus, const struct nl_topology *t,
+			 uint64_t *cpu)
+{
+	uint64_t sum = 0;
+
+	memset(cpu, 0, sizeof(uint64_t) * NL_MAX_NODES);
+	for (int pass = 0; pass < 2 && sum == 0; pass++)
+		for (size_t i = 0; i < vm->nthreads; i++) {
+			const struct nl_thread *th = &vm->threads[i];
+
+			if (th->role != NL_ROLE_VCPU || th->index < 0 || th->index > 63 ||
+			    !(vcpus >> th->index & 1))
+				continue;
+			if (pass == 0) {
+				for (int n = 0; n < t->nnodes; n++) {
+					cpu[n] += th->win_node_ns[n];
+					sum += th->win_node_ns[n];
+				}
+			} else if (idle_node(th, t) >= 0) {
+				cpu[idle_node(th, t)] += 1;
+			}
+		}
+	return sum;
+}
+
+/* A wide VM's cells, each scored on its own: its vCPUs against its own
+ * memory. When every cell's memory is known, the vCPU role's locality and
+ * distance are the cells', weighted by their vCPUs' time in the window (by
+ * their vCPU count when the vCPUs were idle): a VM spread over two nodes
+ * on purpose, each cell on its own node, scores 1. */
+static void score_cells(const struct nl_vm *vm, const struct nl_topology *t, bool measured,
+			struct nl_vm_snap *v)
+{
+	double wsum = 0, loc = 0, dist = 0;
+	uint64_t tsum = 0, ns[NL_MAX_CELLS];
+
+	v->cells_invalid = vm->cells.invalid;
+	memcpy(v->cells_why, vm->cells.why, sizeof(v->cells_why));
+	v->cells_source = vm->cells_from == NL_CELLS_LIBVIRT ? "libvirt"
+			  : vm->cells_from == NL_CELLS_CMDLINE ? "cmdline" : "";
+	v->ncells = vm->cells.invalid ? 0 : vm->cells.n;
+	for (int c = 0; c < v->ncells; c++) {
+		struct nl_cell_snap *x = &v->cells[c];
+		uint64_t cpu[NL_MAX_NODES], mem = 0, best = 0;
+		double csum = 0, d;
+
+		memset(x, 0, sizeof(*x));
+		x->cfg = vm->cells.cell[c];
+		x->home = -1;
+		x->locality = NAN;
+		ns[c] = cell_cpu(vm, x->cfg.vcpus, t, cpu);
+		tsum += ns[c];
+		for (int n = 0; n < t->nnodes; n++)
+			csum += (double)cpu[n];
+		for (int n = 0; n < t->nnodes; n++)
+			x->cpu_share[n] = csum > 0 ? (double)cpu[n] / csum : 0;
+		x->mem_known = measured && vm->cell_mem_valid;
+		if (!x->mem_known)
+			continue;
+		memcpy(x->mem_bytes, vm->cell_mem[c], sizeof(x->mem_bytes));
+		for (int n = 0; n < t->nnodes; n++) {
+			mem += x->mem_bytes[n];
+			if (x->mem_bytes[n] > best) {
+				best = x->mem_bytes[n];
+				x->home = n;
+			}
+		}
+		if (mem > 0)
+			nl_score_placement(cpu, x->mem_bytes, t, &x->locality, &d);
+	}
+	if (v->ncells == 0 || !measured || !vm->cell_mem_valid)
+		return;
+	for (int c = 0; c < v->ncells; c++) {
+		struct nl_cell_snap *x = &v->cells[c];
+
+		x->weight = tsum > 0 ? (double)ns[c] : (double)__builtin_popcountll(x->cfg.vcpus);
+		wsum += x->weight;
+		if (isnan(x->locality))
+			return;        /* a cell without memory or vCPU time: whole-VM */
+	}
+	for (int c = 0; c < v->ncells; c++) {
+		struct nl_cell_snap *x = &v->cells[c];
+		uint64_t cpu[NL_MAX_NODES];
+		double l, d;
+
+		x->weight = wsum > 0 ? x->weight / wsum : 0;
+		cell_cpu(vm, x->cfg.vcpus, t, cpu);
+		if (nl_score_placement(cpu, x->mem_bytes, t, &l, &d) < 0)
+			return;
+		loc += x->weight * l;
+		dist += x->weight * d;
+	}
+	v->locality[NL_ROLE_VCPU] = loc;
+	v->distance[NL_ROLE_VCPU] = dist;
+}
+
 static void copy_perf(const struct nl_perf_info *pi, struct nl_snapshot *s)
 {
 	memcpy(s->events, pi->events, sizeof(s->events));
@@ -348,6 +465,7 @@ struct nl_snapshot *nl_snapshot_build(const struct nl_state *st,
 			nl_score_placement(cpu, role_mem(vm, v, r), &st->topo,
 					   &v->locality[r], &v->distance[r]);
 		}
+		score_cells(vm, &st->topo, st->topo_valid && vm->mem_source != NL_MEM_NONE, v);
 		pmu_scores(vm, st, v);
 	}
 	qsort(s->vms, s->nvms, sizeof(*s->vms), vm_cmp);

@@ -84,6 +84,38 @@ struct nl_vm_device {
 	int node;                  /* kernel node id; -1: firmware gives none */
 };
 
+/* A guest NUMA cell (libvirt <cpu><numa><cell>, QEMU -numa node): which
+ * vCPUs and how much memory, and the host nodes its memory is bound to. */
+#define NL_MAX_CELLS 8
+struct nl_vm_cell {
+	int id;                    /* the guest's node id */
+	uint64_t vcpus;            /* bit i: vCPU i (the first 64) */
+	uint64_t mem_bytes;        /* as configured */
+	uint64_t host_nodes;       /* kernel node ids it is bound to; 0 none */
+	char memdev[48];           /* its memory backend's id, "" none */
+};
+
+/* A VM's cells as configured. n == 0: none (or not read yet); invalid: the
+ * configuration did not add up (`why`), and the VM is scored whole. */
+struct nl_vm_cells {
+	int n;
+	bool invalid;
+	char why[96];
+	struct nl_vm_cell cell[NL_MAX_CELLS];
+};
+
+/* A cell as the snapshot scores it: where its vCPUs ran and its memory
+ * is, by node index (mem_known false: its memory was not told apart). */
+struct nl_cell_snap {
+	struct nl_vm_cell cfg;
+	bool mem_known;
+	uint64_t mem_bytes[NL_MAX_NODES];
+	double cpu_share[NL_MAX_NODES];  /* its vCPUs' CPU time by node */
+	double locality;                 /* vCPU placement locality; NaN */
+	double weight;                   /* its share of the VM's vCPU time */
+	int home;                        /* node index with most of its memory, -1 */
+};
+
 struct nl_vm_snap {
 	char name[NL_NAME_MAX];
 	char uuid[NL_UUID_LEN];
@@ -122,6 +154,14 @@ struct nl_vm_snap {
 	/* --perf.host-mode: share of the vCPU threads' cycles in host mode
 	 * (exits, in-kernel emulation) over the last window; NaN unmeasured */
 	double vcpu_host_cycles_ratio;
+	/* guest NUMA cells (two or more, valid) and where they sit; the vCPU
+	 * role's placement locality is then the cells' own, weighted by their
+	 * vCPU time */
+	int ncells;
+	struct nl_cell_snap cells[NL_MAX_CELLS];
+	bool cells_invalid;          /* configured, but did not add up: */
+	char cells_why[96];          /* why */
+	const char *cells_source;    /* "libvirt", "cmdline", "" */
 };
 
 struct nl_collector_stat {

@@ -78,6 +78,16 @@ struct nl_vm {
 	uint64_t split_key;        /* which mappings were guest RAM then */
 	uint64_t split_at[NL_MAX_NODES];  /* mem_bytes[] when it was read */
 
+	/* guest NUMA cells (cells source from the command line; libvirt's
+	 * domain XML replaces them) and each cell's memory by node index as
+	 * the last numa_maps reading found it (cell_mem_valid) */
+	struct nl_vm_cells cells;
+	enum nl_cells_from { NL_CELLS_UNREAD, NL_CELLS_CMDLINE, NL_CELLS_LIBVIRT } cells_from;
+	bool cells_xml_tried;      /* the domain XML was asked for */
+	bool cells_warned;         /* an invalid configuration was reported */
+	bool cell_mem_valid;
+	uint64_t cell_mem[NL_MAX_CELLS][NL_MAX_NODES];
+
 	/* passthrough (VFIO) devices (devices source) */
 	uint64_t dev_nodes;        /* node indexes of the VM's devices */
 	int ndevices;              /* the first NL_MAX_VM_DEVICES in devices[] */

@@ -299,13 +299,17 @@ static Numalens__V1__Hint *pb_hint(struct nl_api_bld *b, const struct nl_hint *h
 			for (size_t i = 0; t->vcpus && t->iothreads && i < vm->nseries; i++) {
 				const struct nl_series *se = &vm->series[i];
 
-				if (h->kind == NL_HINT_PIN_VCPUS && se->role == NL_ROLE_VCPU)
+				if (h->kind == NL_HINT_PIN_VCPUS && se->role == NL_ROLE_VCPU &&
+				    (!h->has_cell || (se->index >= 0 && se->index < 64 &&
+						      (h->cell_vcpus >> se->index & 1))))
 					t->vcpus[t->n_vcpus++] = se->index;
 				if (h->kind == NL_HINT_PIN_VMM_THREADS &&
 				    se->role == NL_ROLE_IOTHREAD && se->index >= 0)
 					t->iothreads[t->n_iothreads++] = se->index;
 			}
 		}
+		if (h->has_cell)
+			OPT(t, cell, h->cell);
 		t->roles = arr_new(b, NL_ROLE_COUNT, sizeof(char *));
 		for (int r = 0; t->roles && r < NL_ROLE_COUNT; r++)
 			if (h->roles >> r & 1)
@@ -466,6 +470,49 @@ static Numalens__V1__Device **pb_devices(struct nl_api_bld *b, const struct nl_v
 	return v;
 }
 
+static int32_t *mask_ids(struct nl_api_bld *b, uint64_t mask, size_t *n)
+{
+	int32_t *v = arr_new(b, (size_t)__builtin_popcountll(mask), sizeof(int32_t));
+
+	*n = 0;
+	for (int i = 0; v && i < 64; i++)
+		if (mask >> i & 1)
+			v[(*n)++] = i;
+	return v;
+}
+
+/* A wide VM's cells: their configuration and where they sit. */
+static Numalens__V1__Cell **pb_cells(struct nl_api_bld *b, const struct nl_vm_snap *vm, size_t *n)
+{
+	const struct nl_snapshot *s = b->s;
+	Numalens__V1__Cell **v;
+
+	*n = 0;
+	if (vm->ncells <= 0)
+		return NULL;
+	v = arr_new(b, (size_t)vm->ncells, sizeof(*v));
+	for (int k = 0; v && k < vm->ncells; k++) {
+		const struct nl_cell_snap *x = &vm->cells[k];
+		Numalens__V1__Cell *c = nl_api_msg_new(b, &numalens__v1__cell__descriptor);
+
+		if (!c)
+			break;
+		OPT(c, cell, x->cfg.id);
+		c->vcpus = mask_ids(b, x->cfg.vcpus, &c->n_vcpus);
+		OPT(c, memory_configured_bytes, x->cfg.mem_bytes);
+		c->bound_nodes = mask_ids(b, x->cfg.host_nodes, &c->n_bound_nodes);
+		if (x->mem_known) {
+			c->memory = node_bytes(b, s, x->mem_bytes, &c->n_memory);
+			OPT_D(c, locality, x->locality);
+			OPT_D(c, weight, x->weight);
+			if (x->home >= 0)
+				OPT(c, home, node_id(s, x->home));
+		}
+		v[(*n)++] = c;
+	}
+	return v;
+}
+
 Numalens__V1__Vm *nl_api_pb_vm(struct nl_api_bld *b, const struct nl_vm_snap *vm, bool detail,
 			       enum nl_policy pol)
 {
@@ -514,6 +561,9 @@ Numalens__V1__Vm *nl_api_pb_vm(struct nl_api_bld *b, const struct nl_vm_snap *vm
 	OPT(m, nhints, nh);
 	m->devices = pb_devices(b, vm->devices, vm->ndevices, &m->n_devices,
 				&m->constraints, &m->n_constraints);
+	m->cells = pb_cells(b, vm, &m->n_cells);
+	if (vm->cells_invalid)
+		m->cells_invalid = S(b, vm->cells_why);
 	if (!detail)
 		return m;
 	m->roles = arr_new(b, NL_ROLE_COUNT + 1, sizeof(*m->roles));

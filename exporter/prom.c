@@ -67,6 +67,12 @@ FAMILY(f_vm_affinity, "vm_role_affinity_info", "gauge",
        "Always 1; union of the CPUs and NUMA nodes the VM's threads of a role may run on and allocate from.");
 FAMILY(f_vm_locality, "vm_locality_ratio", "gauge",
        "Share of the role's memory accesses estimated to be node-local (0..1; 1 = all local).");
+FAMILY(f_vm_cell_locality, "vm_cell_locality_ratio", "gauge",
+       "Share of a guest NUMA cell's memory accesses estimated to be node-local: the cell's vCPUs against the cell's own memory (0..1).");
+FAMILY(f_vm_cell_mem, "vm_cell_memory_bytes", "gauge",
+       "Resident memory of a guest NUMA cell on each host NUMA node, in bytes (from the memory backend mapping of the cell).");
+FAMILY(f_vm_cells_invalid, "vm_cells_invalid", "gauge",
+       "1 when the VM's guest NUMA cells are configured but do not add up (the VM is then scored as a whole); the log says why.");
 FAMILY(f_vm_distance, "vm_access_distance", "gauge",
        "SLIT distance of the role's memory accesses, weighted by CPU time and memory placement (10 = all local).");
 FAMILY(f_vm_mpki, "vm_llc_misses_per_kilo_instruction", "gauge",
@@ -451,6 +457,28 @@ static void encode_vm_identity(struct enc *e, const struct nl_snapshot *s,
 			sample_u64(e, &f_vm_device, l, 3, 1);
 		}
 	}
+	for (size_t i = 0; i < nv && s->topo_valid; i++) {
+		const struct nl_vm_snap *vm = v[i].vm;
+		char cell[16];
+
+		l[0] = (struct label){ "vm", vm->name };
+		for (int c = 0; c < vm->ncells; c++) {
+			if (!vm->cells[c].mem_known)
+				continue;
+			snprintf(cell, sizeof(cell), "%d", vm->cells[c].cfg.id);
+			l[1] = (struct label){ "cell", cell };
+			for (int n = 0; n < s->topo.nnodes; n++) {
+				l[2] = (struct label){ "node", node_label(s, n, node, sizeof(node)) };
+				sample_u64(e, &f_vm_cell_mem, l, 3, vm->cells[c].mem_bytes[n]);
+			}
+		}
+	}
+	for (size_t i = 0; i < nv; i++) {
+		if (!v[i].vm->cells_invalid)
+			continue;
+		l[0] = (struct label){ "vm", v[i].vm->name };
+		sample_u64(e, &f_vm_cells_invalid, l, 1, 1);
+	}
 	for (size_t i = 0; i < nv; i++) {
 		if (v[i].vm->arrival == NL_ARRIVAL_NONE)
 			continue;
@@ -652,6 +680,20 @@ static void encode_vm_placement(struct enc *e, const struct nl_snapshot *s,
 			sample_f64(e, &f_vm_locality, l, 3, v[i].vm->pmu_locality[r]);
 		}
 		l[2] = (struct label){ "source", "placement" };
+	}
+	for (size_t i = 0; i < nv; i++) {
+		const struct nl_vm_snap *vm = v[i].vm;
+		char cell[16];
+
+		l[0] = (struct label){ "vm", vm->name };
+		l[2] = (struct label){ "role", "vcpu" };
+		for (int c = 0; c < vm->ncells; c++) {
+			if (isnan(vm->cells[c].locality))
+				continue;
+			snprintf(cell, sizeof(cell), "%d", vm->cells[c].cfg.id);
+			l[1] = (struct label){ "cell", cell };
+			sample_f64(e, &f_vm_cell_locality, l, 3, vm->cells[c].locality);
+		}
 	}
 	vm_role_scores(e, &f_vm_distance, v, nv, offsetof(struct nl_vm_snap, distance), 0);
 	vm_role_scores(e, &f_vm_mpki, v, nv, offsetof(struct nl_vm_snap, llc_mpki),

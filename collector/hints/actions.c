@@ -144,6 +144,9 @@ static int pin_vcpus(struct nl_hint *h, const struct nl_vm_snap *vm, struct word
 
 		if (se->role != NL_ROLE_VCPU)
 			continue;
+		/* a cell's hint pins that cell's vCPUs only */
+		if (h->has_cell && (se->index < 0 || se->index > 63 || !(h->cell_vcpus >> se->index & 1)))
+			continue;
 		if (w->lv) {
 			snprintf(w->call, sizeof(w->call),
 				 "virDomainPinVcpuFlags(dom, %d, cpumap(%s), maplen, VIR_DOMAIN_AFFECT_LIVE)",

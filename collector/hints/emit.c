@@ -252,6 +252,28 @@ static void emit_pin_vcpus(struct nl_plan_ctx *c, size_t v, const struct nl_plan
 		return;
 	x->step = 2;
 	x->cost_seconds = 0.001;
+	if (o->per_cell) {
+		const struct nl_cell_snap *cl = &c->s->vms[v].cells[o->cell];
+		char key[NL_NAME_MAX + 48];
+
+		x->has_cell = true;
+		x->cell = cl->cfg.id;
+		x->cell_vcpus = cl->cfg.vcpus;
+		/* one hint per cell: the cell is part of its id */
+		snprintf(key, sizeof(key), "%s/cell%d", nl_hints_vm_id_key(&c->s->vms[v]), x->cell);
+		nl_hints_make_id(key, NL_HINT_PIN_VCPUS, x->target_node, x->id);
+		x->ev.locality = cl->locality;
+		for (int n = 0; n < c->nn; n++) {
+			x->ev.mem_bytes[n] = cl->mem_bytes[n];
+			x->ev.cpu_share[n] = cl->cpu_share[n];
+		}
+		snprintf(x->reason_code, sizeof(x->reason_code), "cell_crossed");
+		snprintf(x->reason, sizeof(x->reason),
+			 "guest NUMA cell %d has its memory on node %d but its vCPUs run %.0f%% of the time elsewhere (cell locality %.2f): run that cell's vCPUs on node %d; the other cells stay where they are",
+			 x->cell, hid, 100 * (1 - cl->cpu_share[o->home]), cl->locality, hid);
+		finish(c, x, v);
+		return;
+	}
 	if (!strcmp(o->gain_metric, "device_locality")) {
 		int nd = c->s->vms[v].ndevices;
 

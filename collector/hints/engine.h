@@ -28,6 +28,8 @@ struct nl_hint_vm {
 	       hist_int[NL_HINT_HISTORY];
 	int nhist;
 	struct nl_plan guest[NL_POLICY_MAX], vmm[NL_POLICY_MAX];
+	/* a wide VM's plans, one per guest NUMA cell (index in cells[]) */
+	struct nl_plan cell[NL_MAX_CELLS][NL_POLICY_MAX];
 	/* an expected arrival's plan was forced once under this row */
 	bool arrival_forced[NL_POLICY_MAX];
 };

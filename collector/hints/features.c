@@ -271,6 +271,18 @@ static void intensity(const struct nl_hint_config *cfg, const struct feature_eve
 }
 
 /* Locality of CPU time spread `cpu` against memory `mem` (shares). */
+/* A wide VM whose every cell was scored on its own (snapshot.c): its
+ * vCPU locality is the cells' weighted one. */
+static bool cells_scored(const struct nl_vm_snap *vm)
+{
+	if (vm->ncells < 2 || isnan(vm->locality[NL_ROLE_VCPU]))
+		return false;
+	for (int k = 0; k < vm->ncells; k++)
+		if (!vm->cells[k].mem_known || isnan(vm->cells[k].locality))
+			return false;
+	return true;
+}
+
 static double overlap(const double *cpu, const uint64_t *mem, int nn)
 {
 	double cs = 0, ms = 0, l = 0;
@@ -346,9 +358,12 @@ void nl_hints_features(const struct nl_hint_config *cfg,
 			    f->page_faults_per_second * (double)sysconf(_SC_PAGESIZE) / GIB);
 	intensity(cfg, &ix, mbm_rate, st, f);
 
-	/* locality: the PMU's when it measures it, else CPU time vs memory */
+	/* locality: the PMU's when it measures it, else CPU time vs memory;
+	 * a wide VM's, cell by cell (snapshot.c), not as one blob */
 	if (!isnan(st->pmu_loc))
 		f->locality = st->pmu_loc;
+	else if (cells_scored(vm))
+		f->locality = vm->locality[NL_ROLE_VCPU];
 	else if (f->vcpu_cores > 0)
 		f->locality = overlap(st->vcpu_node, guest_mem, nn);
 	else

@@ -514,6 +514,112 @@ static void plan_vfio(struct nl_plan_ctx *c, size_t v)
 		nl_hints_emit_plan(c, v, g, o, false);
 }
 
+/* ---- wide VMs: guest NUMA cells ---- */
+
+/* A wide VM's cells, each with its memory known. */
+static bool cells_known(const struct nl_vm_snap *vm)
+{
+	if (vm->ncells < 2)
+		return false;
+	for (int k = 0; k < vm->ncells; k++)
+		if (!vm->cells[k].mem_known || vm->cells[k].home < 0)
+			return false;
+	return true;
+}
+
+/* Running cell k's vCPUs on the node holding its memory: gain = what the
+ * cell's own locality lacks, also for a cell whose vCPUs are idle now (a
+ * pin costs nothing, and the guest schedules work there when it will;
+ * the VM's locality after is the weighted one). The memory stays: each
+ * cell is bound where the VM was laid out, and libvirt changes a cell's
+ * memnode only in the persistent definition. */
+static bool cell_option(const struct nl_plan_ctx *c, size_t v, int k, struct nl_plan_option *o)
+{
+	const struct nl_vm_features *f = &c->r->vmf[v];
+	const struct nl_vm_snap *vm = &c->s->vms[v];
+	const struct nl_cell_snap *x = &vm->cells[k];
+	int h = x->home;
+	double cores;
+
+	memset(o, 0, sizeof(*o));
+	o->home = h;
+	o->per_cell = true;
+	o->cell = k;
+	o->gain_metric = "locality";
+	o->cont_before = o->cont_after = NAN;
+	o->l_after = NAN;
+	if (h < 0 || isnan(x->locality))
+		return false;
+	cores = f->vcpu_cores * x->weight;
+	o->pin_vcpus = x->cpu_share[h] < 1 - NL_PLAN_EPS;
+	o->feasible = cores * (1 - x->cpu_share[h]) <= c->cpu_avail[h] + 1e-6;
+	o->gain = o->pin_vcpus ? 1 - x->locality : 0;
+	o->l_after = isnan(f->locality) ? NAN : fmin(1, f->locality + x->weight * o->gain);
+	return o->feasible && o->gain > NL_PLAN_EPS;
+}
+
+static void commit_cell(struct nl_plan_ctx *c, size_t v, const struct nl_plan_option *o)
+{
+	const struct nl_vm_features *f = &c->r->vmf[v];
+	const struct nl_cell_snap *x = &c->s->vms[v].cells[o->cell];
+	double cores = f->vcpu_cores * x->weight;
+
+	for (int n = 0; n < c->nn; n++)
+		c->cpu_avail[n] += cores * x->cpu_share[n];
+	c->cpu_avail[o->home] -= cores;
+}
+
+/* The guest plans of a wide VM whose cells are known, instead of the
+ * policy's whole-VM one (which would pull every cell onto one node): one
+ * plan per cell, each confirmed and withdrawn on its own, so a crossed VM
+ * gets a hint per crossed cell and each cell keeps its own history. No
+ * memory move, no evict: a VM laid out cell by cell scores 1 and gets
+ * nothing. A whole-VM plan from before the cells were known is withdrawn. */
+static void plan_cells(struct nl_plan_ctx *c, size_t v)
+{
+	const struct nl_vm_features *f = &c->r->vmf[v];
+	const struct nl_vm_snap *vm = &c->s->vms[v];
+	struct nl_plan *whole = plan_of(c, v, false);
+
+	if (whole->active)
+		nl_plan_withdraw(c, whole);
+	for (int k = 0; k < NL_MAX_CELLS && !c->out.err; k++) {
+		struct nl_plan *g = &c->st[v].cell[k][c->pol];
+		struct nl_plan_option best, cur;
+		const struct nl_plan_option *pick;
+		bool found, publish;
+
+		if (k >= vm->ncells) {
+			if (g->active)
+				nl_plan_withdraw(c, g);
+			continue;
+		}
+		c->confirm = nl_arrival_confirm(c, v, g);
+		if (!f->measured || c->nn == 0) {
+			if (nl_plan_expired(c, g))
+				nl_plan_withdraw(c, g);
+			continue;
+		}
+		found = cell_option(c, v, k, &best) && (f->intensive || g->active);
+		if (g->active)
+			cell_option(c, v, k, &cur);
+		pick = nl_plan_stabilise(c, g, &cur, found ? &best : NULL, &publish);
+		if (!pick)
+			continue;
+		commit_cell(c, v, pick);
+		if (publish)
+			nl_hints_emit_plan(c, v, g, pick, false);
+	}
+}
+
+/* A wide VM's cell plans, withdrawn once its cells are no longer known. */
+static void drop_cells(struct nl_plan_ctx *c, size_t v)
+{
+	for (int k = 0; k < NL_MAX_CELLS; k++)
+		if (c->st[v].cell[k][c->pol].active)
+			nl_plan_withdraw(c, &c->st[v].cell[k][c->pol]);
+}
+
 /* ---- the pass ---- */
 
 static int order_cmp(const void *a, const void *b)
@@ -577,6 +683,13 @@ static void plan_guests(struct nl_plan_ctx *c, const struct nl_plan_order *ord,
 			plan_vfio(c, v);
 			continue;
 		}
+		if (cells_known(&c->s->vms[v]) && !c->held[v]) {
+			plan_cells(c, v);
+			for (int k = 0; k < NL_MAX_CELLS; k++)
+				guest_busy[v] |= c->st[v].cell[k][c->pol].active;
+			continue;
+		}
+		drop_cells(c, v);
 		if (c->held[v]) {
 			/* gives up memory for a pending arrival */
 			if (g->active)

@@ -70,6 +70,8 @@ struct nl_plan_option {
 	double gain, l_after, cont_before, cont_after;
 	const char *gain_metric;   /* "locality", "contention", "device_locality" */
 	bool pin_vcpus, pin_vmm;
+	bool per_cell;         /* only cell `cell`'s vCPUs (index in cells[]) */
+	int cell;
 };
 
 struct nl_hint_vec {

@@ -140,6 +140,8 @@ static void state_init(struct nl_hint_vm *st, const char *key)
 	for (int p = 0; p < NL_POLICY_MAX; p++) {
 		nl_plan_reset(&st->guest[p]);
 		nl_plan_reset(&st->vmm[p]);
+		for (int k = 0; k < NL_MAX_CELLS; k++)
+			nl_plan_reset(&st->cell[k][p]);
 	}
 }
 

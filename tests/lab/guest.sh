@@ -969,9 +969,11 @@ sc_placement() {
 . tests/lab/sc_livemig.sh
 # shellcheck source=tests/lab/sc_vmmem.sh
 . tests/lab/sc_vmmem.sh
+# shellcheck source=tests/lab/sc_cells.sh
+. tests/lab/sc_cells.sh
 
 case "$TOPO" in
-2node) SCENARIOS="local remote vmm vmmem spread migrate apply" ;;
+2node) SCENARIOS="local remote vmm vmmem cells spread migrate apply" ;;
 2node-mig) SCENARIOS="livemig" ;;
 4node) SCENARIOS="topology far_spread placement" ;;
 *) log "unknown topology $TOPO"; exit 1 ;;

@@ -7,7 +7,7 @@ set -euo pipefail
 what=${1:-build}
 
 build_pkgs="gcc make pkg-config libc6-dev libpfm4-dev libmicrohttpd-dev libvirt-dev
-	libprotobuf-c-dev protobuf-c-compiler libcjson-dev libcurl4-gnutls-dev"
+	libprotobuf-c-dev protobuf-c-compiler libcjson-dev libcurl4-gnutls-dev libxml2-dev"
 run_pkgs="libvirt-daemon-system libvirt-clients qemu-system-x86 curl"
 test_pkgs="prometheus valgrind protobuf-compiler jq yq strace"
 # `make lab`: initramfs tools, and numactl on this root (the lab guest

@@ -40,6 +40,12 @@ struct fx_vm {
 	bool unmeasured;                 /* memory placement unknown */
 	uint64_t dev_nodes;              /* passthrough devices, node indexes */
 	int dev_unknown;                 /* more devices, of no known node */
+	int ncells;                      /* guest NUMA cells (snapshot.c's cells[]): */
+	struct {
+		uint64_t vcpus;          /* bit i: vCPU i */
+		double mem[NL_MAX_NODES];/* bytes per node index (mem[] is their sum) */
+		int node;                /* node index its vCPUs run on, pinned */
+	} cell[4];
 	enum nl_arrival arrival;         /* how it came, seen at host time arrived_t */
 	double arrived_t;
 	uint64_t ev[EV_N];               /* cumulative counters */
@@ -153,6 +159,46 @@ static inline void fx_pmu_scores(const struct nl_snapshot *s, struct nl_vm_snap 
 	}
 }
 
+/* A wide VM's cells as snapshot.c scores them: each cell's vCPUs (all on
+ * its node) against its own memory, the vCPU role's locality their
+ * weighted sum (by vCPU time: every vCPU equally busy here). */
+static inline void fx_cells(const struct fx_host *h, const struct fx_vm *f,
+			    const struct nl_snapshot *s, struct nl_vm_snap *v)
+{
+	double loc = 0, dist = 0;
+
+	v->ncells = f->ncells;
+	for (int k = 0; k < f->ncells; k++) {
+		struct nl_cell_snap *x = &v->cells[k];
+		uint64_t cpu[NL_MAX_NODES] = { 0 }, mem[NL_MAX_NODES] = { 0 }, best = 0;
+		double d;
+
+		memset(x, 0, sizeof(*x));
+		x->cfg.id = k;
+		x->cfg.vcpus = f->cell[k].vcpus;
+		x->mem_known = true;
+		x->home = -1;
+		cpu[f->cell[k].node] = 1;
+		x->cpu_share[f->cell[k].node] = 1;
+		for (int n = 0; n < h->nnodes; n++) {
+			mem[n] = x->mem_bytes[n] = (uint64_t)f->cell[k].mem[n];
+			x->cfg.mem_bytes += mem[n];
+			if (mem[n] > best) {
+				best = mem[n];
+				x->home = n;
+			}
+		}
+		nl_score_placement(cpu, mem, &s->topo, &x->locality, &d);
+		x->weight = (double)__builtin_popcountll(x->cfg.vcpus) / f->nvcpus;
+		loc += x->weight * x->locality;
+		dist += x->weight * d;
+	}
+	if (f->ncells) {
+		v->locality[NL_ROLE_VCPU] = loc;
+		v->distance[NL_ROLE_VCPU] = dist;
+	}
+}
+
 static inline int vm_name_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct nl_vm_snap *)a)->name,
@@ -231,8 +277,17 @@ static inline struct nl_snapshot *host_snapshot(struct fx_host *h)
 			vsum += f->vcpu[n];
 			msum += f->mem[n];
 		}
-		for (int n = 0; n < h->nnodes && vsum > 0 && msum > 0; n++)
+		for (int n = 0; n < h->nnodes && vsum > 0 && msum > 0 && !f->ncells; n++)
 			loc += f->vcpu[n] / vsum * (f->mem[n] / msum);
+		for (int k = 0; k < f->ncells; k++) {
+			double cm = 0;
+
+			for (int n = 0; n < h->nnodes; n++)
+				cm += f->cell[k].mem[n];
+			if (cm > 0)
+				loc += (double)__builtin_popcountll(f->cell[k].vcpus) / f->nvcpus *
+				       f->cell[k].mem[f->cell[k].node] / cm;
+		}
 		{
 			double instr = f->ipc_rate * INTERVAL * j * (vsum > 0);
 			double llc = instr * f->mpki / 1000 * jitter(h);
@@ -266,15 +321,24 @@ static inline struct nl_snapshot *host_snapshot(struct fx_host *h)
 			all_cpus(h, &mset);
 		for (int c = 0; c < f->nvcpus; c++) {
 			struct nl_series *se = &v->series[ns++];
+			int cell = -1;
 
+			for (int k = 0; k < f->ncells; k++)
+				if (f->cell[k].vcpus >> c & 1)
+					cell = k;
 			se->role = NL_ROLE_VCPU;
 			se->index = c;
 			se->nthreads = 1;
 			se->cpus_allowed = vset;
 			se->mems_allowed = (1ULL << h->nnodes) - 1;
+			if (cell >= 0)
+				node_cpus(h, f->cell[cell].node, &se->cpus_allowed);
 			for (int n = 0; n < h->nnodes; n++) {
-				se->win_node_ns[n] = (uint64_t)(f->vcpu[n] / f->nvcpus * INTERVAL * 1e9 *
-								jitter(h));
+				/* a cell's vCPUs: all their time on its node */
+				double cores = cell < 0 ? f->vcpu[n] / f->nvcpus
+					       : n == f->cell[cell].node ? vsum / f->nvcpus : 0;
+
+				se->win_node_ns[n] = (uint64_t)(cores * INTERVAL * 1e9 * jitter(h));
 				cpu_ns[n] += se->win_node_ns[n];
 			}
 			if (c == 0) {
@@ -302,6 +366,7 @@ static inline struct nl_snapshot *host_snapshot(struct fx_host *h)
 			v->locality[r] = v->distance[r] = NAN;
 		nl_score_placement(cpu_ns, memb, &s->topo, &v->locality[NL_ROLE_VCPU],
 				   &v->distance[NL_ROLE_VCPU]);
+		fx_cells(h, f, s, v);
 		fx_pmu_scores(s, v);
 	}
 	qsort(s->vms, s->nvms, sizeof(*s->vms), vm_name_cmp);
@@ -355,6 +420,9 @@ static inline int check_invariants(const struct fx_host *h, const struct nl_snap
 
 			if (i == j || strcmp(x->vm, y->vm))
 				continue;
+			/* a wide VM's cells are planned apart: each its own node */
+			if (x->has_cell && y->has_cell && x->cell != y->cell)
+				continue;
 			if (x->kind == NL_HINT_EVICT || y->kind == NL_HINT_EVICT) {
 				fprintf(stderr, "  evict with another hint for %s\n", x->vm);
 				bad++;
@@ -384,7 +452,15 @@ static inline int check_invariants(const struct fx_host *h, const struct nl_snap
 				left -= b;
 			}
 		}
-		if (x->kind == NL_HINT_PIN_VCPUS)
+		if (x->kind == NL_HINT_PIN_VCPUS && x->has_cell && x->cell >= 0 && x->cell < v->ncells) {
+			double all = 0, cores;
+
+			for (int n = 0; n < h->nnodes; n++)
+				all += v->vcpu[n];
+			cores = all * __builtin_popcountll(x->cell_vcpus) / v->nvcpus;
+			cpu[v->cell[x->cell].node] -= cores;
+			cpu[x->target_node] += cores;
+		} else if (x->kind == NL_HINT_PIN_VCPUS)
 			for (int n = 0; n < h->nnodes; n++) {
 				cpu[n] -= v->vcpu[n];
 				cpu[x->target_node] += v->vcpu[n];

@@ -394,6 +394,63 @@ static void test_vms_and_profile(void)
 }
 
 /* A passthrough VM: its devices with their nodes, and the constraints. */
+/* A wide VM's cells in /api/v1/vms/NAME: configuration, resident memory,
+ * locality; invalid cells say why. */
+static void test_vm_cells(void)
+{
+	struct call c = { 0 };
+	struct nl_vm_snap *vm;
+	cJSON *j, *d, *x;
+
+	setup();
+	vm = (struct nl_vm_snap *)nl_snapshot_find_vm(snap, "web");
+	CHECK(vm != NULL);
+	if (!vm)
+		return;
+	vm->ncells = 2;
+	for (int k = 0; k < 2; k++) {
+		memset(&vm->cells[k], 0, sizeof(vm->cells[k]));
+		vm->cells[k].cfg.id = k;
+		vm->cells[k].cfg.vcpus = k ? 0xc : 0x3;
+		vm->cells[k].cfg.mem_bytes = 1ULL << 30;
+		vm->cells[k].cfg.host_nodes = 1ULL << k;
+		vm->cells[k].mem_known = k == 0;
+		vm->cells[k].mem_bytes[k] = 1ULL << 30;
+		vm->cells[k].locality = k == 0 ? 1 : NAN;
+		vm->cells[k].weight = 0.5;
+		vm->cells[k].home = k;
+	}
+	CHECK_EQ_INT(get(&c, "/api/v1/vms/web", NULL), 200);
+	j = cJSON_Parse(c.rp.body.data);
+	d = cJSON_GetObjectItem(j, "cells");
+	CHECK_EQ_INT(cJSON_GetArraySize(d), 2);
+	x = cJSON_GetArrayItem(d, 1);
+	CHECK_EQ_INT(cJSON_GetObjectItem(x, "cell")->valueint, 1);
+	CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(x, "vcpus")), 2);
+	CHECK_EQ_INT(cJSON_GetArrayItem(cJSON_GetObjectItem(x, "vcpus"), 0)->valueint, 2);
+	CHECK_EQ_INT(cJSON_GetArrayItem(cJSON_GetObjectItem(x, "bound_nodes"), 0)->valueint, 1);
+	/* cell 1's memory is not known: no memory, locality, home */
+	CHECK(cJSON_GetObjectItem(x, "locality") == NULL);
+	CHECK(cJSON_GetObjectItem(x, "home") == NULL);
+	x = cJSON_GetArrayItem(d, 0);
+	CHECK_EQ_INT(cJSON_GetObjectItem(x, "home")->valueint, 0);
+	CHECK(cJSON_GetObjectItem(x, "locality") != NULL &&
+	      cJSON_GetObjectItem(x, "locality")->valuedouble == 1);
+	CHECK(cJSON_GetObjectItem(j, "cells_invalid") == NULL);
+	cJSON_Delete(j);
+	call_free(&c);
+
+	vm->ncells = 0;
+	vm->cells_invalid = true;
+	snprintf(vm->cells_why, sizeof(vm->cells_why), "vCPU 3 is in no cell");
+	CHECK_EQ_INT(get(&c, "/api/v1/vms/web", NULL), 200);
+	j = cJSON_Parse(c.rp.body.data);
+	CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "cells_invalid")), "vCPU 3 is in no cell");
+	CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(j, "cells")), 0);
+	cJSON_Delete(j);
+	call_free(&c);
+}
+
 static void test_vm_devices(void)
 {
 	struct call c = { 0 };
@@ -1483,7 +1540,7 @@ static void test_teardown(void)
 
 NL_TEST_MAIN(NL_T(test_hints_json),
 	     NL_T(test_protobuf_round_trip),
-	     NL_T(test_vms_and_profile), NL_T(test_vm_devices),
+	     NL_T(test_vms_and_profile), NL_T(test_vm_devices), NL_T(test_vm_cells),
 	     NL_T(test_placement),
 	     NL_T(test_bad_requests),
 	     NL_T(test_negotiation),

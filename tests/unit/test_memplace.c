@@ -192,6 +192,48 @@ static void test_numa_maps_huge_pages(void)
 	CHECK_EQ_U64(bytes[0], 0);
 }
 
+/* A wide VM's backends: each guest RAM mapping's path, its own bytes by
+ * node and the nodes its policy binds it to, and so each cell's memory
+ * (nl_cells_assign, test_cells.c). */
+static void test_cell_backends(void)
+{
+	static const char maps[] =
+		"7f0000000000-7f0008000000 rw-p 00000000 00:00 0 \n"
+		"7f1000000000-7f1008000000 rw-s 00000000 00:01 12   /memfd:m1 (deleted)\n"
+		"7f2000000000-7f2000100000 rw-p 00000000 00:00 0 \n";
+	static const char numa_maps[] =
+		"7f0000000000 bind:0 anon=32768 dirty=32768 N0=32768 kernelpagesize_kB=4\n"
+		"7f1000000000 prefer (many):1 file=/memfd:m1\\040(deleted) dirty=16384 N0=100 N1=16284 kernelpagesize_kB=4\n"
+		"7f2000000000 default anon=10 dirty=10 N0=10 kernelpagesize_kB=4\n";
+	struct nl_ram_map m[4];
+	struct nl_vm_cells c;
+	uint64_t guest[NL_MAX_NODES], vmm[NL_MAX_NODES], cell[NL_MAX_CELLS][NL_MAX_NODES];
+
+	setup_topos();
+	CHECK_EQ_INT(nl_memplace_ram_maps(maps, m, 4), 2);
+	CHECK_EQ_U64(m[0].size, 128 * MIB);
+	CHECK_STR(m[0].name, "");
+	CHECK_STR(m[1].name, "/memfd:m1 (deleted)");
+	CHECK_EQ_INT(nl_memplace_parse_numa_maps_maps(numa_maps, 4096, &topo2, m, 2, guest, vmm), 0);
+	CHECK_EQ_U64(m[0].bytes[0], 128 * MIB);
+	CHECK_EQ_U64(m[0].policy_nodes, 0x1);
+	CHECK_EQ_U64(m[1].bytes[1], 16284 * 4096ULL);
+	CHECK_EQ_U64(m[1].policy_nodes, 0x2);
+	CHECK_EQ_U64(guest[0], 128 * MIB + 100 * 4096ULL);
+	CHECK_EQ_U64(vmm[0], 10 * 4096ULL);
+
+	memset(&c, 0, sizeof(c));
+	c.n = 2;
+	c.cell[0] = (struct nl_vm_cell){ .id = 0, .vcpus = 1, .mem_bytes = 128 * MIB, .host_nodes = 0x1 };
+	c.cell[1] = (struct nl_vm_cell){ .id = 1, .vcpus = 2, .mem_bytes = 128 * MIB };
+	snprintf(c.cell[0].memdev, sizeof(c.cell[0].memdev), "m0");
+	snprintf(c.cell[1].memdev, sizeof(c.cell[1].memdev), "m1");
+	CHECK_EQ_INT(nl_cells_assign(&c, m, 2, cell), 0);
+	CHECK_EQ_U64(cell[0][0], 128 * MIB);
+	CHECK_EQ_U64(cell[1][1], 16284 * 4096ULL);
+	CHECK_EQ_U64(cell[1][0], 100 * 4096ULL);
+}
+
 /* Guest RAM vs the VMM's own memory: which mappings /proc/PID/maps shows
  * to be guest RAM, and the numa_maps bytes split by them. */
 static void test_guest_ram_split(void)
@@ -725,7 +767,7 @@ static void test_cgroup_ownership(void)
 	tmp_cleanup();
 }
 
-NL_TEST_MAIN(NL_T(test_guest_ram_split), NL_T(test_numa_stat_v2), NL_T(test_numa_stat_v1_pages),
+NL_TEST_MAIN(NL_T(test_guest_ram_split), NL_T(test_cell_backends), NL_T(test_numa_stat_v2), NL_T(test_numa_stat_v1_pages),
 	     NL_T(test_numa_stat_malformed), NL_T(test_numa_maps_huge_pages),
 	     NL_T(test_numa_maps_garbage), NL_T(test_cgroup_lines),
 	     NL_T(test_vm_dir), NL_T(test_procs_and_status),

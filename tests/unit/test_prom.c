@@ -314,6 +314,32 @@ static void test_vm_devices(void)
 	free(out);
 }
 
+/* A wide VM's cells: locality and memory per cell where known, nothing
+ * for a cell whose memory is not told apart; invalid cells flagged. */
+static void test_vm_cells(void)
+{
+	char *out;
+
+	build_snapshot();
+	vms[0].ncells = 2;
+	for (int k = 0; k < 2; k++) {
+		vms[0].cells[k].cfg.id = k;
+		vms[0].cells[k].mem_known = k == 0;
+		vms[0].cells[k].locality = k == 0 ? 0.25 : NAN;
+		vms[0].cells[k].mem_bytes[0] = 1024;
+	}
+	vms[1].cells_invalid = true;
+	out = encode(1002.5);
+	if (!out)
+		return;
+	CHECK_LINE(out, "numalens_vm_cell_locality_ratio{vm=\"zeta\",cell=\"0\",role=\"vcpu\"} 0.25");
+	CHECK_LINE(out, "numalens_vm_cell_memory_bytes{vm=\"zeta\",cell=\"0\",node=\"0\"} 1024");
+	CHECK(strstr(out, "cell=\"1\"") == NULL);
+	CHECK_LINE(out, "numalens_vm_cells_invalid{vm=\"" WEIRD_ESC "\"} 1");
+	CHECK(strstr(out, "numalens_vm_cells_invalid{vm=\"zeta\"}") == NULL);
+	free(out);
+}
+
 /* --perf.host-mode's ratio: a line where measured, none where NaN. */
 static void test_vm_host_cycles(void)
 {
@@ -653,7 +679,7 @@ static void test_pmu_families(void)
 	free(out);
 }
 
-NL_TEST_MAIN(NL_T(test_host_families), NL_T(test_vm_families), NL_T(test_vm_arrival), NL_T(test_vm_devices), NL_T(test_vm_host_cycles),
+NL_TEST_MAIN(NL_T(test_host_families), NL_T(test_vm_families), NL_T(test_vm_arrival), NL_T(test_vm_devices), NL_T(test_vm_cells), NL_T(test_vm_host_cycles),
 	     NL_T(test_events_and_scaling), NL_T(test_scores_skip_nan),
 	     NL_T(test_self_families), NL_T(test_escaping_and_order),
 	     NL_T(test_grouping), NL_T(test_deterministic),

@@ -176,7 +176,7 @@ static void test_builtin_registry(void)
 {
 	static const char *const order[] = {
 		"topology", "procscan", "libvirt", "vms", "threads",
-		"schedstat", "numa_stat", "numa_maps", "devices", "perf",
+		"schedstat", "numa_stat", "cells", "numa_maps", "devices", "perf",
 		"uncore", "resctrl",
 	};
 	struct nl_config cfg;
@@ -188,12 +188,12 @@ static void test_builtin_registry(void)
 	fixture_config(&cfg);
 	/* no PMU on a build machine: the golden test runs without it too */
 	CHECK_EQ_INT(nl_config_set_collector(&cfg, "perf", false), 0);
-	CHECK_EQ_INT(nl_source_count(), 12);
-	for (int i = 0; i < 12; i++) {
+	CHECK_EQ_INT(nl_source_count(), 13);
+	for (int i = 0; i < 13; i++) {
 		CHECK_STR(nl_source_name(i), order[i]);
 		CHECK_EQ_INT(nl_source_index(order[i]), i);
 	}
-	CHECK(nl_source_name(12) == NULL);
+	CHECK(nl_source_name(13) == NULL);
 	CHECK_EQ_INT(nl_source_index("cpuplace"), -1);
 	CHECK(nl_source_required(nl_source_index("topology")));
 	CHECK(!nl_source_required(nl_source_index("numa_maps")));
@@ -212,8 +212,8 @@ static void test_builtin_registry(void)
 		goto out;
 	CHECK_EQ_U64(snap->gen, 2);
 	CHECK_EQ_U64(snap->samples_total, 2);
-	CHECK_EQ_INT(snap->ncollectors, 12);
-	for (int i = 0; i < snap->ncollectors && i < 12; i++) {
+	CHECK_EQ_INT(snap->ncollectors, 13);
+	for (int i = 0; i < snap->ncollectors && i < 13; i++) {
 		c = &snap->collectors[i];
 		CHECK_STR(c->name, order[i]);
 		/* libvirt: its wanted hook says no with --discovery=proc;

@@ -408,7 +408,105 @@ static void test_vmm_memory_split(void)
 	nl_snapshot_put(snap);
 }
 
-NL_TEST_MAIN(NL_T(test_all_local), NL_T(test_all_remote), NL_T(test_vmm_memory_split), NL_T(test_host_cycles_ratio),
+/* A wide VM of two cells on a 2-node host (CPUs 0-1 node 0, 2-3 node 1):
+ * each cell scored on its own, its vCPUs (by index) against its own
+ * memory; the VM's vCPU locality their weighted sum. Laid out right: 1
+ * (as one blob: 0.5). Cell 1's vCPU idle and pinned away from where it
+ * last ran: it counts where it may run. Invalid cells: the whole VM. */
+static void test_cells(void)
+{
+	static const enum nl_role role[3] = { NL_ROLE_VCPU, NL_ROLE_VCPU, NL_ROLE_EMULATOR };
+	struct nl_collector_stat stats[1] = { { "numa_stat", true, true, 0 } };
+	struct nl_snapshot *snap;
+	const struct nl_vm_snap *v;
+
+	one_vm_state("wide", role, 3);
+	fx_st.topo_valid = true;
+	fx_st.topo.nnodes = 2;
+	fx_st.topo.nodes[1].id = 1;
+	fx_st.topo.distance[0][0] = fx_st.topo.distance[1][1] = 10;
+	fx_st.topo.distance[0][1] = fx_st.topo.distance[1][0] = 21;
+	for (int c = 0; c < 4; c++) {
+		fx_st.topo.cpu_node[c] = (int16_t)(c / 2);
+		nl_cpuset_set(&fx_st.topo.nodes[c / 2].cpus, c);
+	}
+	fx_vm.mem_source = NL_MEM_CGROUP_V2;
+	fx_vm.mem_bytes[0] = fx_vm.mem_bytes[1] = 100 << 20;
+	fx_vm.cells.n = 2;
+	fx_vm.cells.cell[0] = (struct nl_vm_cell){ .id = 0, .vcpus = 1, .mem_bytes = 100 << 20 };
+	fx_vm.cells.cell[1] = (struct nl_vm_cell){ .id = 1, .vcpus = 2, .mem_bytes = 100 << 20 };
+	fx_vm.cells_from = NL_CELLS_CMDLINE;
+	fx_vm.cell_mem_valid = true;
+	fx_vm.cell_mem[0][0] = 100 << 20;
+	fx_vm.cell_mem[1][1] = 100 << 20;
+	fx_th[0].win_node_ns[0] = 3000;        /* vCPU 0 on node 0 */
+	fx_th[1].win_node_ns[1] = 1000;        /* vCPU 1 on node 1 */
+	fx_th[2].win_node_ns[0] = 10;
+	snap = nl_snapshot_build(&fx_st, stats, 0, 0);
+	CHECK(snap != NULL);
+	if (!snap)
+		return;
+	v = &snap->vms[0];
+	CHECK_EQ_INT(v->ncells, 2);
+	CHECK_STR(v->cells_source, "cmdline");
+	CHECK_NEAR(v->cells[0].locality, 1.0, 1e-12);
+	CHECK_NEAR(v->cells[1].locality, 1.0, 1e-12);
+	CHECK_NEAR(v->cells[0].weight, 0.75, 1e-12);
+	CHECK_EQ_INT(v->cells[1].home, 1);
+	CHECK_NEAR(v->locality[NL_ROLE_VCPU], 1.0, 1e-12);
+	CHECK_NEAR(v->locality[NL_ROLE_ALL], 3010.0 / 4010 * 0.5 + 1000.0 / 4010 * 0.5, 1e-9);
+	nl_snapshot_put(snap);
+
+	/* crossed: vCPU 0 on node 1 (busy), vCPU 1 idle, last on node 1 but
+	 * now allowed only node 0's CPUs */
+	fx_th[0].win_node_ns[0] = 0;
+	fx_th[0].win_node_ns[1] = 3000;
+	fx_th[1].win_node_ns[1] = 0;
+	fx_th[1].last_cpu = 3;
+	nl_cpuset_set(&fx_th[1].cpus_allowed, 0);
+	nl_cpuset_set(&fx_th[1].cpus_allowed, 1);
+	snap = nl_snapshot_build(&fx_st, stats, 0, 0);
+	CHECK(snap != NULL);
+	if (!snap)
+		return;
+	v = &snap->vms[0];
+	CHECK_NEAR(v->cells[0].locality, 0.0, 1e-12);
+	CHECK_NEAR(v->cells[1].locality, 0.0, 1e-12);
+	CHECK_NEAR(v->cells[0].weight, 1.0, 1e-12);    /* all vCPU time */
+	CHECK_NEAR(v->cells[1].cpu_share[0], 1.0, 1e-12);
+	CHECK_NEAR(v->locality[NL_ROLE_VCPU], 0.0, 1e-12);
+	nl_snapshot_put(snap);
+
+	/* memory per cell unknown: cells listed, the VM scored whole */
+	fx_vm.cell_mem_valid = false;
+	snap = nl_snapshot_build(&fx_st, stats, 0, 0);
+	CHECK(snap != NULL);
+	if (snap) {
+		v = &snap->vms[0];
+		CHECK_EQ_INT(v->ncells, 2);
+		CHECK(!v->cells[0].mem_known);
+		CHECK(isnan(v->cells[0].locality));
+		CHECK_NEAR(v->locality[NL_ROLE_VCPU], 0.5, 1e-12);
+	}
+	nl_snapshot_put(snap);
+
+	/* cells that did not add up: none, flagged, the whole VM */
+	fx_vm.cell_mem_valid = true;
+	fx_vm.cells.invalid = true;
+	snprintf(fx_vm.cells.why, sizeof(fx_vm.cells.why), "vCPU 2 is in no cell");
+	snap = nl_snapshot_build(&fx_st, stats, 0, 0);
+	CHECK(snap != NULL);
+	if (snap) {
+		v = &snap->vms[0];
+		CHECK_EQ_INT(v->ncells, 0);
+		CHECK(v->cells_invalid);
+		CHECK_STR(v->cells_why, "vCPU 2 is in no cell");
+		CHECK_NEAR(v->locality[NL_ROLE_VCPU], 0.5, 1e-12);
+	}
+	nl_snapshot_put(snap);
+}
+
+NL_TEST_MAIN(NL_T(test_all_local), NL_T(test_all_remote), NL_T(test_vmm_memory_split), NL_T(test_cells), NL_T(test_host_cycles_ratio),
 	     NL_T(test_even_spread), NL_T(test_asymmetric_four_nodes),
 	     NL_T(test_no_data_is_nan), NL_T(test_huge_values_do_not_overflow),
 	     NL_T(test_pmu_arithmetic), NL_T(test_pmu_event_lookup),
