@@ -23,7 +23,7 @@
 # moved after arrival (the kernel's cgroup numa_stat of the arrived VM and
 # of mcold: what left each node). Targets: run 1 local (>= 0.95) in the
 # first snapshot after arrival and nothing moved after it; run 2 a hint
-# within 2 sample windows after arrival.
+# within 2 sample windows of the first snapshot that scores the arrived VM.
 #
 # The destination VM gets its own name and UUID (mdst): source and
 # destination are on the same host here, and a registration for a UUID
@@ -177,26 +177,47 @@ snap_time() {
 	return 1
 }
 
+# snap_seq VAR FILE: numalens_samples_total in the scrape FILE: which
+# snapshot it is (one per sample cycle); no fork
+snap_seq() {
+	local line
+	printf -v "$1" '%s' ""
+	while IFS= read -r line; do
+		[[ $line == 'numalens_samples_total '* ]] || continue
+		printf -v "$1" '%s' "${line##* }"
+		return 0
+	done < "$2"
+	return 1
+}
+
 # lm_observe SECONDS: after the migration: the first snapshot made after it
 # ended (LM_FIRST_LOC: the VM's vCPU locality there, "none" when it has
 # none; LM_FIRST_DT), then until the deadline the first hint about mdst
 # (LM_HINT_DT, LM_HINT_KIND) and the time to locality >= 0.95 (LM_LOC_DT).
+# LM_SEQ_END is the last snapshot made before the end, LM_FIRST_SEQ the
+# first after it; LM_VM_ST the time of the first snapshot that scores the VM
+# (the start of its windows).
 # Run 1 stops 3 intervals after it is local; run 2 when it is local and has
 # had a hint. LM_TRACE: every snapshot seen, "seconds:locality".
 lm_observe() {
-	local end=$(( $(now) + $(us "$1") )) st v id kind node created last=
+	local end=$(( $(now) + $(us "$1") )) st v id kind node created last= seq
 	LM_FIRST_LOC= LM_FIRST_DT= LM_HINT_DT= LM_HINT_KIND= LM_LOC_DT= LM_TRACE=
+	LM_SEQ_END= LM_FIRST_SEQ= LM_VM_ST= LM_HINT_WIN=
 	# scrapes only (no fork) until a snapshot newer than the migration's end
 	while [ "$(now)" -le "$end" ]; do
 		if scrape "$M"; then
 			SCRAPE_TS=$(now)
+			snap_seq seq "$M"
 			if snap_time st "$M" && [ "$st" -gt "$LM_TEND" ]; then
 				loc3 v "$M" mdst
+				LM_FIRST_SEQ=$seq
+				[ -n "$v" ] && LM_VM_ST=$st
 				LM_FIRST_LOC=${v:-none} LM_FIRST_DT=$(secs_between "$LM_TEND" "$st")
 				LM_TRACE+="$LM_FIRST_DT:$LM_FIRST_LOC "
 				[ -n "$v" ] && ge "$v" 0.95 && LM_LOC_DT=$LM_FIRST_DT
 				break
 			fi
+			LM_SEQ_END=$seq
 		fi
 		nap 0.05
 	done
@@ -206,6 +227,7 @@ lm_observe() {
 			loc3 v "$M" mdst
 			if snap_time st "$M" && [ "$st" != "$last" ]; then
 				last=$st
+				[ -n "$v" ] && [ -z "$LM_VM_ST" ] && LM_VM_ST=$st
 				LM_TRACE+="$(secs_between "$LM_TEND" "$st"):${v:-none} "
 				if [ -n "$v" ] && [ -z "$LM_LOC_DT" ] && ge "$v" 0.95; then
 					LM_LOC_DT=$(secs_between "$LM_TEND" "$st")
@@ -216,6 +238,10 @@ lm_observe() {
 			while read -r id kind node created; do
 				[ -n "$kind" ] || continue
 				LM_HINT_KIND="$kind->$node" LM_HINT_DT=$(secs_between "$LM_TEND" "$(us "$created")")
+				# whole windows from the first snapshot that scored the VM
+				# to the one that published the hint (cycles drift by a
+				# fraction of one under TCG: rounded)
+				[ -n "$LM_VM_ST" ] && LM_HINT_WIN=$(( ($(us "$created") - LM_VM_ST + $(us "$INTERVAL") / 2) / $(us "$INTERVAL") ))
 				break
 			done < <(hints_of mdst)
 		fi
@@ -296,6 +322,8 @@ lm_run() {
 	printf -v "LM_R${run}_FIRSTLOC" '%s' "${LM_FIRST_LOC:-}"
 	printf -v "LM_R${run}_FIRSTDT" '%s' "${LM_FIRST_DT:-}"
 	printf -v "LM_R${run}_HINTDT" '%s' "${LM_HINT_DT:-}"
+	printf -v "LM_R${run}_HINTWIN" '%s' "${LM_HINT_WIN:-}"
+	printf -v "LM_R${run}_SEQS" '%s' "${LM_SEQ_END:-?}->${LM_FIRST_SEQ:-?}"
 	cp "$OUT/lm-follow-$run.log" "$OUT/lm-follow-$run.txt" 2>/dev/null
 	lm_teardown
 	return 0
@@ -303,11 +331,12 @@ lm_run() {
 
 sc_livemig() {
 	[ "$HINTS" = 1 ] || return 0
-	local run ok lim t_all
+	local run ok lim t_all s0 s1
 	t_all=$(now)
 	LM_R1_HINT= LM_R2_HINT= LM_R1_FIRST= LM_R2_FIRST= LM_R1_LOC= LM_R2_LOC=
 	LM_R1_MOVED=0 LM_R2_MOVED=0 LM_R1_STATE= LM_R2_STATE= LM_R1_FIRSTLOC= LM_R2_FIRSTLOC=
 	LM_R1_FIRSTDT= LM_R2_FIRSTDT= LM_R1_HINTDT= LM_R2_HINTDT=
+	LM_R1_HINTWIN= LM_R2_HINTWIN= LM_R1_SEQS= LM_R2_SEQS=
 	( while :; do log "livemig: progress: node 0 free $(( $(node_free 0) / 1048576 )) MiB, node 1 free $(( $(node_free 1) / 1048576 )) MiB, load $(cut -d' ' -f1-3 /proc/loadavg)"; nap 10; done ) &
 	LM_DEBUG=$!
 	# a memory reserve a 1 GiB node can hold with three VMs on the host;
@@ -329,21 +358,27 @@ sc_livemig() {
 	note "livemig   vCPU locality >= 0.95 after       ${LM_R1_LOC:-not within the watch} | ${LM_R2_LOC:-not within 90 s}"
 	note "livemig   bytes moved after arrival         $((LM_R1_MOVED / 1048576)) MiB | $((LM_R2_MOVED / 1048576)) MiB"
 	note "livemig   arrival state                     $LM_R1_STATE | $LM_R2_STATE"
+	note "livemig   snapshots at the end (last before -> first after)  $LM_R1_SEQS | $LM_R2_SEQS"
 	# run 1: local in the first snapshot made after the migration ended
-	# (one sample interval, +0.5 s for the cycle itself), nothing moved
-	lim=$(awk -v i="$INTERVAL" 'BEGIN { print i + 0.5 }')
-	ge "${LM_R1_FIRSTLOC:-x}" 0.95 && le "${LM_R1_FIRSTDT:-x}" "$lim"; ok=$?
+	# (the next sample cycle: numalens_samples_total one up from the last
+	# snapshot before the end). Its time is the sampler's punctuality, not
+	# the arrival's: bounded at two intervals, as a cycle in a loaded TCG
+	# guest runs up to about a second late
+	lim=$(awk -v i="$INTERVAL" 'BEGIN { print 2 * i }')
+	s0=${LM_R1_SEQS%->*} s1=${LM_R1_SEQS#*->}
+	[[ $s0 =~ ^[0-9]+$ && $s1 =~ ^[0-9]+$ ]] && [ "$s1" = $((s0 + 1)) ] &&
+		ge "${LM_R1_FIRSTLOC:-x}" 0.95 && le "${LM_R1_FIRSTDT:-x}" "$lim"; ok=$?
 	result "live migration run 1 (profile sent ahead): locality in the first snapshot after arrival" \
-		">= 0.95 within ${lim}s" "$LM_R1_FIRST" $ok "$t_all"
+		">= 0.95 in the next cycle, within ${lim}s" "$LM_R1_FIRST (snapshot $LM_R1_SEQS)" $ok "$t_all"
 	[ "$LM_R1_MOVED" -le $((4 * 1048576)) ]; ok=$?
 	result "live migration run 1: memory moved after arrival" "<= 4 MiB" "$((LM_R1_MOVED / 1048576)) MiB" $ok "$t_all"
 	[ "$LM_R1_STATE" = ARRIVED ] || [ "$LM_R1_STATE" = arrived ]; ok=$?
 	result "live migration run 1: the registered arrival was matched" "ARRIVED" "$LM_R1_STATE" $ok "$t_all"
-	# run 2: a hint within 2 windows after arrival
-	lim=$(awk -v i="$INTERVAL" 'BEGIN { print 2 * i }')
-	le "${LM_R2_HINTDT:-x}" "$lim"; ok=$?
-	result "live migration run 2 (baseline): first hint after arrival" "within ${lim}s (2 windows)" \
-		"${LM_R2_HINT:-none}" $ok "$t_all"
+	# run 2: a hint within 2 windows of the first snapshot that scored the
+	# arrived VM (one window of evidence, the arrival's short confirmation)
+	[ -n "$LM_R2_HINTWIN" ] && [ "$LM_R2_HINTWIN" -le 2 ]; ok=$?
+	result "live migration run 2 (baseline): first hint after arrival" "within 2 windows of the VM's first snapshot" \
+		"${LM_R2_HINT:-none}${LM_R2_HINTWIN:+, window $LM_R2_HINTWIN}" $ok "$t_all"
 	kill "$LM_DEBUG" 2>/dev/null
 	nl_restart
 }
