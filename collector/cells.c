@@ -427,7 +427,7 @@ int nl_cells_parse_xml(const char *xml, size_t len, struct nl_vm_cells *cells)
 /* ---- which mapping backs which cell ---- */
 
 /* name holds backend id `id` as a whole word: /memfd:ID, .../ID,
- * ..._objects_ID.XXXX (libvirt's hugetlbfs files) */
+ * ..._objects_ID.<random suffix> (libvirt's hugetlbfs files) */
 static bool named_for(const char *name, const char *id)
 {
 	size_t n = strlen(id);

@@ -297,8 +297,11 @@ static uint64_t cell_cpu(const struct nl_vm *vm, uint64_t vcpus, const struct nl
 					cpu[n] += th->win_node_ns[n];
 					sum += th->win_node_ns[n];
 				}
-			} else if (idle_node(th, t) >= 0) {
-				cpu[idle_node(th, t)] += 1;
+			} else {
+				int n = idle_node(th, t);
+
+				if (n >= 0)
+					cpu[n] += 1;
 			}
 		}
 	return sum;
@@ -312,7 +315,7 @@ static uint64_t cell_cpu(const struct nl_vm *vm, uint64_t vcpus, const struct nl
 static void score_cells(const struct nl_vm *vm, const struct nl_topology *t, bool measured,
 			struct nl_vm_snap *v)
 {
-	double wsum = 0, loc = 0, dist = 0;
+	double wsum = 0, loc = 0, dist = 0, cdist[NL_MAX_CELLS];
 	uint64_t tsum = 0, ns[NL_MAX_CELLS];
 
 	v->cells_invalid = vm->cells.invalid;
@@ -323,12 +326,12 @@ static void score_cells(const struct nl_vm *vm, const struct nl_topology *t, boo
 	for (int c = 0; c < v->ncells; c++) {
 		struct nl_cell_snap *x = &v->cells[c];
 		uint64_t cpu[NL_MAX_NODES], mem = 0, best = 0;
-		double csum = 0, d;
+		double csum = 0;
 
 		memset(x, 0, sizeof(*x));
 		x->cfg = vm->cells.cell[c];
 		x->home = -1;
-		x->locality = NAN;
+		x->locality = cdist[c] = NAN;
 		ns[c] = cell_cpu(vm, x->cfg.vcpus, t, cpu);
 		tsum += ns[c];
 		for (int n = 0; n < t->nnodes; n++)
@@ -347,7 +350,7 @@ static void score_cells(const struct nl_vm *vm, const struct nl_topology *t, boo
 			}
 		}
 		if (mem > 0)
-			nl_score_placement(cpu, x->mem_bytes, t, &x->locality, &d);
+			nl_score_placement(cpu, x->mem_bytes, t, &x->locality, &cdist[c]);
 	}
 	if (v->ncells == 0 || !measured || !vm->cell_mem_valid)
 		return;
@@ -361,15 +364,10 @@ static void score_cells(const struct nl_vm *vm, const struct nl_topology *t, boo
 	}
 	for (int c = 0; c < v->ncells; c++) {
 		struct nl_cell_snap *x = &v->cells[c];
-		uint64_t cpu[NL_MAX_NODES];
-		double l, d;
 
 		x->weight = wsum > 0 ? x->weight / wsum : 0;
-		cell_cpu(vm, x->cfg.vcpus, t, cpu);
-		if (nl_score_placement(cpu, x->mem_bytes, t, &l, &d) < 0)
-			return;
-		loc += x->weight * l;
-		dist += x->weight * d;
+		loc += x->weight * x->locality;
+		dist += x->weight * cdist[c];
 	}
 	v->locality[NL_ROLE_VCPU] = loc;
 	v->distance[NL_ROLE_VCPU] = dist;

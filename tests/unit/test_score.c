@@ -318,6 +318,18 @@ static void one_vm_state(const char *name, const enum nl_role *roles, int n)
 	fx_st.nvms = 1;
 }
 
+/* The fixture state's host: two_nodes(), with CPUs 0-1 on node 0 and 2-3
+ * on node 1. */
+static void fx_two_nodes(void)
+{
+	two_nodes(&fx_st.topo);
+	fx_st.topo_valid = true;
+	for (int c = 0; c < 4; c++) {
+		fx_st.topo.cpu_node[c] = (int16_t)(c / 2);
+		nl_cpuset_set(&fx_st.topo.nodes[c / 2].cpus, c);
+	}
+}
+
 /* --perf.host-mode: the host-mode share of the vCPU threads' cycles, summed
  * over vCPU threads only; NaN without the events or without cycles. */
 static void test_host_cycles_ratio(void)
@@ -372,11 +384,7 @@ static void test_vmm_memory_split(void)
 	const struct nl_vm_snap *v;
 
 	one_vm_state("vmm-far", role, 2);
-	fx_st.topo_valid = true;
-	fx_st.topo.nnodes = 2;
-	fx_st.topo.nodes[1].id = 1;
-	fx_st.topo.distance[0][0] = fx_st.topo.distance[1][1] = 10;
-	fx_st.topo.distance[0][1] = fx_st.topo.distance[1][0] = 21;
+	fx_two_nodes();
 	fx_th[0].win_node_ns[0] = fx_th[1].win_node_ns[0] = 1000;
 	fx_vm.mem_source = NL_MEM_CGROUP_V2;
 	fx_vm.mem_bytes[0] = 250 << 20;
@@ -421,15 +429,7 @@ static void test_cells(void)
 	const struct nl_vm_snap *v;
 
 	one_vm_state("wide", role, 3);
-	fx_st.topo_valid = true;
-	fx_st.topo.nnodes = 2;
-	fx_st.topo.nodes[1].id = 1;
-	fx_st.topo.distance[0][0] = fx_st.topo.distance[1][1] = 10;
-	fx_st.topo.distance[0][1] = fx_st.topo.distance[1][0] = 21;
-	for (int c = 0; c < 4; c++) {
-		fx_st.topo.cpu_node[c] = (int16_t)(c / 2);
-		nl_cpuset_set(&fx_st.topo.nodes[c / 2].cpus, c);
-	}
+	fx_two_nodes();
 	fx_vm.mem_source = NL_MEM_CGROUP_V2;
 	fx_vm.mem_bytes[0] = fx_vm.mem_bytes[1] = 100 << 20;
 	fx_vm.cells.n = 2;
