@@ -8,6 +8,10 @@ void nl_config_defaults(struct nl_config *c)
 	memset(c, 0, sizeof(*c));
 	c->listen_address = ":9808";
 	c->telemetry_path = "/metrics";
+	c->web_max_requests = 40;
+	c->web_max_per_ip = 16;
+	c->web_max_connections = 1024;
+	c->web_request_timeout = 10;
 	c->libvirt_uri = "qemu:///system";
 	c->discovery = NL_DISCOVERY_AUTO;
 	c->sample_interval = 2.0;

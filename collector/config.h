@@ -18,6 +18,10 @@ struct nl_collector_flag {
 struct nl_config {
 	const char *listen_address;     /* --web.listen-address, ":9808" */
 	const char *telemetry_path;     /* --web.telemetry-path, "/metrics" */
+	unsigned web_max_requests;      /* --web.max-requests, 40 (0: no limit) */
+	unsigned web_max_per_ip;        /* --web.max-connections-per-ip, 16 */
+	unsigned web_max_connections;   /* --web.max-connections, 1024 */
+	unsigned web_request_timeout;   /* --web.request-timeout seconds, 10 */
 	const char *libvirt_uri;        /* --libvirt.uri, "qemu:///system" */
 	enum nl_discovery discovery;    /* --discovery auto|libvirt|proc */
 	double sample_interval;         /* --sample.interval seconds, 2 */

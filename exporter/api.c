@@ -759,6 +759,11 @@ int nl_api_handle_env(const struct nl_api_env *env, const struct nl_api_request 
 	if (negotiate(rq->accept, &c.fmt))
 		return put_error(rp, FMT_JSON, 406, "Accept \"%.100s\" lists neither %s nor %s",
 				 rq->accept, NL_API_JSON, NL_API_PROTOBUF);
+	if (rq->reject)
+		return put_error(rp, c.fmt, 400, "bad request: %.300s", rq->reject);
+	if (rq->args_overflow)
+		return put_error(rp, c.fmt, 400, "too many query arguments (at most %d)",
+				 NL_API_MAX_ARGS);
 	if (strncmp(rq->path, NL_API_PREFIX, strlen(NL_API_PREFIX)) != 0)
 		return put_error(rp, c.fmt, 404, "not found");
 	return dispatch(&c, rq->path + strlen(NL_API_PREFIX));

@@ -19,6 +19,9 @@
 /* Largest request body accepted (413 above). A profile is a few KiB. */
 #define NL_API_MAX_BODY (256u * 1024u)
 
+/* Query arguments kept per request (400 above). */
+#define NL_API_MAX_ARGS 16
+
 #define NL_API_JSON "application/json"
 #define NL_API_PROTOBUF "application/x-protobuf"
 
@@ -37,6 +40,8 @@ struct nl_api_request {
 	const char *body;
 	size_t body_len;
 	bool body_too_large;       /* more than NL_API_MAX_BODY was sent */
+	bool args_overflow;        /* more query arguments than http.c keeps: 400 */
+	const char *reject;        /* set: answer 400 with this message */
 };
 
 struct nl_api_reply {

@@ -5,7 +5,18 @@
  * memory before it is queued, so a handler never waits on a client; two
  * workers keep /healthz answering while the other encodes a large /metrics,
  * and unlike thread-per-connection the thread count stays bounded whatever
- * clients do. Idle or slow connections are dropped after 30 s.
+ * clients do.
+ *
+ * Slow and many clients (struct nl_http_limits): MHD's own timeout is an
+ * idle timeout (a byte every 20 s keeps a connection forever), so a reaper
+ * thread also gives every request an absolute deadline: a new connection's
+ * headers and body must be in within request_seconds, and a kept-alive
+ * connection's next request within idle_seconds of the last answer. It
+ * shuts such a connection's socket down; MHD then closes it. MHD limits
+ * connections per address and in all, and each one's memory; more than
+ * max_requests requests being answered at once get 503, as node_exporter's
+ * --web.max-requests. A path or query value that decodes to a NUL or
+ * another control byte gets 400 (a %00 would otherwise cut it short).
  *
  * We create the listening socket ourselves (MHD_OPTION_LISTEN_SOCKET) so a
  * bind failure comes back with its errno and a clear message, and so ":port"
@@ -19,7 +30,9 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,15 +48,38 @@
 
 
 #define HTTP_POOL_THREADS 2u
-#define HTTP_MAX_CONNECTIONS 64u
-#define HTTP_TIMEOUT_SECONDS 30u
 #define TEXT_PLAIN "text/plain; charset=utf-8"
+
+enum conn_phase {
+	C_RECEIVING,   /* a request is coming in: deadline applies */
+	C_ANSWERING,   /* a handler runs or the answer is being sent */
+	C_KEPT,        /* kept alive, waiting for the next request: deadline */
+	C_CLOSING,     /* shut down by the reaper */
+};
+
+/* One per connection (MHD's socket context), on the list the reaper walks. */
+struct conn {
+	struct conn *prev, *next;
+	int fd;
+	enum conn_phase phase;
+	uint64_t deadline_ns;          /* CLOCK_MONOTONIC */
+	bool bad_url;                  /* the path or a query value decoded to a control byte */
+};
 
 struct nl_http {
 	struct MHD_Daemon *daemon;
 	struct nl_http_source src;
 	char *telemetry_path;
 	int port;
+	struct nl_http_limits lim;
+	pthread_mutex_t lock;          /* conns, stop */
+	pthread_cond_t wake;
+	struct conn *conns;
+	bool stop, reaper_started;
+	pthread_t reaper;
+	atomic_uint inflight;
+	atomic_ulong deadline_closed, refused;
+	struct nl_complaint slow_complaint, busy_complaint;
 };
 
 enum {
@@ -79,6 +115,7 @@ struct request {
 	const char *body;              /* request body (API routes), or NULL */
 	size_t body_len;
 	bool body_too_large;           /* more than NL_API_MAX_BODY was sent */
+	const char *reject;            /* answer 400 with this, in the API's form */
 };
 
 /* The request body of an API route, collected across MHD calls (*con_cls);
@@ -109,6 +146,7 @@ static int h_healthz(struct nl_http *h, const struct request *rq,
 		     struct reply *rp);
 static int h_api(struct nl_http *h, const struct request *rq,
 		 struct reply *rp);
+static bool admit(struct nl_http *h);
 
 /* First match wins, so the telemetry path shadows any fixed route. */
 static const struct route routes[] = {
@@ -124,6 +162,36 @@ static double wall_now(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static struct conn *conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+static void conn_phase(struct nl_http *h, struct conn *cn, enum conn_phase ph,
+		       unsigned seconds)
+{
+	if (!cn)
+		return;
+	pthread_mutex_lock(&h->lock);
+	if (cn->phase != C_CLOSING) {
+		cn->phase = ph;
+		if (seconds)
+			cn->deadline_ns = mono_ns() + (uint64_t)seconds * 1000000000u;
+	}
+	pthread_mutex_unlock(&h->lock);
 }
 
 static void reply_text(struct reply *rp, unsigned status, const char *text)
@@ -169,7 +237,10 @@ static int h_healthz(struct nl_http *h, const struct request *rq,
 			   "no snapshot yet: the first sample cycle has not finished\n");
 		return 0;
 	}
-	age = wall_now() - snap->timestamp;
+	/* the monotonic clock: a wall-clock step (NTP, a suspended host)
+	 * neither fails a fresh snapshot nor passes a stuck one */
+	age = snap->mono_ns ? (double)(mono_ns() - snap->mono_ns) / 1e9 :
+	      wall_now() - snap->timestamp;
 	h->src.put(h->src.arg, snap);
 	if (age > limit) {
 		rp->status = MHD_HTTP_SERVICE_UNAVAILABLE;
@@ -347,7 +418,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				  size_t *upload_data_size, void **con_cls)
 {
 	struct nl_http *h = cls;
-	struct request rq = { conn, url, method_bit(method), method, NULL, 0, false };
+	struct request rq = { conn, url, method_bit(method), method, NULL, 0, false, NULL };
+	struct conn *cn = conn_of(conn);
 	struct reply rp = { MHD_HTTP_OK, TEXT_PLAIN, { NULL, 0, 0, 0 }, "", NULL };
 	const struct route *route = find_route(h, url);
 	char allow[64] = "";
@@ -355,6 +427,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	int ret;
 
 	(void)version;
+	if (!*con_cls) {
+		/* the headers are in: the body has what is left of the deadline */
+		if (cn && cn->bad_url) {
+			cn->bad_url = false;
+			if (route && route->handler == h_api) {
+				rq.reject = "the path or a query value holds a NUL or another control byte";
+				(void)h_api(h, &rq, &rp);
+			} else {
+				reply_text(&rp, MHD_HTTP_BAD_REQUEST,
+					   "bad request: the path or a query value holds a NUL or another control byte\n");
+			}
+			conn_phase(h, cn, C_ANSWERING, 0);
+			ok = send_reply(conn, &rp, NULL);
+			nl_buf_free(&rp.body);
+			return ok;
+		}
+	}
 	if (!route) {
 		reply_text(&rp, MHD_HTTP_NOT_FOUND, "not found\n");
 	} else if (!(route->methods & rq.method)) {
@@ -367,6 +456,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		}
 		reply_text(&rp, MHD_HTTP_METHOD_NOT_ALLOWED,
 			   "method not allowed\n");
+	} else if (!*con_cls && !admit(h)) {
+		pthread_mutex_lock(&h->lock);
+		nl_complain(&h->busy_complaint, NL_LOG_WARN,
+			    "http: more than %u requests at once: answering 503 (--web.max-requests; %lu so far)",
+			    h->lim.max_requests, atomic_load(&h->refused));
+		pthread_mutex_unlock(&h->lock);
+		reply_text(&rp, MHD_HTTP_SERVICE_UNAVAILABLE,
+			   "too many requests at once (--web.max-requests); try again\n");
 	} else if (!*con_cls && route->handler != h_api) {
 		*con_cls = &request_seen;
 		return MHD_YES;
@@ -378,8 +475,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
 		struct body *bd = calloc(1, sizeof(*bd));
 
-		if (!bd)
+		if (!bd) {
+			atomic_fetch_sub(&h->inflight, 1);
 			return MHD_NO;
+		}
 		*con_cls = bd;
 		if (!cl || strtoull(cl, NULL, 10) <= NL_API_MAX_BODY)
 			return MHD_YES;
@@ -418,17 +517,32 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				   "internal error\n");
 		}
 	}
+	conn_phase(h, cn, C_ANSWERING, 0);
 	ok = send_reply(conn, &rp, allow[0] ? allow : rp.allow);
 	nl_buf_free(&rp.body);
 	return ok;
 }
 
+/* One more request being answered, unless max_requests are already. */
+static bool admit(struct nl_http *h)
+{
+	unsigned n = atomic_fetch_add(&h->inflight, 1) + 1;
+
+	if (!h->lim.max_requests || n <= h->lim.max_requests)
+		return true;
+	atomic_fetch_sub(&h->inflight, 1);
+	atomic_fetch_add(&h->refused, 1);
+	return false;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
-	(void)cls;
-	(void)conn;
+	struct nl_http *h = cls;
+
 	(void)toe;
+	if (*con_cls)
+		atomic_fetch_sub(&h->inflight, 1);
 	if (*con_cls && *con_cls != &request_seen) {
 		struct body *bd = *con_cls;
 
@@ -436,10 +550,115 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		free(bd);
 	}
 	*con_cls = NULL;
+	conn_phase(h, conn_of(conn), C_KEPT, h->lim.idle_seconds);
+}
+
+/* MHD_OPTION_NOTIFY_CONNECTION: each connection on the reaper's list. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct nl_http *h = cls;
+	struct conn *cn;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		cn = calloc(1, sizeof(*cn));
+		*socket_context = cn;
+		if (!cn)
+			return;   /* served without a deadline; MHD's idle timeout holds */
+		cn->fd = ci ? ci->connect_fd : -1;
+		cn->phase = C_RECEIVING;
+		cn->deadline_ns = mono_ns() + (uint64_t)h->lim.request_seconds * 1000000000u;
+		pthread_mutex_lock(&h->lock);
+		cn->next = h->conns;
+		if (h->conns)
+			h->conns->prev = cn;
+		h->conns = cn;
+		pthread_mutex_unlock(&h->lock);
+		return;
+	}
+	cn = *socket_context;
+	if (!cn)
+		return;
+	pthread_mutex_lock(&h->lock);
+	if (cn->prev)
+		cn->prev->next = cn->next;
+	else
+		h->conns = cn->next;
+	if (cn->next)
+		cn->next->prev = cn->prev;
+	pthread_mutex_unlock(&h->lock);
+	free(cn);
+	*socket_context = NULL;
+}
+
+/* MHD_OPTION_UNESCAPE_CALLBACK: decode as MHD does, and remember a path or
+ * value that decodes to a control byte (answered 400 in on_request). */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *uri)
+{
+	size_t n = MHD_http_unescape(uri);
+	struct conn *cn;
+
+	(void)cls;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char b = (unsigned char)uri[i];
+
+		if (b < 0x20 || b == 0x7f) {
+			if ((cn = conn_of(c)))
+				cn->bad_url = true;
+			break;
+		}
+	}
+	return n;
+}
+
+/* Shut down each connection past its deadline; MHD sees the socket end and
+ * closes it (and tells on_connection, which takes it off the list: the fd
+ * is still open while it is on the list, under the lock). */
+static void *reaper(void *arg)
+{
+	struct nl_http *h = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&h->lock);
+	while (!h->stop) {
+		uint64_t now = mono_ns();
+		unsigned long closed = 0;
+
+		for (struct conn *cn = h->conns; cn; cn = cn->next) {
+			if ((cn->phase != C_RECEIVING && cn->phase != C_KEPT) ||
+			    now < cn->deadline_ns || cn->fd < 0)
+				continue;
+			if (cn->phase == C_RECEIVING)
+				closed++;
+			cn->phase = C_CLOSING;
+			shutdown(cn->fd, SHUT_RDWR);
+		}
+		if (closed) {
+			unsigned long total = atomic_fetch_add(&h->deadline_closed, closed) + closed;
+
+			pthread_mutex_unlock(&h->lock);
+			nl_complain(&h->slow_complaint, NL_LOG_WARN,
+				    "http: closed %lu connection(s) whose request was not in within %u s (slow or stalled clients; %lu so far)",
+				    closed, h->lim.request_seconds, total);
+			pthread_mutex_lock(&h->lock);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += 250000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&h->wake, &h->lock, &ts);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
 }
 
 struct api_args {
-	struct nl_api_arg v[16];
+	struct nl_api_arg v[NL_API_MAX_ARGS];
 	size_t n;
 	bool overflow;
 };
@@ -469,10 +688,8 @@ static int h_api(struct nl_http *h, const struct request *rq, struct reply *rp)
 	int ret;
 
 	MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &args);
-	if (args.overflow) {
-		reply_text(rp, MHD_HTTP_BAD_REQUEST, "too many query arguments\n");
-		return 0;
-	}
+	ar.reject = rq->reject;
+	ar.args_overflow = args.overflow;
 	ar.method = rq->method_name;
 	ar.path = rq->url;
 	ar.accept = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
@@ -627,6 +844,31 @@ static int bound_port(int fd)
 struct nl_http *nl_http_start(const char *listen, const char *telemetry_path,
 			      const struct nl_http_source *src)
 {
+	return nl_http_start_limits(listen, telemetry_path, src, NULL);
+}
+
+static void fill_limits(struct nl_http_limits *l, const struct nl_http_limits *in)
+{
+	if (in)
+		*l = *in;
+	if (!l->request_seconds)
+		l->request_seconds = NL_HTTP_REQUEST_SECONDS;
+	if (!l->idle_seconds)
+		l->idle_seconds = NL_HTTP_IDLE_SECONDS;
+	if (!l->per_ip)
+		l->per_ip = NL_HTTP_PER_IP;
+	if (!l->total)
+		l->total = NL_HTTP_TOTAL;
+	if (!l->max_requests_set)
+		l->max_requests = NL_HTTP_MAX_REQUESTS;
+	if (!l->memory_per_connection)
+		l->memory_per_connection = NL_HTTP_MEMORY;
+}
+
+struct nl_http *nl_http_start_limits(const char *listen, const char *telemetry_path,
+				     const struct nl_http_source *src,
+				     const struct nl_http_limits *limits)
+{
 	struct nl_http *h = NULL;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
 			 MHD_USE_ERROR_LOG;
@@ -645,6 +887,16 @@ struct nl_http *nl_http_start(const char *listen, const char *telemetry_path,
 		goto cleanup;
 	}
 	h->src = *src;
+	fill_limits(&h->lim, limits);
+	pthread_mutex_init(&h->lock, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&h->wake, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	ret = open_listen(listen, &fd, &v6, &dual);
 	if (ret == -EINVAL) {
 		nl_err("http: bad listen address \"%s\": want host:port, :port or [ipv6]:port",
@@ -664,9 +916,13 @@ struct nl_http *nl_http_start(const char *listen, const char *telemetry_path,
 				     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				     MHD_OPTION_LISTEN_SOCKET, fd,
 				     MHD_OPTION_THREAD_POOL_SIZE, HTTP_POOL_THREADS,
-				     MHD_OPTION_CONNECTION_LIMIT, HTTP_MAX_CONNECTIONS,
-				     MHD_OPTION_CONNECTION_TIMEOUT, HTTP_TIMEOUT_SECONDS,
-				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+				     MHD_OPTION_CONNECTION_LIMIT, h->lim.total,
+				     MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->lim.per_ip,
+				     MHD_OPTION_CONNECTION_MEMORY_LIMIT, h->lim.memory_per_connection,
+				     MHD_OPTION_CONNECTION_TIMEOUT, h->lim.idle_seconds,
+				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+				     MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+				     MHD_OPTION_UNESCAPE_CALLBACK, unescape, h,
 				     MHD_OPTION_END);
 	if (!h->daemon) {
 		nl_err("http: cannot start the HTTP server on %s", listen);
@@ -674,6 +930,13 @@ struct nl_http *nl_http_start(const char *listen, const char *telemetry_path,
 		goto cleanup;
 	}
 	fd = -1;   /* the daemon owns it now and closes it on stop */
+	ret = -pthread_create(&h->reaper, NULL, reaper, h);
+	if (ret) {
+		nl_err("http: cannot start the request deadline thread: %s", strerror(-ret));
+		MHD_stop_daemon(h->daemon);
+		goto cleanup;
+	}
+	h->reaper_started = true;
 	nl_info("http: listening on %s (port %d%s), metrics at %s", listen,
 		h->port, dual ? ", IPv6 and IPv4" : "", telemetry_path);
 
@@ -683,8 +946,11 @@ cleanup:
 		 * may close it on a later failure: close only an open one. */
 		if (fd >= 0 && fcntl(fd, F_GETFD) != -1)
 			close(fd);
-		if (h)
+		if (h) {
 			free(h->telemetry_path);
+			pthread_mutex_destroy(&h->lock);
+			pthread_cond_destroy(&h->wake);
+		}
 		free(h);
 		h = NULL;
 		errno = -ret;
@@ -696,10 +962,29 @@ void nl_http_stop(struct nl_http *h)
 {
 	if (!h)
 		return;
+	if (h->reaper_started) {
+		pthread_mutex_lock(&h->lock);
+		h->stop = true;
+		pthread_cond_signal(&h->wake);
+		pthread_mutex_unlock(&h->lock);
+		pthread_join(h->reaper, NULL);
+	}
 	if (h->daemon)
 		MHD_stop_daemon(h->daemon);
+	pthread_mutex_destroy(&h->lock);
+	pthread_cond_destroy(&h->wake);
 	free(h->telemetry_path);
 	free(h);
+}
+
+unsigned long nl_http_deadline_closed(const struct nl_http *h)
+{
+	return h ? atomic_load(&((struct nl_http *)h)->deadline_closed) : 0;
+}
+
+unsigned long nl_http_refused(const struct nl_http *h)
+{
+	return h ? atomic_load(&((struct nl_http *)h)->refused) : 0;
 }
 
 int nl_http_port(const struct nl_http *h)

@@ -29,6 +29,29 @@ struct nl_http_source {
 
 struct nl_http;
 
+/* What one client, or many, may hold (docs/security.md). Zero fields take
+ * the defaults below. */
+struct nl_http_limits {
+	unsigned request_seconds;     /* headers and body must be in within this
+					 (10); a kept-alive connection must have
+					 its next request in within idle_seconds */
+	unsigned idle_seconds;        /* no byte moved for this long: closed (30) */
+	unsigned per_ip;              /* connections from one address (16) */
+	unsigned total;               /* connections in all (1024) */
+	unsigned max_requests;        /* requests being answered at once; more
+					 get 503 (40, as node_exporter; 0 in
+					 max_requests_set: no limit) */
+	bool max_requests_set;        /* max_requests given (0 is "no limit") */
+	size_t memory_per_connection; /* MHD's pool per connection (32 KiB) */
+};
+
+#define NL_HTTP_REQUEST_SECONDS 10u
+#define NL_HTTP_IDLE_SECONDS 30u
+#define NL_HTTP_PER_IP 16u
+#define NL_HTTP_TOTAL 1024u
+#define NL_HTTP_MAX_REQUESTS 40u
+#define NL_HTTP_MEMORY (32u * 1024u)
+
 /* Listen on `listen` (":9808" = every address, IPv6 and IPv4;
  * "127.0.0.1:9808"; "[::1]:9808"; "host:port"; port 0 picks a free port)
  * and serve `telemetry_path` (must start with '/'). The source is copied.
@@ -36,6 +59,14 @@ struct nl_http;
  * EADDRINUSE, EINVAL for a malformed address). */
 struct nl_http *nl_http_start(const char *listen, const char *telemetry_path,
 			      const struct nl_http_source *src);
+/* The same with limits (NULL: the defaults). */
+struct nl_http *nl_http_start_limits(const char *listen, const char *telemetry_path,
+				     const struct nl_http_source *src,
+				     const struct nl_http_limits *limits);
+/* Connections closed because their request was not in by the deadline, and
+ * requests refused with 503 over max_requests, since start. */
+unsigned long nl_http_deadline_closed(const struct nl_http *h);
+unsigned long nl_http_refused(const struct nl_http *h);
 /* Stop serving (waits for running requests) and free. Accepts NULL. */
 void nl_http_stop(struct nl_http *h);
 /* The TCP port actually bound (useful with port 0). */

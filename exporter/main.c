@@ -50,6 +50,14 @@ static const struct flag flags[] = {
 	  "Address to listen on: \":PORT\" (all, IPv6 and IPv4), \"HOST:PORT\", \"[IPV6]:PORT\"." },
 	{ "web.telemetry-path", F_STRING, CFG(telemetry_path), "PATH",
 	  "Path under which to expose metrics." },
+	{ "web.max-requests", F_UINT, CFG(web_max_requests), "N",
+	  "Requests answered at once; more get 503 (0: no limit)." },
+	{ "web.max-connections-per-ip", F_UINT, CFG(web_max_per_ip), "N",
+	  "Connections one client address may hold open." },
+	{ "web.max-connections", F_UINT, CFG(web_max_connections), "N",
+	  "Connections open in all." },
+	{ "web.request-timeout", F_UINT, CFG(web_request_timeout), "SECONDS",
+	  "A request's headers and body must be in within this many seconds (slow clients are closed)." },
 	{ "libvirt.uri", F_STRING, CFG(libvirt_uri), "URI",
 	  "libvirt connection URI." },
 	{ "discovery", F_DISCOVERY, CFG(discovery), "auto|libvirt|proc",
@@ -473,12 +481,18 @@ static int cmd_serve(int argc, char **argv)
 		nl_err("cannot create the sampler");
 		goto cleanup;
 	}
-	http = nl_http_start(o.cfg.listen_address, o.cfg.telemetry_path,
-			     &(struct nl_http_source){ .get = sampler_get, .put = sampler_put,
-						       .arg = sampler,
-						       .interval = o.cfg.sample_interval,
-						       .arrivals = nl_sampler_arrivals(sampler),
-						       .wake = sampler_wake });
+	http = nl_http_start_limits(o.cfg.listen_address, o.cfg.telemetry_path,
+				    &(struct nl_http_source){ .get = sampler_get, .put = sampler_put,
+							      .arg = sampler,
+							      .interval = o.cfg.sample_interval,
+							      .arrivals = nl_sampler_arrivals(sampler),
+							      .wake = sampler_wake },
+				    &(struct nl_http_limits){
+					    .request_seconds = o.cfg.web_request_timeout,
+					    .per_ip = o.cfg.web_max_per_ip,
+					    .total = o.cfg.web_max_connections,
+					    .max_requests = o.cfg.web_max_requests,
+					    .max_requests_set = true });
 	if (!http)
 		goto cleanup;
 	ret = nl_sampler_start(sampler);

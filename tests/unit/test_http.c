@@ -50,6 +50,14 @@ static void fake_put(void *arg, struct nl_snapshot *s)
 	atomic_fetch_add(&f->puts, 1);
 }
 
+static uint64_t now_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static double now_wall(void)
 {
 	struct timespec ts;
@@ -64,6 +72,7 @@ static void build_snapshot(double age)
 	memset(vms, 0, sizeof(vms));
 	memset(series, 0, sizeof(series));
 	snap.timestamp = now_wall() - age;
+	snap.mono_ns = now_mono_ns() - (uint64_t)(age * 1e9);
 	snap.libvirt_up = -1;
 	snap.topo_valid = true;
 	snap.topo.nnodes = 1;
@@ -156,6 +165,10 @@ static const char *header(const struct response *r, const char *name,
 	return NULL;
 }
 
+/* The IPv4 address client sockets are bound to (NULL: the kernel picks
+ * 127.0.0.1): another local client, for the per-address limits. */
+static const char *client_src;
+
 static int connect_to(int family, int port)
 {
 	struct sockaddr_storage ss = { 0 };
@@ -164,6 +177,17 @@ static int connect_to(int family, int port)
 
 	if (fd < 0)
 		return -errno;
+	if (family == AF_INET && client_src) {
+		struct sockaddr_in src = { .sin_family = AF_INET };
+
+		inet_pton(AF_INET, client_src, &src.sin_addr);
+		if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0) {
+			int err = -errno;
+
+			close(fd);
+			return err;
+		}
+	}
 	if (family == AF_INET6) {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
 
@@ -337,10 +361,12 @@ static void test_healthz(void)
 	response_free(&r);
 	/* interval 2 s: the limit is 3 * 2 + 10 = 16 s */
 	snap.timestamp = now_wall() - 15;
+	snap.mono_ns = now_mono_ns() - 15000000000u;
 	CHECK_EQ_INT(get(nl_http_port(h), "GET", "/healthz", &r), 0);
 	CHECK_EQ_INT(r.status, 200);
 	response_free(&r);
 	snap.timestamp = now_wall() - 17;
+	snap.mono_ns = now_mono_ns() - 17000000000u;
 	CHECK_EQ_INT(get(nl_http_port(h), "GET", "/healthz", &r), 0);
 	CHECK_EQ_INT(r.status, 503);
 	CHECK(r.body && strstr(r.body, "stale") && strstr(r.body, "limit 16.0 s"));
@@ -529,8 +555,276 @@ static void test_keepalive(void)
 	CHECK_EQ_INT(atomic_load(&fake.gets), atomic_load(&fake.puts));
 }
 
+static struct nl_http *start_limits(const struct nl_http_limits *l)
+{
+	struct nl_http_source src = { .get = fake_get, .put = fake_put, .arg = &fake, .interval = 2.0 };
+
+	nl_log_set_level(NL_LOG_ERROR);
+	return nl_http_start_limits("127.0.0.1:0", "/metrics", &src, l);
+}
+
+/* a NUL or another control byte in the path or a query value: 400, in the
+ * API's error form under /api/v1 (a %00 used to cut the path short) */
+static void test_control_bytes(void)
+{
+	static const char *const bad[] = {
+		"/metrics%00x", "/healthz%0a", "/metrics?x=%7f", "/%00",
+		"/api/v1/vms?vm=a%00b", "/api/v1/hints%01",
+	};
+	char path[256];
+	struct nl_http *h;
+	struct response r;
+	size_t n;
+
+	build_snapshot(0);
+	h = start("127.0.0.1:0", "/metrics");
+	CHECK(h != NULL);
+	if (!h)
+		return;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_EQ_INT(get(nl_http_port(h), "GET", bad[i], &r), 0);
+		if (r.status != 400)
+			fprintf(stderr, "  %s: %d\n", bad[i], r.status);
+		CHECK_EQ_INT(r.status, 400);
+		if (strncmp(bad[i], "/api/", 5) == 0)
+			CHECK(r.body && strstr(r.body, "\"code\":400") &&
+			      strstr(r.body, "control byte"));
+		else
+			CHECK(r.body && strstr(r.body, "control byte"));
+		response_free(&r);
+	}
+	/* the next request on the same server is fine: the flag was the
+	 * request's, not the server's */
+	CHECK_EQ_INT(get(nl_http_port(h), "GET", "/metrics?x=%41", &r), 0);
+	CHECK_EQ_INT(r.status, 200);
+	response_free(&r);
+	/* more query arguments than kept: 400 in the API's form */
+	n = (size_t)snprintf(path, sizeof(path), "/api/v1/vms?");
+	for (int i = 0; i < 17; i++)
+		n += (size_t)snprintf(path + n, sizeof(path) - n, "a%d=1&", i);
+	CHECK_EQ_INT(get(nl_http_port(h), "GET", path, &r), 0);
+	CHECK_EQ_INT(r.status, 400);
+	CHECK(r.body && strstr(r.body, "\"code\":400") &&
+	      strstr(r.body, "too many query arguments (at most 16)"));
+	response_free(&r);
+	nl_http_stop(h);
+}
+
+/* /healthz ages the snapshot on the monotonic clock: a wall clock stepped
+ * a day neither fails a fresh snapshot nor passes a stale one */
+static void test_healthz_monotonic(void)
+{
+	struct nl_http *h;
+	struct response r;
+
+	build_snapshot(0);
+	snap.timestamp = now_wall() - 86400;
+	h = start("127.0.0.1:0", "/metrics");
+	CHECK(h != NULL);
+	if (!h)
+		return;
+	CHECK_EQ_INT(get(nl_http_port(h), "GET", "/healthz", &r), 0);
+	CHECK_EQ_INT(r.status, 200);
+	response_free(&r);
+	snap.timestamp = now_wall();
+	snap.mono_ns = now_mono_ns() - 60000000000u;
+	CHECK_EQ_INT(get(nl_http_port(h), "GET", "/healthz", &r), 0);
+	CHECK_EQ_INT(r.status, 503);
+	response_free(&r);
+	nl_http_stop(h);
+}
+
+static double since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Wait up to `seconds` for the server to end `fd`; the time it took, or -1. */
+static double wait_closed(int fd, double seconds)
+{
+	struct timeval tv = { 0, 100000 };
+	struct timespec t0;
+	char c;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while (since(&t0) < seconds) {
+		ssize_t n = recv(fd, &c, 1, 0);
+
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			return since(&t0);
+	}
+	return -1;
+}
+
+/* the absolute request deadline: headers trickled a byte at a time (each
+ * byte resets MHD's idle timeout) are cut off at request_seconds; a kept
+ * connection has idle_seconds for its next request */
+static void test_request_deadline(void)
+{
+	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaa";
+	struct nl_http_limits lim = { .request_seconds = 1, .idle_seconds = 2 };
+	struct timespec t0;
+	struct nl_http *h;
+	double t = -1;
+	int fd;
+
+	build_snapshot(0);
+	h = start_limits(&lim);
+	CHECK(h != NULL);
+	if (!h)
+		return;
+	fd = connect_to(AF_INET, nl_http_port(h));
+	CHECK(fd >= 0);
+	if (fd < 0)
+		goto out;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (size_t i = 0; i < sizeof(req) - 1 && t < 0; i++) {
+		if (send(fd, req + i, 1, MSG_NOSIGNAL) != 1)
+			break;
+		t = wait_closed(fd, 0.2);
+	}
+	t = since(&t0);
+	CHECK(t >= 0.9 && t < 2.5);
+	CHECK_EQ_INT(nl_http_deadline_closed(h), 1);
+	close(fd);
+	/* kept alive after an answer, then nothing: closed at idle_seconds */
+	fd = connect_to(AF_INET, nl_http_port(h));
+	CHECK(fd >= 0);
+	if (fd < 0)
+		goto out;
+	{
+		static const char one[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+		char buf[512];
+		struct timeval tv = { 2, 0 };
+
+		CHECK(send(fd, one, sizeof(one) - 1, MSG_NOSIGNAL) == (ssize_t)sizeof(one) - 1);
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		CHECK(recv(fd, buf, sizeof(buf), 0) > 0);
+		t = wait_closed(fd, 5);
+		CHECK(t > 1.0 && t < 3.5);
+	}
+	close(fd);
+	CHECK_EQ_INT(nl_http_deadline_closed(h), 1);   /* idle is not counted as slow */
+out:
+	nl_http_stop(h);
+}
+
+/* --web.max-requests: a request whose body is still coming counts; one
+ * more gets 503, and after it ends the next is served */
+static void test_max_requests(void)
+{
+	static const char post[] = "POST /api/v1/arrivals HTTP/1.1\r\nHost: x\r\n"
+				   "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{";
+	struct nl_http_limits lim = { .max_requests = 1, .max_requests_set = true };
+	struct nl_http *h;
+	struct response r;
+	int fd;
+
+	build_snapshot(0);
+	h = start_limits(&lim);
+	CHECK(h != NULL);
+	if (!h)
+		return;
+	fd = connect_to(AF_INET, nl_http_port(h));
+	CHECK(fd >= 0);
+	if (fd < 0)
+		goto out;
+	CHECK(send(fd, post, sizeof(post) - 1, MSG_NOSIGNAL) == (ssize_t)sizeof(post) - 1);
+	usleep(200000);
+	CHECK_EQ_INT(get(nl_http_port(h), "GET", "/metrics", &r), 0);
+	CHECK_EQ_INT(r.status, 503);
+	CHECK(r.body && strstr(r.body, "--web.max-requests"));
+	response_free(&r);
+	CHECK_EQ_INT(nl_http_refused(h), 1);
+	close(fd);
+	usleep(300000);
+	CHECK_EQ_INT(get(nl_http_port(h), "GET", "/metrics", &r), 0);
+	CHECK_EQ_INT(r.status, 200);
+	response_free(&r);
+out:
+	nl_http_stop(h);
+}
+
+static int count_fds(void)
+{
+	char path[64];
+	int n = 0;
+
+	for (int fd = 0; fd < 4096; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		if (access(path, F_OK) == 0)
+			n++;
+	}
+	return n;
+}
+
+/* slowloris: 200 connections from 127.0.0.1 trickle headers a byte every
+ * 250 ms. A scrape from 127.0.0.2 succeeds in under 1 s throughout and
+ * after, and the fd count (client and server live in this process) comes
+ * back to where it started. */
+static void test_slowloris(void)
+{
+	enum { NCONN = 200 };
+	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaa";
+	struct nl_http_limits lim = { .request_seconds = 2 };
+	int fds[NCONN], fd0, served = 0, slow = 0, failed = 0;
+	double worst = 0;
+	struct nl_http *h;
+	struct response r;
+
+	build_snapshot(0);
+	h = start_limits(&lim);
+	CHECK(h != NULL);
+	if (!h)
+		return;
+	fd0 = count_fds();
+	for (int i = 0; i < NCONN; i++)
+		fds[i] = connect_to(AF_INET, nl_http_port(h));
+	for (int round = 0; round < 20; round++) {
+		struct timespec t0;
+		double t;
+
+		for (int i = 0; i < NCONN; i++)
+			if (fds[i] >= 0 && (size_t)round < sizeof(req) - 1)
+				send(fds[i], req + round, 1, MSG_NOSIGNAL);
+		client_src = "127.0.0.2";
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if (get(nl_http_port(h), "GET", "/metrics", &r) == 0 && r.status == 200)
+			served++;
+		else
+			failed++;
+		t = since(&t0);
+		client_src = NULL;
+		response_free(&r);
+		if (t > worst)
+			worst = t;
+		if (t >= 1.0)
+			slow++;
+		usleep(250000);
+	}
+	for (int i = 0; i < NCONN; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	CHECK_EQ_INT(served, 20);
+	CHECK_EQ_INT(failed, 0);
+	CHECK_EQ_INT(slow, 0);
+	CHECK(nl_http_deadline_closed(h) >= 1);
+	for (int i = 0; i < 20 && count_fds() != fd0; i++)
+		usleep(100000);
+	CHECK_EQ_INT(count_fds(), fd0);
+	printf("  slowloris: %d scrapes from 127.0.0.2 served, worst %.3f s; %lu trickling connections closed at the deadline\n",
+	       served, worst, nl_http_deadline_closed(h));
+	nl_http_stop(h);
+}
+
 NL_TEST_MAIN(NL_T(test_metrics),
 	     NL_T(test_not_found_and_methods), NL_T(test_healthz),
 	     NL_T(test_no_snapshot), NL_T(test_landing),
 	     NL_T(test_listen_errors), NL_T(test_dual_stack),
-	     NL_T(test_keepalive))
+	     NL_T(test_keepalive), NL_T(test_control_bytes),
+	     NL_T(test_healthz_monotonic), NL_T(test_request_deadline),
+	     NL_T(test_max_requests), NL_T(test_slowloris))
