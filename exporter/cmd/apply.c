@@ -49,7 +49,12 @@ static void usage(FILE *f)
 		"  --path.procfs=PATH  procfs mountpoint (default /proc)\n"
 		"  --timeout=SECONDS   HTTP timeout (default 10)\n"
 		"  --yes               apply; without it, a dry run\n"
-		"  --dry-run           log what would be applied (the default, explicit)\n\n"
+		"  --dry-run           log what would be applied (the default, explicit)\n"
+		"  --insecure          allow a --url that is not this host (loopback)\n\n"
+		"Every PID and TID is checked before anything changes: the PID is the\n"
+		"hint's QEMU (its -name, run as root or libvirt-qemu, or holding\n"
+		"/dev/kvm), each TID one of its threads. Server strings are printed with\n"
+		"control bytes escaped.\n\n"
 		"With --follow:\n"
 		"  --interval=SECONDS  time between polls (default 2)\n"
 		"  --backoff-max=SECONDS  longest wait between retries while the server\n"
@@ -167,6 +172,13 @@ static int check_opts(const struct nl_apply_opts *o)
 		fprintf(stderr, "numalens apply: --yes or --dry-run, not both\n");
 		return 2;
 	}
+	/* hints change pinning and move memory: only a server on this host is
+	 * trusted without more (client TLS is not built yet) */
+	if (!o->insecure && !nl_apply_url_is_loopback(o->url)) {
+		fprintf(stderr, "numalens apply: --url=%s is not this host (loopback): hints from elsewhere are trusted only with --insecure\n",
+			o->url);
+		return 2;
+	}
 	/* the PIDs and TIDs of a fixture tree are unrelated real processes */
 	if (o->yes && strcmp(o->procfs, "/proc") != 0) {
 		fprintf(stderr, "numalens apply: --yes acts on real processes: it needs --path.procfs=/proc\n");
@@ -184,6 +196,8 @@ static bool set_switch(struct nl_apply_opts *o, const char *a)
 		o->dry_run = true;
 	else if (!strcmp(a, "--follow"))
 		o->follow = true;
+	else if (!strcmp(a, "--insecure"))
+		o->insecure = true;
 	else
 		return false;
 	return true;
@@ -276,8 +290,12 @@ int nl_apply_hint(const struct nl_apply_ctx *c, const Numalens__V1__Hint *h)
 	if (h->beneficiary)
 		fprintf(c->out, "  makes room for VM \"%s\"\n", h->beneficiary);
 	if (h->kind == NUMALENS__V1__HINT_KIND__EVICT) {
+		/* never executed, whatever actions a server put in it */
 		for (size_t i = 0; i < h->n_actions; i++)
-			nl_apply_action(c, h, NULL, h->actions[i]);
+			fprintf(c->out, "  not done: %s (evict hints are never acted on: moving a VM off the host is the orchestrator's call)\n",
+				nl_apply_op_name(h->actions[i]->op));
+		if (!h->n_actions)
+			fprintf(c->out, "  not done: evict hints are never acted on (the orchestrator's call)\n");
 		return 0;
 	}
 	for (size_t i = 0; i < h->n_actions; i++)

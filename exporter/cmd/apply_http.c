@@ -10,6 +10,7 @@
  * used them either. */
 #include "apply_priv.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <signal.h>
@@ -335,7 +336,108 @@ void nl_apply_reply_free(struct nl_apply_reply *r)
 		nl_buf_free(&r->body);
 }
 
+bool nl_apply_url_is_loopback(const char *url)
+{
+	CURLU *u = curl_url();
+	char *host = NULL;
+	bool ok = false;
+
+	if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host) {
+		struct in_addr a4;
+
+		ok = !strcasecmp(host, "localhost") || !strcmp(host, "[::1]") ||
+		     (inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127);
+	}
+	curl_free(host);
+	curl_url_cleanup(u);
+	return ok;
+}
+
 /* ---- the answer ---- */
+
+/* Does `s` hold a byte a terminal acts on: C0 controls but tab and newline
+ * (a multi-line "same as" command is the server's to send), DEL, or a C1
+ * control (U+0080..U+009F, UTF-8 C2 80..C2 9F: 8-bit CSI and friends)? */
+static bool has_ctrl(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if ((*p < 0x20 && *p != '\t' && *p != '\n') || *p == 0x7f ||
+		    (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+			return true;
+	return false;
+}
+
+char *nl_apply_escape_ctrl(const char *s)
+{
+	size_t n = strlen(s);
+	char *out = malloc(4 * n + 1), *w = out;
+
+	if (!out)
+		return NULL;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if ((*p < 0x20 && *p != '\t' && *p != '\n') || *p == 0x7f) {
+			w += sprintf(w, "\\x%02x", *p);
+		} else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			w += sprintf(w, "\\x%02x", p[1]);
+			p++;
+		} else {
+			*w++ = (char)*p;
+		}
+	}
+	*w = '\0';
+	return out;
+}
+
+/* Every string of `m` and its sub-messages with control bytes escaped
+ * (nl_apply_escape_ctrl), so nothing a server says can drive the
+ * operator's terminal. Strings of an unpacked message are malloc()ed one
+ * by one (protobuf-c's default allocator), so each is replaced in place. */
+static int sanitize(ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		char *base = (char *)m + f->offset;
+		size_t n = 1;
+		void **items = (void **)base;
+
+		if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			n = *(size_t *)((char *)m + f->quantifier_offset);
+			items = *(void ***)base;
+		}
+		for (size_t k = 0; items && k < n; k++) {
+			if (!items[k])
+				continue;
+			if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+				if (sanitize(items[k]))
+					return -ENOMEM;
+			} else if (items[k] != f->default_value && has_ctrl(items[k])) {
+				char *e = nl_apply_escape_ctrl(items[k]);
+
+				if (!e)
+					return -ENOMEM;
+				free(items[k]);
+				items[k] = e;
+			}
+		}
+	}
+	return 0;
+}
+
+/* err with control bytes escaped, in place (cut to errlen) */
+static void escape_err(char *err, size_t errlen)
+{
+	char *e;
+
+	if (!has_ctrl(err) || !(e = nl_apply_escape_ctrl(err)))
+		return;
+	snprintf(err, errlen, "%s", e);
+	free(e);
+}
 
 int nl_apply_decode(const char *server, const struct nl_apply_reply *r,
 		    const ProtobufCMessageDescriptor *d, ProtobufCMessage **out,
@@ -350,6 +452,7 @@ int nl_apply_decode(const char *server, const struct nl_apply_reply *r,
 		snprintf(err, errlen, "%s answered %ld with %s: %.300s", server, r->status,
 			 r->content_type[0] ? r->content_type : "no content type",
 			 r->body.data ? r->body.data : "");
+		escape_err(err, errlen);
 		return -EPROTO;
 	}
 	if (r->status < 200 || r->status > 299) {
@@ -359,12 +462,15 @@ int nl_apply_decode(const char *server, const struct nl_apply_reply *r,
 			 e && e->message ? e->message : "(no message)");
 		if (e)
 			numalens__v1__error__free_unpacked(e, NULL);
+		escape_err(err, errlen);
 		return r->status > 0 ? (int)r->status : -EPROTO;
 	}
 	m = protobuf_c_message_unpack(d, NULL, r->body.len, data);
-	if (!m || nl_pb_check(m, why, sizeof(why))) {
+	if (!m || nl_pb_check(m, why, sizeof(why)) ||
+	    (sanitize(m) && snprintf(why, sizeof(why), "out of memory") > 0)) {
 		snprintf(err, errlen, "the answer of %s is not a valid %s%s%s", server, d->name,
 			 m ? ": " : "", m ? why : "");
+		escape_err(err, errlen);
 		if (m)
 			protobuf_c_message_free_unpacked(m, NULL);
 		return -EPROTO;

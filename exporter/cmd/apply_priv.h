@@ -39,6 +39,7 @@ struct nl_apply_opts {
 	double interval;           /* --follow: between polls */
 	double backoff_max;        /* --follow: longest wait between retries */
 	bool yes, dry_run, follow;
+	bool insecure;             /* --insecure: a --url that is not loopback */
 };
 
 /* ---- HTTP (apply_http.c) ---- */
@@ -74,6 +75,14 @@ int nl_cmd_flag(const char *prog, int argc, char **argv, int *i, struct nl_cmd_f
  * Return 0, -EINVAL (not such a URL: another scheme such as https, user
  * info, a query or fragment, port 0) or -ENOMEM. */
 int nl_apply_api_url(const char *base, const struct nl_apply_path *p, char **out);
+
+/* `s` with each control byte (C0 but tab and newline, DEL, UTF-8 C1) as \xNN; the
+ * caller frees it; NULL when out of memory. Every string from a server is
+ * passed through it before it is printed (nl_apply_decode()). */
+char *nl_apply_escape_ctrl(const char *s);
+
+/* Does the http URL name this host: localhost, 127.0.0.0/8 or [::1]? */
+bool nl_apply_url_is_loopback(const char *url);
 
 /* The same for GET PREFIX/api/v1/hints?... */
 int nl_apply_hints_url(const char *base, const struct nl_apply_query *q, char **out);
@@ -236,7 +245,14 @@ int nl_apply_run_pin_thread(const struct nl_apply_ctx *c, const struct nl_apply_
 int nl_apply_run_migrate_pages(const struct nl_apply_ctx *c, const struct nl_apply_act *a);
 int nl_apply_run_move_pages(const struct nl_apply_ctx *c, const struct nl_apply_act *a);
 
-/* Is `pid` still the QEMU of VM `vm` (its -name), under --path.procfs? */
+/* The user libvirt runs QEMU as on Debian (qemu.conf's default). */
+#define NL_APPLY_QEMU_USER "libvirt-qemu"
+
+/* Is `pid` a QEMU this host runs, by checks an unprivileged user cannot
+ * fake: it runs as root or as `qemu_user`, or holds /dev/kvm open. */
+bool nl_apply_pid_trusted(int pid, const char *qemu_user);
+/* Is `pid` still the QEMU of VM `vm` (its -name, and trusted), under
+ * --path.procfs? */
 bool nl_apply_pid_is_vm(int pid, const char *vm);
 
 /* Pages of `psz` bytes that hold `bytes`, rounded up. */

@@ -5,7 +5,9 @@
  * under --path.procfs that it still belongs to the VM. See apply_priv.h. */
 #include "apply_priv.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <pwd.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +44,56 @@ static bool name_arg_is(const char *v, const char *vm)
 	return *w == '\0' && (*v == '\0' || (*v == ',' && v[1] != ','));
 }
 
+/* Does `pid` hold /dev/kvm open (an fd linking to it)? */
+static bool holds_kvm(int pid)
+{
+	char path[NL_PATH_MAX], link[NL_PATH_MAX], target[64];
+	struct dirent *e;
+	bool found = false;
+	DIR *d;
+
+	if (nl_path_proc(path, sizeof(path), "%d/fd", pid) < 0 || !(d = opendir(path)))
+		return false;
+	while (!found && (e = readdir(d))) {
+		ssize_t n;
+
+		if (e->d_name[0] == '.' ||
+		    snprintf(link, sizeof(link), "%s/%s", path, e->d_name) >= (int)sizeof(link))
+			continue;
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			found = strcmp(target, "/dev/kvm") == 0;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+bool nl_apply_pid_trusted(int pid, const char *qemu_user)
+{
+	char path[NL_PATH_MAX], *buf = NULL, *line;
+	size_t cap = 0;
+	long uid = -1;
+	struct passwd pw, *pwp = NULL;
+	char pwbuf[1024];
+
+	if (pid <= 0 || nl_path_proc(path, sizeof(path), "%d/status", pid) < 0 ||
+	    nl_read_file_alloc(path, &buf, &cap) <= 0) {
+		free(buf);
+		return false;
+	}
+	if ((line = strstr(buf, "\nUid:")))
+		uid = strtol(line + 5, NULL, 10);
+	free(buf);
+	if (uid == 0)
+		return true;
+	if (uid > 0 && qemu_user && getpwnam_r(qemu_user, &pw, pwbuf, sizeof(pwbuf), &pwp) == 0 &&
+	    pwp && (long)pwp->pw_uid == uid)
+		return true;
+	return uid > 0 && holds_kvm(pid);
+}
+
 bool nl_apply_pid_is_vm(int pid, const char *vm)
 {
 	char path[NL_PATH_MAX], *buf = NULL;
@@ -50,6 +102,8 @@ bool nl_apply_pid_is_vm(int pid, const char *vm)
 	bool ok = false;
 
 	if (pid <= 0 || !vm || nl_path_proc(path, sizeof(path), "%d/cmdline", pid) < 0)
+		return false;
+	if (!nl_apply_pid_trusted(pid, NL_APPLY_QEMU_USER))
 		return false;
 	n = nl_read_file_alloc(path, &buf, &cap);
 	for (ssize_t i = 0; n > 0 && i < n && !ok;) {
@@ -71,11 +125,15 @@ static int thread_of_vm(int pid, int tid)
 	if (nl_path_proc(path, sizeof(path), "%d/task/%d", pid, tid) == 0 &&
 	    access(path, F_OK) == 0)
 		return 0;
-	/* vhost workers are their own kernel threads: comm "vhost-PID" */
+	/* vhost workers before Linux 6.4 are their own kernel threads: comm
+	 * "vhost-PID" and, as for every kernel thread, an empty cmdline (any
+	 * user can name a process vhost-PID, but not empty its cmdline) */
 	snprintf(want, sizeof(want), "vhost-%d", pid);
 	if (nl_path_proc(path, sizeof(path), "%d/comm", tid) == 0 &&
 	    nl_read_file(path, comm, sizeof(comm)) > 0 &&
-	    !strcmp(nl_rstrip(comm), want))
+	    !strcmp(nl_rstrip(comm), want) &&
+	    nl_path_proc(path, sizeof(path), "%d/cmdline", tid) == 0 &&
+	    nl_read_file(path, comm, sizeof(comm)) == 0)
 		return 0;
 	return -ESRCH;
 }
@@ -84,7 +142,8 @@ static int check_pid(const struct nl_apply_ctx *c, const Numalens__V1__Hint *h)
 {
 	if (nl_apply_pid_is_vm(h->pid, h->vm))
 		return 0;
-	fprintf(c->out, "        error: PID %d is not the QEMU of VM \"%s\" any more (stale hint)\n",
+	fprintf(c->out, "        error: PID %d is not the QEMU of VM \"%s\" (a stale hint, or not a QEMU this host runs: "
+		"its -name, and root, the " NL_APPLY_QEMU_USER " user or /dev/kvm held)\n",
 		h->pid, h->vm ? h->vm : "?");
 	return -ESRCH;
 }
@@ -97,6 +156,8 @@ int nl_apply_run_pin_thread(const struct nl_apply_ctx *c, const struct nl_apply_
 	cpu_set_t cur, want;
 	int tid = a->index, pid = a->hint->pid;
 
+	if (check_pid(c, a->hint))
+		return -ESRCH;
 	if (thread_of_vm(pid, tid)) {
 		fprintf(c->out, "        error: thread %d is not a thread of QEMU %d (stale hint?)\n",
 			tid, pid);

@@ -35,9 +35,12 @@ static void put_file(const char *rel, const char *data, size_t len)
 	fclose(f);
 }
 
-/* PID 4242: QEMU of VM "test" (libvirt's -name guest=...), TID 4243 its
- * thread, 4300 its vhost worker; 4250 and 4251 other -name spellings; 4244
- * no QEMU at all. */
+/* PID 4242: QEMU of VM "test" (libvirt's -name guest=...), run as root,
+ * TID 4243 its thread, 4300 its vhost worker (a kernel thread: empty
+ * cmdline); 4250 and 4251 other -name spellings; 4244 no QEMU at all.
+ * The fakes an unprivileged user can make: 4260 "kvm -name guest=test" run
+ * as uid 65534 without /dev/kvm, 4301 a process of its own named
+ * "vhost-4242". */
 static void fake_procfs(void)
 {
 	static const char cmd[] = "qemu-system-x86_64\0-name\0guest=test,debug-threads=on\0-m\0512";
@@ -50,7 +53,9 @@ static void fake_procfs(void)
 	snprintf(fake_root, sizeof(fake_root), "/tmp/nl-apply-XXXXXX");
 	CHECK(mkdtemp(fake_root) != NULL);
 	for (const char *const *d = (const char *const[]){ "4242", "4242/task", "4242/task/4243",
-							     "4300", "4250", "4251", "4244", NULL };
+							     "4300", "4250", "4251", "4244", "4260",
+							     "4260/task", "4260/task/4243", "4260/fd",
+							     "4301", NULL };
 	     *d; d++) {
 		snprintf(path, sizeof(path), "%s/%s", fake_root, *d);
 		CHECK(mkdir(path, 0755) == 0);
@@ -58,6 +63,16 @@ static void fake_procfs(void)
 	put_file("4242/cmdline", cmd, sizeof(cmd));
 	put_file("4242/maps", "00400000-00600000 r-xp 00000000 08:01 1234 /usr/bin/qemu\n", 56);
 	put_file("4300/comm", "vhost-4242\n", 11);
+	put_file("4300/cmdline", "", 0);
+	put_file("4301/comm", "vhost-4242\n", 11);
+	put_file("4301/cmdline", "sleep\0" "100\0", 10);
+	for (const char *const *d = (const char *const[]){ "4242", "4250", "4251", NULL }; *d; d++) {
+		snprintf(path, sizeof(path), "%s/status", *d);
+		put_file(path, "Name:\tqemu\nUid:\t0\t0\t0\t0\n", 24);
+	}
+	put_file("4244/status", "Name:\tbash\nUid:\t1000\t1000\t1000\t1000\n", 36);
+	put_file("4260/cmdline", "kvm\0-name\0guest=test\0-uuid\0" "6695eb01-f6a4-8304-79aa-97f2502e193f\0", 64);
+	put_file("4260/status", "Name:\tkvm\nUid:\t65534\t65534\t65534\t65534\n", 39);
 	put_file("4250/cmdline", cmd2, sizeof(cmd2));
 	put_file("4251/cmdline", cmd3, sizeof(cmd3));
 	put_file("4244/cmdline", "bash\0", 5);
@@ -76,6 +91,10 @@ static void test_pid_is_vm(void)
 	CHECK(nl_apply_pid_is_vm(4251, "vmxy"));
 	CHECK(!nl_apply_pid_is_vm(4251, "vmx"));
 	CHECK(!nl_apply_pid_is_vm(4244, "test"));
+	CHECK(!nl_apply_pid_is_vm(4260, "test"));      /* spoofed by uid 65534 */
+	CHECK(nl_apply_pid_trusted(4242, NL_APPLY_QEMU_USER));
+	CHECK(!nl_apply_pid_trusted(4260, NL_APPLY_QEMU_USER));
+	CHECK(!nl_apply_pid_trusted(4260, NULL));
 	CHECK(!nl_apply_pid_is_vm(4999, "test"));      /* gone */
 	CHECK(!nl_apply_pid_is_vm(0, "test"));
 	CHECK(!nl_apply_pid_is_vm(4242, NULL));
@@ -225,6 +244,10 @@ static void test_ops_validate(void)
 		  "  would: pin thread 4243 -> CPUs 0\n", "; dry run, not changed\n" },
 		{ NUMALENS__V1__ACTION_OP__PIN_THREAD, 4300, "0", NULL, 0, 0, -99, 4242, 0,
 		  NULL, "; dry run, not changed\n" },          /* the vhost worker */
+		{ NUMALENS__V1__ACTION_OP__PIN_THREAD, 4301, "0", NULL, 0, 0, -99, 4242, -ESRCH,
+		  NULL, "error: thread 4301 is not a thread of QEMU 4242" },   /* a fake vhost */
+		{ NUMALENS__V1__ACTION_OP__PIN_THREAD, 4243, "0", NULL, 0, 0, -99, 4260, -ESRCH,
+		  NULL, "error: PID 4260 is not the QEMU of VM \"test\"" },  /* a fake QEMU */
 		{ NUMALENS__V1__ACTION_OP__PIN_THREAD, 4999, "0", NULL, 0, 0, -99, 4242, -ESRCH,
 		  NULL, "error: thread 4999 is not a thread of QEMU 4242 (stale hint?)" },
 		{ NUMALENS__V1__ACTION_OP__PIN_THREAD, 0, "0", NULL, 0, 0, -99, 4242, -EINVAL,
@@ -248,7 +271,7 @@ static void test_ops_validate(void)
 		{ NUMALENS__V1__ACTION_OP__MIGRATE_PAGES, -1, NULL, NULL, 1, 1, 0, 0, -EINVAL,
 		  NULL, "names no QEMU PID" },
 		{ NUMALENS__V1__ACTION_OP__MIGRATE_PAGES, -1, NULL, NULL, 1, 1, 0, 4244, -ESRCH,
-		  NULL, "error: PID 4244 is not the QEMU of VM \"test\" any more (stale hint)" },
+		  NULL, "error: PID 4244 is not the QEMU of VM \"test\" (a stale hint" },
 		/* no guest-RAM mapping in the fake maps: nothing found, no syscall */
 		{ NUMALENS__V1__ACTION_OP__MOVE_PAGES, -1, NULL, NULL, 1, 1, 0, 4242, 0,
 		  "  would: move_pages (nodes 1 -> 0, 4096 bytes)\n",
@@ -483,6 +506,25 @@ static void test_hint_fallbacks(void)
 	CHECK(strstr(log_text(&l), "hint abc: evict of VM \"test\""));
 	CHECK(strstr(log_text(&l), "orchestrator's call"));
 	log_close(&l);
+	/* a crafted evict whose action pins a plain process, with --yes:
+	 * nothing is validated or run, each action says it is not done */
+	{
+		Numalens__V1__Action pin = NUMALENS__V1__ACTION__INIT;
+		bool yes = c.yes;
+
+		pin.has_op = pin.has_index = 1;
+		pin.op = NUMALENS__V1__ACTION_OP__PIN_THREAD;
+		pin.index = 4244;
+		pin.cpus = (char *)"0";
+		as[0] = &pin;
+		c.yes = true;
+		CHECK_EQ_INT(hint_run(&c, NULL, "test", NUMALENS__V1__HINT_KIND__EVICT, as, 1, &l), 0);
+		CHECK(strstr(log_text(&l), "  not done: pin thread (evict hints are never acted on"));
+		CHECK(!strstr(log_text(&l), "apply:"));
+		CHECK(!strstr(log_text(&l), "changed"));
+		log_close(&l);
+		c.yes = yes;
+	}
 	if (conn)
 		virConnectClose(conn);
 }

@@ -542,6 +542,53 @@ static void test_hints_decode(void)
 	free(b);
 }
 
+/* a hostile server's strings reach the terminal with every control byte
+ * escaped: in hints (the VM name, the reason, an action's command) and in
+ * error answers */
+static void test_hostile_strings(void)
+{
+	Numalens__V1__HintList hl = NUMALENS__V1__HINT_LIST__INIT, *l;
+	Numalens__V1__Hint h = NUMALENS__V1__HINT__INIT, *hs[1] = { &h };
+	Numalens__V1__Action a = NUMALENS__V1__ACTION__INIT, *as[1] = { &a };
+	struct nl_apply_reply r;
+	uint8_t buf[512];
+	char err[512];
+	size_t len;
+	void *b;
+	int ret;
+
+	h.vm = (char *)"vm\x1b]0;owned\x07";
+	h.reason = (char *)"line\nnext\r\x1b[2J \xc2\x9b" "31m tab\tok \xc3\xa9";
+	a.has_op = 1;
+	a.op = NUMALENS__V1__ACTION_OP__PIN_VCPU;
+	a.command = (char *)"virsh vcpupin x 0 0\x7f";
+	h.actions = as;
+	h.n_actions = 1;
+	hl.hints = hs;
+	hl.n_hints = 1;
+	len = numalens__v1__hint_list__pack(&hl, buf);
+	reply_of(&r, 200, "application/x-protobuf", buf, len);
+	l = nl_apply_hints_decode("http://s", &r, &ret, err, sizeof(err));
+	CHECK(l != NULL);
+	if (l) {
+		CHECK_STR(l->hints[0]->vm, "vm\\x1b]0;owned\\x07");
+		CHECK_STR(l->hints[0]->reason, "line\nnext\\x0d\\x1b[2J \\x9b" "31m tab\tok \xc3\xa9");
+		CHECK_STR(l->hints[0]->actions[0]->command, "virsh vcpupin x 0 0\\x7f");
+		numalens__v1__hint_list__free_unpacked(l, NULL);
+	}
+	nl_apply_reply_free(&r);
+	b = pack_error("no VM \x1b[31mred", &len);
+	reply_of(&r, 404, "application/x-protobuf", b, len);
+	CHECK(nl_apply_hints_decode("http://s", &r, &ret, err, sizeof(err)) == NULL);
+	CHECK_STR(err, "http://s answered 404: no VM \\x1b[31mred");
+	nl_apply_reply_free(&r);
+	free(b);
+	reply_of(&r, 500, "text/plain", "a\x1b[Hb", 5);
+	CHECK(nl_apply_hints_decode("http://s", &r, &ret, err, sizeof(err)) == NULL);
+	CHECK_STR(err, "http://s answered 500 with text/plain: a\\x1b[Hb");
+	nl_apply_reply_free(&r);
+}
+
 /* ---- the whole command ---- */
 
 #define APPLY(r, ...) cmd_run((r), nl_cmd_apply, "apply", (const char *const[]){ __VA_ARGS__, NULL })
@@ -610,6 +657,16 @@ static void test_cmd_apply(void)
 	expect(&r, 2, NULL, "unexpected argument \"stray\"");
 	APPLY(&r, url, "--vm=test", "--yes", procfs);
 	expect(&r, 2, NULL, "--yes acts on real processes");
+	/* a server that is not this host: only with --insecure */
+	APPLY(&r, "--url=http://192.0.2.1:9808", "--vm=test");
+	expect(&r, 2, NULL, "--url=http://192.0.2.1:9808 is not this host (loopback): hints from elsewhere are trusted only with --insecure");
+	APPLY(&r, "--url=http://localhost.example:9808", "--vm=test");
+	expect(&r, 2, NULL, "is not this host");
+	CHECK(nl_apply_url_is_loopback("http://localhost:9808"));
+	CHECK(nl_apply_url_is_loopback("http://127.0.0.2:1/x"));
+	CHECK(nl_apply_url_is_loopback("http://[::1]:9808"));
+	CHECK(!nl_apply_url_is_loopback("http://128.0.0.1:9808"));
+	CHECK(!nl_apply_url_is_loopback("http://[::2]:9808"));
 	APPLY(&r, url, "--vm=test", "--yes", "--dry-run");
 	expect(&r, 2, NULL, "--yes or --dry-run, not both");
 	/* --follow: its own flags and what it needs */
@@ -650,7 +707,7 @@ static void test_teardown(void)
 	srv4 = srv6 = NULL;
 }
 
-NL_TEST_MAIN(NL_T(test_hints_url),
+NL_TEST_MAIN(NL_T(test_hints_url), NL_T(test_hostile_strings),
 	     NL_T(test_api_url),
 	     NL_T(test_http_get),
 	     NL_T(test_http_timeout),
