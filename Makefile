@@ -17,9 +17,9 @@ WERROR   ?= 1
 SANITIZE ?=
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 
-PKGS     := libvirt libmicrohttpd libprotobuf-c libcjson libcurl libxml-2.0
+PKGS     := libvirt libmicrohttpd libprotobuf-c libcjson libcurl libxml-2.0 gnutls yaml-0.1 libsystemd libcrypt
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lvirt -lmicrohttpd -lprotobuf-c -lcjson -lcurl -lxml2)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lvirt -lmicrohttpd -lprotobuf-c -lcjson -lcurl -lxml2 -lgnutls -lyaml -lsystemd -lcrypt)
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wwrite-strings -Wformat=2 -Wimplicit-fallthrough -Wvla \
@@ -120,7 +120,7 @@ unit: $(TEST_BIN)
 # apt-get (missing build packages are named, not installed).
 .PHONY: check
 check: test-reset
-	@$(MAKE) --no-print-directory unit golden api clients
+	@$(MAKE) --no-print-directory unit golden api clients security
 	@tests/unit/summary.sh check
 
 golden: $(BIN)
@@ -134,7 +134,7 @@ integration: $(BIN) guests
 
 # The /api/v1 HTTP API end to end on a fixture host (protoc --decode, bad
 # requests, apply dry run), and `numalens apply` on real libvirt guests.
-.PHONY: api apply clients
+.PHONY: api apply clients security
 api: $(BIN)
 	@tests/api/run.sh $(BIN)
 # `numalens place` across fixture hosts and `numalens apply --follow
@@ -143,6 +143,10 @@ clients: $(BIN)
 	@tests/clients/run.sh $(BIN)
 apply: $(BIN) guests
 	@tests/apply/run.sh $(BIN)
+# --web.config.file against curl, openssl and a real Prometheus (TLS, mTLS,
+# basic auth, reload), socket activation and sd_notify (no root, no VMs).
+security: $(BIN)
+	@tests/security/run.sh $(BIN)
 
 # The perf source's software counters against `perf stat -t` on a real
 # guest vCPU thread (a plain QEMU, no libvirt).
@@ -174,7 +178,7 @@ test:
 	@tests/lib/deps.sh test
 	@$(MAKE) --no-print-directory test-all
 
-test-all: test-reset unit golden integration test-deploy perfstat api clients apply
+test-all: test-reset unit golden integration test-deploy perfstat api clients apply security
 	@tests/unit/summary.sh
 
 test-reset:

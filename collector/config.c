@@ -6,7 +6,8 @@
 void nl_config_defaults(struct nl_config *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->listen_address = ":9808";
+	c->listen_addresses[0] = ":9808";
+	c->nlisten = 1;
 	c->telemetry_path = "/metrics";
 	c->web_max_requests = 40;
 	c->web_max_per_ip = 16;
@@ -14,6 +15,7 @@ void nl_config_defaults(struct nl_config *c)
 	c->web_request_timeout = 10;
 	c->libvirt_uri = "qemu:///system";
 	c->discovery = NL_DISCOVERY_AUTO;
+	c->qemu_users = NL_DEFAULT_QEMU_USERS;
 	c->sample_interval = 2.0;
 	c->numa_maps_interval = 30.0;
 	c->path_procfs = "/proc";

@@ -7,6 +7,12 @@
 #include "hints_config.h"
 #include "types.h"
 
+/* Users a QEMU may run as: root, libvirt's default QEMU user on Debian
+ * (qemu.conf user=) and on Fedora/RHEL. */
+#define NL_DEFAULT_QEMU_USERS "root,libvirt-qemu,qemu"
+
+#define NL_MAX_LISTEN 8
+
 enum nl_discovery { NL_DISCOVERY_AUTO, NL_DISCOVERY_LIBVIRT, NL_DISCOVERY_PROC };
 
 /* --collector.NAME=true|false as given on the command line. */
@@ -16,14 +22,24 @@ struct nl_collector_flag {
 };
 
 struct nl_config {
-	const char *listen_address;     /* --web.listen-address, ":9808" */
+	/* --web.listen-address, repeatable: the first one given replaces
+	 * the default ":9808" */
+	const char *listen_addresses[NL_MAX_LISTEN];
+	unsigned nlisten;
+	bool listen_given;
+	bool systemd_socket;            /* --web.systemd-socket */
+	const char *web_config_file;    /* --web.config.file (exporter-toolkit
+					   format), NULL: plain HTTP */
 	const char *telemetry_path;     /* --web.telemetry-path, "/metrics" */
 	unsigned web_max_requests;      /* --web.max-requests, 40 (0: no limit) */
 	unsigned web_max_per_ip;        /* --web.max-connections-per-ip, 16 */
 	unsigned web_max_connections;   /* --web.max-connections, 1024 */
 	unsigned web_request_timeout;   /* --web.request-timeout seconds, 10 */
 	const char *libvirt_uri;        /* --libvirt.uri, "qemu:///system" */
+	const char *libvirt_run_dir;    /* --libvirt.run-dir: NAME.pid files;
+					   NULL: the URI's own */
 	enum nl_discovery discovery;    /* --discovery auto|libvirt|proc */
+	const char *qemu_users;         /* --discovery.qemu-users */
 	double sample_interval;         /* --sample.interval seconds, 2 */
 	double numa_maps_interval;      /* --placement.numa-maps-interval, 30 */
 	const char *path_procfs;        /* --path.procfs, "/proc" */

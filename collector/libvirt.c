@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "config.h"
 #include "log.h"
+#include "paths.h"
 #include "sampler.h"
 
 _Static_assert(NL_UUID_LEN >= VIR_UUID_STRING_BUFLEN,
@@ -531,32 +532,103 @@ static void lv_apply_arrivals(struct nl_libvirt *lv, struct nl_state *st,
 
 /* ---- the source ---- */
 
-void nl_libvirt_resolve_pids(struct nl_state *st)
+/* The trusted QEMU process pid from the /proc scan, or NULL. */
+static const struct nl_qproc *lv_qproc(const struct nl_state *st, pid_t pid)
+{
+	for (size_t j = 0; pid > 0 && j < st->nqprocs; j++)
+		if (st->qprocs[j].pid == pid)
+			return &st->qprocs[j];
+	return NULL;
+}
+
+int nl_libvirt_read_pidfile(const char *run_dir, const char *name, pid_t *pid)
+{
+	char path[NL_PATH_MAX], buf[32], *end;
+	long v;
+	ssize_t n;
+
+	if (!run_dir || !run_dir[0] || strchr(name, '/') ||
+	    snprintf(path, sizeof(path), "%s/%s.pid", run_dir, name) >= (int)sizeof(path))
+		return -ENOENT;
+	n = nl_read_file(path, buf, sizeof(buf));
+	if (n < 0)
+		return (int)n;
+	v = strtol(buf, &end, 10);
+	if (end == buf || v <= 0 || (*end && *end != '\n'))
+		return -EINVAL;
+	*pid = (pid_t)v;
+	return 0;
+}
+
+bool nl_libvirt_in_machine_scope(pid_t pid)
+{
+	char path[NL_PATH_MAX], buf[4096];
+
+	if (nl_path_proc(path, sizeof(path), "%d/cgroup", (int)pid) < 0 ||
+	    nl_read_file(path, buf, sizeof(buf)) <= 0)
+		return false;
+	/* systemd: machine.slice/machine-qemu\x2dID\x2dNAME.scope;
+	 * cgroupfs: /machine/qemu-ID-NAME.libvirt-qemu. Only root makes them. */
+	return strstr(buf, "/machine.slice/machine-qemu\\x2d") != NULL ||
+	       (strstr(buf, "/machine/qemu-") != NULL &&
+		strstr(buf, ".libvirt-qemu") != NULL);
+}
+
+/* Match by the process's -uuid, then by -name: for a libvirt we cannot
+ * read the pid file of, the process must be in a libvirt machine cgroup
+ * too, which no unprivileged user can put a process in. */
+static pid_t lv_match_cmdline(const struct nl_state *st, const struct nl_domain *d)
+{
+	for (size_t j = 0; d->uuid[0] && j < st->nqprocs; j++) {
+		const struct nl_qproc *q = &st->qprocs[j];
+
+		if (q->pid > 0 && strcasecmp(q->uuid, d->uuid) == 0 &&
+		    nl_libvirt_in_machine_scope(q->pid))
+			return q->pid;
+	}
+	for (size_t j = 0; d->name[0] && j < st->nqprocs; j++) {
+		const struct nl_qproc *q = &st->qprocs[j];
+
+		/* A process carrying a different UUID is another VM of the
+		 * same name (say, a session-mode guest). */
+		if (d->uuid[0] && q->uuid[0] && strcasecmp(q->uuid, d->uuid) != 0)
+			continue;
+		if (q->pid > 0 && strcmp(q->name, d->name) == 0 &&
+		    nl_libvirt_in_machine_scope(q->pid))
+			return q->pid;
+	}
+	return 0;
+}
+
+void nl_libvirt_resolve_pids(struct nl_state *st, const char *run_dir)
 {
 	for (size_t i = 0; i < st->ndomains; i++) {
 		struct nl_domain *d = &st->domains[i];
+		pid_t pid = 0;
 
-		d->pid = 0;
-		for (size_t j = 0; d->uuid[0] && j < st->nqprocs; j++) {
-			const struct nl_qproc *q = &st->qprocs[j];
-
-			if (q->pid > 0 && strcasecmp(q->uuid, d->uuid) == 0) {
-				d->pid = q->pid;
-				break;
-			}
-		}
-		for (size_t j = 0; !d->pid && d->name[0] && j < st->nqprocs; j++) {
-			const struct nl_qproc *q = &st->qprocs[j];
-
-			/* A process carrying a different UUID is another VM
-			 * of the same name (say, a session-mode guest). */
-			if (d->uuid[0] && q->uuid[0] &&
-			    strcasecmp(q->uuid, d->uuid) != 0)
-				continue;
-			if (q->pid > 0 && strcmp(q->name, d->name) == 0)
-				d->pid = q->pid;
-		}
+		/* libvirt's own record of the domain's QEMU wins */
+		if (nl_libvirt_read_pidfile(run_dir, d->name, &pid) == 0)
+			d->pid = lv_qproc(st, pid) ? pid : 0;
+		else
+			d->pid = lv_match_cmdline(st, d);
 	}
+}
+
+/* Where libvirt's QEMU driver of `uri` keeps NAME.pid: the system
+ * instance's under /run; a session's under $XDG_RUNTIME_DIR. */
+static char *lv_run_dir(const struct nl_config *cfg, const char *uri)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	char buf[NL_PATH_MAX];
+
+	if (cfg && cfg->libvirt_run_dir)
+		return strdup(cfg->libvirt_run_dir);
+	if (strcmp(uri, "qemu:///system") == 0)
+		return strdup("/run/libvirt/qemu");
+	if (strcmp(uri, "qemu:///session") == 0 && xdg &&
+	    snprintf(buf, sizeof(buf), "%s/libvirt/qemu/run", xdg) < (int)sizeof(buf))
+		return strdup(buf);
+	return strdup("");
 }
 
 static void libvirt_free(struct nl_state *st, void *priv);
@@ -589,7 +661,8 @@ static int libvirt_init(struct nl_state *st, void **priv)
 	if (st->cfg && st->cfg->libvirt_uri && st->cfg->libvirt_uri[0])
 		uri = st->cfg->libvirt_uri;
 	lv->uri = strdup(uri);
-	if (!lv->uri) {
+	lv->run_dir = lv_run_dir(st->cfg, uri);
+	if (!lv->uri || !lv->run_dir) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
@@ -672,7 +745,7 @@ static int libvirt_sample(struct nl_state *st, void *priv)
 	err = lv_fill(st, doms, n);
 	if (err)
 		goto cleanup;
-	nl_libvirt_resolve_pids(st);
+	nl_libvirt_resolve_pids(st, lv->run_dir);
 	st->domains_valid = true;
 	lv_apply_arrivals(lv, st, now);
 	lv_read_cells(st, doms, n);
@@ -726,6 +799,7 @@ static void libvirt_free(struct nl_state *st, void *priv)
 		nl_libvirt_loop_put();
 	pthread_mutex_destroy(&lv->lock);
 	free(lv->uri);
+	free(lv->run_dir);
 	free(lv);
 }
 

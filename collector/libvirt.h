@@ -20,8 +20,15 @@
  * arrival whose VM is not tracked within 60 s is dropped. */
 extern const struct nl_source nl_source_libvirt;
 
-/* Set st->domains[i].pid from st->qprocs[]: by UUID first, then by name;
- * 0 when no QEMU process matches. */
-void nl_libvirt_resolve_pids(struct nl_state *st);
+/* Set st->domains[i].pid to a (trusted) QEMU process of st->qprocs[]: the
+ * one in libvirt's pid file RUN_DIR/NAME.pid when it can be read; else by
+ * -uuid first, then by -name, and only a process in a libvirt machine
+ * cgroup. 0 when none is. run_dir may be NULL or "". */
+void nl_libvirt_resolve_pids(struct nl_state *st, const char *run_dir);
+/* Read RUN_DIR/NAME.pid. Return 0, or -errno (-EINVAL: not a PID). */
+int nl_libvirt_read_pidfile(const char *run_dir, const char *name, pid_t *pid);
+/* Is PID in a libvirt machine cgroup (systemd's machine.slice scope or
+ * cgroupfs' /machine/...libvirt-qemu)? */
+bool nl_libvirt_in_machine_scope(pid_t pid);
 
 #endif

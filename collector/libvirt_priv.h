@@ -51,6 +51,7 @@ struct nl_lv_arrival {
 
 struct nl_libvirt {
 	char *uri;
+	char *run_dir;           /* NAME.pid files ("" unknown) */
 	virConnectPtr conn;          /* NULL while disconnected */
 	int lifecycle_id;            /* event callback id, -1 none */
 	bool close_cb_registered;

@@ -2,14 +2,95 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "log.h"
 #include "paths.h"
 #include "threads.h"
+
+/* ---- trust ---- */
+
+int nl_procscan_parse_users(const char *list, uid_t *uids, int max)
+{
+	const char *p = list;
+	int n = 0;
+
+	if (!list || !*list)
+		return -EINVAL;
+	for (;;) {
+		size_t len = strcspn(p, ",");
+		char name[64], *end, pwbuf[1024];
+		struct passwd pw, *pwp = NULL;
+		unsigned long v;
+
+		if (len == 0 || len >= sizeof(name) || n >= max)
+			return -EINVAL;
+		memcpy(name, p, len);
+		name[len] = '\0';
+		v = strtoul(name, &end, 10);
+		if (isdigit((unsigned char)name[0]) && !*end)
+			uids[n++] = (uid_t)v;
+		else if (getpwnam_r(name, &pw, pwbuf, sizeof(pwbuf), &pwp) == 0 && pwp)
+			uids[n++] = pwp->pw_uid;
+		if (!p[len])
+			break;
+		p += len + 1;
+	}
+	return n;
+}
+
+int nl_proc_uid(pid_t pid, uid_t *uid)
+{
+	char path[NL_PATH_MAX], buf[4096];
+	const char *line;
+	struct stat sb;
+
+	if (nl_path_proc(path, sizeof(path), "%d/status", (int)pid) < 0)
+		return -ENAMETOOLONG;
+	if (nl_read_file(path, buf, sizeof(buf)) > 0 &&
+	    (line = strstr(buf, "\nUid:")) != NULL) {
+		*uid = (uid_t)strtoul(line + 5, NULL, 10);
+		return 0;
+	}
+	if (nl_path_proc(path, sizeof(path), "%d", (int)pid) < 0)
+		return -ENAMETOOLONG;
+	if (stat(path, &sb) < 0)
+		return -errno;
+	*uid = sb.st_uid;
+	return 0;
+}
+
+bool nl_proc_holds_kvm(pid_t pid)
+{
+	char path[NL_PATH_MAX], link[NL_PATH_MAX], target[64];
+	struct dirent *e;
+	bool found = false;
+	DIR *d;
+
+	if (nl_path_proc(path, sizeof(path), "%d/fd", (int)pid) < 0 ||
+	    !(d = nl_opendir(path)))
+		return false;
+	while (!found && (e = readdir(d))) {
+		ssize_t n;
+
+		if (e->d_name[0] == '.' ||
+		    snprintf(link, sizeof(link), "%s/%s", path, e->d_name) >= (int)sizeof(link))
+			continue;
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			found = strcmp(target, "/dev/kvm") == 0;
+		}
+	}
+	closedir(d);
+	return found;
+}
 
 bool nl_procscan_is_qemu_comm(const char *comm)
 {
@@ -234,9 +315,17 @@ struct incoming_rec {
 	bool applied;                 /* given to its tracked VM */
 };
 
+#define NL_QEMU_USERS_MAX 16
+
 struct procscan_priv {
 	char *buf;      /* cmdline buffer, reused */
 	size_t cap;
+	uid_t uids[NL_QEMU_USERS_MAX];   /* --discovery.qemu-users */
+	int nuids;
+	/* processes that looked like a VM but failed the checks, this scan */
+	unsigned untrusted;
+	pid_t untrusted_pid;
+	struct nl_complaint spoof;
 	struct incoming_rec *inc;
 	size_t ninc, cap_inc;
 	uint64_t scans;   /* completed scans */
@@ -402,9 +491,53 @@ static void incoming_finish(struct nl_state *st, struct procscan_priv *pp)
 
 static int procscan_init(struct nl_state *st, void **priv)
 {
-	(void)st;
-	*priv = calloc(1, sizeof(struct procscan_priv));
-	return *priv ? 0 : -ENOMEM;
+	const char *users = st->cfg && st->cfg->qemu_users ?
+			    st->cfg->qemu_users : NL_DEFAULT_QEMU_USERS;
+	struct procscan_priv *pp = calloc(1, sizeof(*pp));
+	int n;
+
+	if (!pp)
+		return -ENOMEM;
+	n = nl_procscan_parse_users(users, pp->uids, NL_QEMU_USERS_MAX);
+	if (n < 0) {
+		nl_err("--discovery.qemu-users=%s: a comma-separated list of at most %d users",
+			 users, NL_QEMU_USERS_MAX);
+		free(pp);
+		return n;
+	}
+	pp->nuids = n;
+	*priv = pp;
+	return 0;
+}
+
+/* A QEMU is one if it runs as one of the QEMU users or holds /dev/kvm
+ * open: a user who can do either could run a VM anyway. */
+static bool qemu_trusted(const struct procscan_priv *pp, pid_t pid)
+{
+	uid_t uid;
+
+	if (nl_proc_uid(pid, &uid) < 0)
+		return false;
+	for (int i = 0; i < pp->nuids; i++)
+		if (pp->uids[i] == uid)
+			return true;
+	return nl_proc_holds_kvm(pid);
+}
+
+/* Only a kernel thread has an empty command line (and no mm): a process
+ * that merely calls itself "vhost-N" has one. */
+static bool is_kernel_thread(struct procscan_priv *pp, pid_t pid)
+{
+	char path[NL_PATH_MAX];
+
+	return nl_path_proc(path, sizeof(path), "%d/cmdline", (int)pid) == 0 &&
+	       nl_read_file_alloc(path, &pp->buf, &pp->cap) == 0;
+}
+
+static void untrusted(struct procscan_priv *pp, pid_t pid)
+{
+	if (!pp->untrusted++ || pid < pp->untrusted_pid)
+		pp->untrusted_pid = pid;
 }
 
 static void procscan_free(struct nl_state *st, void *priv)
@@ -439,11 +572,19 @@ static int scan_one(struct nl_state *st, struct procscan_priv *pp, pid_t pid)
 	if (strncmp(comm, "vhost-", 6) == 0 && isdigit((unsigned char)comm[6])) {
 		struct nl_kworker k = { .pid = pid, .owner = atoi(comm + 6) };
 
+		if (!is_kernel_thread(pp, pid)) {
+			untrusted(pp, pid);
+			return 0;
+		}
 		snprintf(k.comm, sizeof(k.comm), "%.15s", comm);
 		return push_kworker(st, &k);
 	}
 	if (!nl_procscan_is_qemu_comm(comm))
 		return 0;
+	if (!qemu_trusted(pp, pid)) {
+		untrusted(pp, pid);
+		return 0;
+	}
 
 	memset(&q, 0, sizeof(q));
 	q.pid = pid;
@@ -474,6 +615,7 @@ static int procscan_sample(struct nl_state *st, void *priv)
 
 	st->nqprocs = 0;
 	st->nkworkers = 0;
+	pp->untrusted = 0;
 	if (nl_path_proc(path, sizeof(path), "%s", "") < 0)
 		return -ENAMETOOLONG;
 	d = nl_opendir(path);
@@ -490,6 +632,12 @@ static int procscan_sample(struct nl_state *st, void *priv)
 			break;
 	}
 	closedir(d);
+	if (pp->untrusted)
+		nl_complain(&pp->spoof, NL_LOG_WARN,
+			    "discovery: ignoring %u process(es) named like a QEMU or vhost worker that are not one (PID %d: not run by --discovery.qemu-users, no /dev/kvm; or a vhost name with a command line)",
+			    pp->untrusted, (int)pp->untrusted_pid);
+	else if (pp->spoof.active)
+		nl_complain_clear(&pp->spoof, "discovery: no more look-alike QEMU processes");
 	if (rc == 0)
 		incoming_finish(st, pp);
 	return rc;

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "state.h"
 
@@ -25,6 +26,20 @@ void nl_procscan_parse_cmdline(const char *cmdline, size_t len,
 /* True when the command line has -incoming with a value (tcp:..., defer,
  * exec:..., fd:...): a QEMU that waits for a VM's state to come in. */
 bool nl_procscan_cmdline_incoming(const char *cmdline, size_t len);
+/* ---- trust: what an unprivileged user cannot fake ---- */
+
+/* Parse --discovery.qemu-users ("root,libvirt-qemu,qemu", names or numeric
+ * uids) into at most max uids. A name that is no user here is left out
+ * (RHEL's "qemu" on Debian). Return the number of uids, or -EINVAL for an
+ * empty element or a list longer than max. */
+int nl_procscan_parse_users(const char *list, uid_t *uids, int max);
+/* The real uid of PID: the Uid line of /proc/PID/status, else the owner of
+ * /proc/PID. Return 0 or -errno. */
+int nl_proc_uid(pid_t pid, uid_t *uid);
+/* Does PID hold /dev/kvm open (one of /proc/PID/fd links to it)? Only
+ * root, or the process's own user, can read another process's fd links. */
+bool nl_proc_holds_kvm(pid_t pid);
+
 /* True for the comm of a QEMU main thread. */
 bool nl_procscan_is_qemu_comm(const char *comm);
 /* Field 22 (starttime) and field 39 (processor) of a stat line; parsed after

@@ -41,10 +41,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "api.h"
 #include "buf.h"
 #include "log.h"
 #include "prom.h"
+#include "webauth.h"
+#include "webconfig.h"
 
 
 #define HTTP_POOL_THREADS 2u
@@ -66,8 +70,32 @@ struct conn {
 	bool bad_url;                  /* the path or a query value decoded to a control byte */
 };
 
+/* One listening socket (ours, or systemd's) and the daemon serving it. */
+struct listener {
+	int fd;
+	bool v6, dual;
+	int port;
+	char name[128];
+	struct MHD_Daemon *d;
+};
+
+/* What the running daemons were started with (copies: MHD keeps pointers). */
+struct tls_mat {
+	bool on;
+	char *cert, *key, *ca, *prio;
+};
+
 struct nl_http {
-	struct MHD_Daemon *daemon;
+	struct listener lst[NL_HTTP_MAX_LISTEN];
+	size_t nlst;
+	struct tls_mat tls;
+	struct nl_webauth *auth;       /* basic auth, client certs, headers */
+	char *webcfg_path;             /* --web.config.file, or NULL */
+	char *watch[3];                /* the files it names: cert, key, CA */
+	struct nl_webcfg_stamp stamp;
+	unsigned reload_seconds;
+	uint64_t next_reload_ns;
+	atomic_ulong reloads, reload_failures;
 	struct nl_http_source src;
 	char *telemetry_path;
 	int port;
@@ -78,8 +106,8 @@ struct nl_http {
 	bool stop, reaper_started;
 	pthread_t reaper;
 	atomic_uint inflight;
-	atomic_ulong deadline_closed, refused;
-	struct nl_complaint slow_complaint, busy_complaint;
+	atomic_ulong deadline_closed, refused, auth_refused;
+	struct nl_complaint slow_complaint, busy_complaint, auth_complaint;
 };
 
 enum {
@@ -147,6 +175,7 @@ static int h_healthz(struct nl_http *h, const struct request *rq,
 static int h_api(struct nl_http *h, const struct request *rq,
 		 struct reply *rp);
 static bool admit(struct nl_http *h);
+static void maybe_reload(struct nl_http *h);
 
 /* First match wins, so the telemetry path shadows any fixed route. */
 static const struct route routes[] = {
@@ -367,7 +396,7 @@ static bool route_matches(const struct nl_http *h, const struct route *r,
 }
 
 /* Build and queue `rp`. The body's storage moves into the response. */
-static enum MHD_Result send_reply(struct MHD_Connection *conn,
+static enum MHD_Result send_reply(struct nl_http *h, struct MHD_Connection *conn,
 				  struct reply *rp, const char *allow)
 {
 	struct MHD_Response *resp;
@@ -388,9 +417,13 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn,
 	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 				    rp->content_type) != MHD_YES ||
 	    (allow && MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
-					      allow) != MHD_YES))
+					      allow) != MHD_YES) ||
+	    nl_webauth_add_headers(h->auth, resp) < 0)
 		goto cleanup;
-	ok = MHD_queue_response(conn, rp->status, resp);
+	if (rp->status == MHD_HTTP_UNAUTHORIZED)
+		ok = MHD_queue_basic_auth_fail_response(conn, "numalens", resp);
+	else
+		ok = MHD_queue_response(conn, rp->status, resp);
 
 cleanup:
 	if (resp)
@@ -428,6 +461,30 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 
 	(void)version;
 	if (!*con_cls) {
+		const char *why;
+		enum nl_auth_verdict v = nl_webauth_check(h->auth, conn, &why);
+
+		/* who is asking comes first, as in exporter-toolkit */
+		if (v != NL_AUTH_OK) {
+			if (cn)
+				cn->bad_url = false;
+			if (v == NL_AUTH_LOGIN)
+				reply_text(&rp, MHD_HTTP_UNAUTHORIZED, "Unauthorized\n");
+			else
+				reply_text(&rp, MHD_HTTP_FORBIDDEN, "Forbidden\n");
+			atomic_fetch_add(&h->auth_refused, 1);
+			pthread_mutex_lock(&h->lock);
+			nl_complain(&h->auth_complaint, NL_LOG_WARN,
+				    "http: refused %s %s: %s (%lu refused so far)",
+				    v == NL_AUTH_LOGIN ? "a login for" : "a client certificate for",
+				    route ? "a known path" : "an unknown path", why,
+				    atomic_load(&h->auth_refused));
+			pthread_mutex_unlock(&h->lock);
+			conn_phase(h, cn, C_ANSWERING, 0);
+			ok = send_reply(h, conn, &rp, NULL);
+			nl_buf_free(&rp.body);
+			return ok;
+		}
 		/* the headers are in: the body has what is left of the deadline */
 		if (cn && cn->bad_url) {
 			cn->bad_url = false;
@@ -439,7 +496,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 					   "bad request: the path or a query value holds a NUL or another control byte\n");
 			}
 			conn_phase(h, cn, C_ANSWERING, 0);
-			ok = send_reply(conn, &rp, NULL);
+			ok = send_reply(h, conn, &rp, NULL);
 			nl_buf_free(&rp.body);
 			return ok;
 		}
@@ -518,7 +575,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		}
 	}
 	conn_phase(h, cn, C_ANSWERING, 0);
-	ok = send_reply(conn, &rp, allow[0] ? allow : rp.allow);
+	ok = send_reply(h, conn, &rp, allow[0] ? allow : rp.allow);
 	nl_buf_free(&rp.body);
 	return ok;
 }
@@ -644,6 +701,14 @@ static void *reaper(void *arg)
 				    "http: closed %lu connection(s) whose request was not in within %u s (slow or stalled clients; %lu so far)",
 				    closed, h->lim.request_seconds, total);
 			pthread_mutex_lock(&h->lock);
+		}
+		if (h->webcfg_path && now >= h->next_reload_ns) {
+			h->next_reload_ns = now + (uint64_t)h->reload_seconds * 1000000000u;
+			pthread_mutex_unlock(&h->lock);
+			maybe_reload(h);
+			pthread_mutex_lock(&h->lock);
+			if (h->stop)
+				break;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_nsec += 250000000;
@@ -847,6 +912,16 @@ struct nl_http *nl_http_start(const char *listen, const char *telemetry_path,
 	return nl_http_start_limits(listen, telemetry_path, src, NULL);
 }
 
+struct nl_http *nl_http_start_limits(const char *listen, const char *telemetry_path,
+				     const struct nl_http_source *src,
+				     const struct nl_http_limits *limits)
+{
+	struct nl_http_opts o = { .listen = &listen, .nlisten = 1,
+				  .telemetry_path = telemetry_path, .limits = limits };
+
+	return nl_http_start_opts(&o, src);
+}
+
 static void fill_limits(struct nl_http_limits *l, const struct nl_http_limits *in)
 {
 	if (in)
@@ -865,29 +940,289 @@ static void fill_limits(struct nl_http_limits *l, const struct nl_http_limits *i
 		l->memory_per_connection = NL_HTTP_MEMORY;
 }
 
-struct nl_http *nl_http_start_limits(const char *listen, const char *telemetry_path,
-				     const struct nl_http_source *src,
-				     const struct nl_http_limits *limits)
+/* ---- TLS material and the daemons that serve it ---- */
+
+static void tls_free(struct tls_mat *t)
+{
+	free(t->cert);
+	if (t->key) {
+		explicit_bzero(t->key, strlen(t->key));
+		free(t->key);
+	}
+	free(t->ca);
+	free(t->prio);
+	memset(t, 0, sizeof(*t));
+}
+
+static int tls_from(struct tls_mat *t, const struct nl_webcfg *c)
+{
+	memset(t, 0, sizeof(*t));
+	if (!c || !c->tls)
+		return 0;
+	t->on = true;
+	t->cert = strdup(c->cert_pem);
+	t->key = strdup(c->key_pem);
+	t->ca = c->ca_pem ? strdup(c->ca_pem) : NULL;
+	t->prio = strdup(c->priorities);
+	if (!t->cert || !t->key || !t->prio || (c->ca_pem && !t->ca)) {
+		tls_free(t);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+static bool tls_same(const struct tls_mat *a, const struct tls_mat *b)
+{
+	return a->on == b->on && str_eq(a->cert, b->cert) && str_eq(a->key, b->key) &&
+	       str_eq(a->ca, b->ca) && str_eq(a->prio, b->prio);
+}
+
+/* One MHD daemon on (a duplicate of) listener l's socket, with TLS t. */
+static struct MHD_Daemon *start_daemon(struct nl_http *h, const struct listener *l,
+				       const struct tls_mat *t)
+{
+	/* ITC: so that a reload can quiesce the old daemon (MHD would shut
+	 * the shared listening socket down when stopping it) */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
+			 MHD_USE_ITC;
+	struct MHD_OptionItem tls[5];
+	size_t n = 0;
+	struct MHD_Daemon *d;
+	int fd = fcntl(l->fd, F_DUPFD_CLOEXEC, 3);
+
+	if (fd < 0)
+		return NULL;
+	if (l->v6)
+		flags |= l->dual ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
+	if (t->on) {
+		flags |= MHD_USE_TLS;
+		tls[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, t->cert };
+		tls[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, t->key };
+		tls[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0, t->prio };
+		if (t->ca)
+			tls[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST, 0, t->ca };
+	}
+	tls[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
+			     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+			     MHD_OPTION_LISTEN_SOCKET, fd,
+			     MHD_OPTION_THREAD_POOL_SIZE, HTTP_POOL_THREADS,
+			     MHD_OPTION_CONNECTION_LIMIT, h->lim.total,
+			     MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->lim.per_ip,
+			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, h->lim.memory_per_connection,
+			     MHD_OPTION_CONNECTION_TIMEOUT, h->lim.idle_seconds,
+			     MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+			     MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+			     MHD_OPTION_UNESCAPE_CALLBACK, unescape, h,
+			     MHD_OPTION_ARRAY, tls,
+			     MHD_OPTION_END);
+	/* MHD may or may not have closed the duplicate on failure */
+	if (!d && fcntl(fd, F_GETFD) != -1)
+		close(fd);
+	return d;
+}
+
+/* Daemons for every listener with TLS t into ds. All or none. */
+static int start_all(struct nl_http *h, const struct tls_mat *t, struct MHD_Daemon **ds)
+{
+	for (size_t i = 0; i < h->nlst; i++) {
+		ds[i] = start_daemon(h, &h->lst[i], t);
+		if (!ds[i]) {
+			nl_err("http: cannot start the HTTP%s server on %s", t->on ? "S" : "",
+			       h->lst[i].name);
+			while (i--)
+				MHD_stop_daemon(ds[i]);
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+/* ---- --web.config.file, and its reload ---- */
+
+static int load_webconfig(struct nl_http *h, struct nl_webcfg **out)
+{
+	char err[512];
+
+	if (nl_webcfg_load(h->webcfg_path, out, err, sizeof(err)) < 0) {
+		nl_err("http: --web.config.file=%s: %s", h->webcfg_path, err);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Called by the reaper without h->lock: if the file or one it names
+ * changed, load it; a bad one keeps the config in use. New TLS material
+ * gets new daemons on the same sockets; connections to the old ones close. */
+static void maybe_reload(struct nl_http *h)
+{
+	struct nl_webcfg_stamp now;
+	struct nl_webcfg *c = NULL;
+	struct tls_mat t;
+	struct MHD_Daemon *ds[NL_HTTP_MAX_LISTEN];
+	char err[512];
+
+	nl_webcfg_stamp(h->webcfg_path, h->watch, &now);
+	if (!memcmp(&now, &h->stamp, sizeof(now)))
+		return;
+	h->stamp = now;
+	if (nl_webcfg_load(h->webcfg_path, &c, err, sizeof(err)) < 0) {
+		atomic_fetch_add(&h->reload_failures, 1);
+		nl_err("http: --web.config.file=%s changed but does not load; still serving the previous one: %s",
+		       h->webcfg_path, err);
+		return;
+	}
+	if (tls_from(&t, c) < 0) {
+		nl_webcfg_free(c);
+		return;
+	}
+	if (!tls_same(&t, &h->tls)) {
+		if (start_all(h, &t, ds) < 0) {
+			atomic_fetch_add(&h->reload_failures, 1);
+			nl_err("http: --web.config.file=%s: the new TLS settings do not start; still serving the previous ones",
+			       h->webcfg_path);
+			tls_free(&t);
+			nl_webcfg_free(c);
+			return;
+		}
+		for (size_t i = 0; i < h->nlst; i++) {
+			struct MHD_Daemon *old = h->lst[i].d;
+			MHD_socket lfd = MHD_quiesce_daemon(old);
+
+			h->lst[i].d = ds[i];
+			MHD_stop_daemon(old);
+			if (lfd != MHD_INVALID_SOCKET)
+				close(lfd);   /* the old daemon's duplicate */
+		}
+		tls_free(&h->tls);
+		h->tls = t;
+	} else {
+		tls_free(&t);
+	}
+	/* from now on, watch the files the new config names */
+	nl_webcfg_files(c, h->watch);
+	nl_webcfg_stamp(h->webcfg_path, h->watch, &h->stamp);
+	nl_webauth_set(h->auth, c);
+	atomic_fetch_add(&h->reloads, 1);
+	nl_info("http: --web.config.file=%s reloaded (TLS %s, %zu basic auth user(s), %zu header(s))",
+		h->webcfg_path, h->tls.on ? "on" : "off", c->nusers, c->nheaders);
+}
+
+/* ---- listeners ---- */
+
+static int add_listener(struct nl_http *h, const char *listen)
+{
+	struct listener *l;
+	int ret;
+
+	if (h->nlst == NL_HTTP_MAX_LISTEN) {
+		nl_err("http: at most %d listen addresses", NL_HTTP_MAX_LISTEN);
+		return -E2BIG;
+	}
+	l = &h->lst[h->nlst];
+	ret = open_listen(listen, &l->fd, &l->v6, &l->dual);
+	if (ret == -EINVAL) {
+		nl_err("http: bad listen address \"%s\": want host:port, :port or [ipv6]:port",
+		       listen);
+		return ret;
+	}
+	if (ret) {
+		nl_err("http: cannot listen on %s: %s%s", listen, strerror(-ret),
+		       ret == -EADDRINUSE ?
+		       " (is another exporter running? see --web.listen-address)" : "");
+		return ret;
+	}
+	l->port = bound_port(l->fd);
+	snprintf(l->name, sizeof(l->name), "%s", listen);
+	h->nlst++;
+	return 0;
+}
+
+/* The sockets systemd passed (LISTEN_FDS, a .socket unit). */
+static int add_systemd_listeners(struct nl_http *h)
+{
+	int n = sd_listen_fds(1);
+
+	if (n <= 0) {
+		nl_err("http: --web.systemd-socket: no socket from systemd (%s)",
+		       n < 0 ? strerror(-n) : "LISTEN_FDS is not set for this process");
+		return n < 0 ? n : -ENOENT;
+	}
+	for (int i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i, v6only = 0;
+		struct listener *l;
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss), olen = sizeof(v6only);
+
+		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0 ||
+		    getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
+		    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
+			nl_err("http: --web.systemd-socket: fd %d is not a listening TCP socket", fd);
+			return -EINVAL;
+		}
+		if (h->nlst == NL_HTTP_MAX_LISTEN)
+			return -E2BIG;
+		l = &h->lst[h->nlst++];
+		l->fd = fd;
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		l->v6 = ss.ss_family == AF_INET6;
+		l->dual = l->v6 && getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &olen) == 0 &&
+			  !v6only;
+		l->port = bound_port(fd);
+		snprintf(l->name, sizeof(l->name), "systemd socket fd %d (port %d)", fd, l->port);
+	}
+	return 0;
+}
+
+static void free_http(struct nl_http *h)
+{
+	for (size_t i = 0; i < h->nlst; i++) {
+		if (h->lst[i].d)
+			MHD_stop_daemon(h->lst[i].d);
+		if (h->lst[i].fd >= 0)
+			close(h->lst[i].fd);
+	}
+	tls_free(&h->tls);
+	nl_webauth_free(h->auth);
+	nl_webcfg_files(NULL, h->watch);
+	free(h->webcfg_path);
+	pthread_mutex_destroy(&h->lock);
+	pthread_cond_destroy(&h->wake);
+	free(h->telemetry_path);
+	free(h);
+}
+
+struct nl_http *nl_http_start_opts(const struct nl_http_opts *o,
+				   const struct nl_http_source *src)
 {
 	struct nl_http *h = NULL;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
-			 MHD_USE_ERROR_LOG;
-	bool v6 = false, dual = false;
-	int fd = -1, ret;
+	struct nl_webcfg *cfg = NULL;
+	struct MHD_Daemon *ds[NL_HTTP_MAX_LISTEN];
+	int ret = 0;
 
-	if (!telemetry_path || telemetry_path[0] != '/' || !src || !src->get ||
-	    !src->put) {
-		nl_err("http: need a telemetry path starting with '/' and a snapshot source");
-		ret = -EINVAL;
-		goto cleanup;
+	if (!o || !o->telemetry_path || o->telemetry_path[0] != '/' || !src || !src->get ||
+	    !src->put || (!o->nlisten && !o->systemd_socket)) {
+		nl_err("http: need a listen address, a telemetry path starting with '/' and a snapshot source");
+		errno = EINVAL;
+		return NULL;
 	}
 	h = calloc(1, sizeof(*h));
-	if (!h || !(h->telemetry_path = strdup(telemetry_path))) {
-		ret = -ENOMEM;
-		goto cleanup;
+	if (!h || !(h->telemetry_path = strdup(o->telemetry_path)) ||
+	    !(h->auth = nl_webauth_new())) {
+		if (h)
+			free(h->telemetry_path);
+		free(h);
+		errno = ENOMEM;
+		return NULL;
 	}
 	h->src = *src;
-	fill_limits(&h->lim, limits);
+	fill_limits(&h->lim, o->limits);
+	h->reload_seconds = o->reload_seconds ? o->reload_seconds : 1;
 	pthread_mutex_init(&h->lock, NULL);
 	{
 		pthread_condattr_t ca;
@@ -897,63 +1232,52 @@ struct nl_http *nl_http_start_limits(const char *listen, const char *telemetry_p
 		pthread_cond_init(&h->wake, &ca);
 		pthread_condattr_destroy(&ca);
 	}
-	ret = open_listen(listen, &fd, &v6, &dual);
-	if (ret == -EINVAL) {
-		nl_err("http: bad listen address \"%s\": want host:port, :port or [ipv6]:port",
-		       listen);
-		goto cleanup;
+	if (o->web_config_file && o->web_config_file[0]) {
+		if (!(h->webcfg_path = strdup(o->web_config_file))) {
+			ret = -ENOMEM;
+			goto cleanup;
+		}
+		if ((ret = load_webconfig(h, &cfg)) < 0 ||
+		    (ret = nl_webcfg_files(cfg, h->watch)) < 0 ||
+		    (ret = tls_from(&h->tls, cfg)) < 0)
+			goto cleanup;
+		nl_webcfg_stamp(h->webcfg_path, h->watch, &h->stamp);
+		if (h->tls.on && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+			nl_err("http: --web.config.file asks for TLS, but this libmicrohttpd has no TLS support");
+			ret = -ENOTSUP;
+			goto cleanup;
+		}
 	}
-	if (ret) {
-		nl_err("http: cannot listen on %s: %s%s", listen, strerror(-ret),
-		       ret == -EADDRINUSE ?
-		       " (is another exporter running? see --web.listen-address)" : "");
+	for (size_t i = 0; i < o->nlisten && ret == 0; i++)
+		ret = add_listener(h, o->listen[i]);
+	if (ret == 0 && o->systemd_socket)
+		ret = add_systemd_listeners(h);
+	if (ret)
 		goto cleanup;
-	}
-	h->port = bound_port(fd);
-	if (v6)
-		flags |= dual ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
-	h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
-				     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-				     MHD_OPTION_LISTEN_SOCKET, fd,
-				     MHD_OPTION_THREAD_POOL_SIZE, HTTP_POOL_THREADS,
-				     MHD_OPTION_CONNECTION_LIMIT, h->lim.total,
-				     MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->lim.per_ip,
-				     MHD_OPTION_CONNECTION_MEMORY_LIMIT, h->lim.memory_per_connection,
-				     MHD_OPTION_CONNECTION_TIMEOUT, h->lim.idle_seconds,
-				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-				     MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
-				     MHD_OPTION_UNESCAPE_CALLBACK, unescape, h,
-				     MHD_OPTION_END);
-	if (!h->daemon) {
-		nl_err("http: cannot start the HTTP server on %s", listen);
-		ret = -EIO;
+	h->port = h->lst[0].port;
+	if ((ret = start_all(h, &h->tls, ds)) < 0)
 		goto cleanup;
-	}
-	fd = -1;   /* the daemon owns it now and closes it on stop */
+	for (size_t i = 0; i < h->nlst; i++)
+		h->lst[i].d = ds[i];
+	nl_webauth_set(h->auth, cfg);
+	cfg = NULL;
 	ret = -pthread_create(&h->reaper, NULL, reaper, h);
 	if (ret) {
 		nl_err("http: cannot start the request deadline thread: %s", strerror(-ret));
-		MHD_stop_daemon(h->daemon);
 		goto cleanup;
 	}
 	h->reaper_started = true;
-	nl_info("http: listening on %s (port %d%s), metrics at %s", listen,
-		h->port, dual ? ", IPv6 and IPv4" : "", telemetry_path);
+	for (size_t i = 0; i < h->nlst; i++)
+		nl_info("http: listening on %s (port %d%s%s), metrics at %s", h->lst[i].name,
+			h->lst[i].port, h->lst[i].dual ? ", IPv6 and IPv4" : "",
+			h->tls.on ? ", TLS" : "", h->telemetry_path);
 
 cleanup:
 	if (ret) {
-		/* MHD leaves the socket open when it rejects its options but
-		 * may close it on a later failure: close only an open one. */
-		if (fd >= 0 && fcntl(fd, F_GETFD) != -1)
-			close(fd);
-		if (h) {
-			free(h->telemetry_path);
-			pthread_mutex_destroy(&h->lock);
-			pthread_cond_destroy(&h->wake);
-		}
-		free(h);
-		h = NULL;
+		nl_webcfg_free(cfg);
+		free_http(h);
 		errno = -ret;
+		return NULL;
 	}
 	return h;
 }
@@ -969,12 +1293,14 @@ void nl_http_stop(struct nl_http *h)
 		pthread_mutex_unlock(&h->lock);
 		pthread_join(h->reaper, NULL);
 	}
-	if (h->daemon)
-		MHD_stop_daemon(h->daemon);
-	pthread_mutex_destroy(&h->lock);
-	pthread_cond_destroy(&h->wake);
-	free(h->telemetry_path);
-	free(h);
+	free_http(h);
+}
+
+unsigned long nl_http_reloads(const struct nl_http *h, unsigned long *failures)
+{
+	if (failures)
+		*failures = h ? atomic_load(&((struct nl_http *)h)->reload_failures) : 0;
+	return h ? atomic_load(&((struct nl_http *)h)->reloads) : 0;
 }
 
 unsigned long nl_http_deadline_closed(const struct nl_http *h)

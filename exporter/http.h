@@ -5,6 +5,9 @@
 #ifndef NL_HTTP_H
 #define NL_HTTP_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "snapshot.h"
 
 struct nl_arrivals;
@@ -63,6 +66,31 @@ struct nl_http *nl_http_start(const char *listen, const char *telemetry_path,
 struct nl_http *nl_http_start_limits(const char *listen, const char *telemetry_path,
 				     const struct nl_http_source *src,
 				     const struct nl_http_limits *limits);
+#define NL_HTTP_MAX_LISTEN 8
+
+/* Everything the server is started with. */
+struct nl_http_opts {
+	const char *const *listen;    /* addresses as for nl_http_start */
+	size_t nlisten;
+	bool systemd_socket;          /* also serve the sockets systemd passed
+					 (LISTEN_FDS: --web.systemd-socket) */
+	const char *telemetry_path;
+	const struct nl_http_limits *limits;   /* NULL: defaults */
+	const char *web_config_file;  /* exporter-toolkit format (webconfig.h);
+					 NULL: plain HTTP, no auth */
+	unsigned reload_seconds;      /* how often the file and the files it
+					 names are checked for changes (1) */
+};
+
+/* Start serving. A bad web config file is an error (logged, naming the
+ * key; errno EINVAL). Changes to it later are picked up within
+ * reload_seconds; a bad change is logged and the config in use stays. */
+struct nl_http *nl_http_start_opts(const struct nl_http_opts *o,
+				   const struct nl_http_source *src);
+/* Successful reloads of the web config since start; *failures (if not
+ * NULL) the changes that did not load. */
+unsigned long nl_http_reloads(const struct nl_http *h, unsigned long *failures);
+
 /* Connections closed because their request was not in by the deadline, and
  * requests refused with 503 over max_requests, since start. */
 unsigned long nl_http_deadline_closed(const struct nl_http *h);

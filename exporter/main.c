@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
 
 #include "apply.h"
 #include "cmd_events.h"
@@ -21,6 +23,7 @@
 #include "perf.h"
 #include "sampler.h"
 #include "snapshot.h"
+#include "webconfig.h"
 
 
 /* parse_flags() results besides 0 */
@@ -33,7 +36,7 @@ struct options {
 };
 
 enum flag_kind { F_STRING, F_DURATION, F_DISCOVERY, F_LOGLEVEL, F_DOUBLE, F_UINT,
-		 F_BYTES, F_POLICY, F_BOOL };
+		 F_BYTES, F_POLICY, F_BOOL, F_LISTEN };
 
 struct flag {
 	const char *name;     /* without the leading "--" */
@@ -46,8 +49,12 @@ struct flag {
 #define CFG(field) offsetof(struct options, cfg.field)
 
 static const struct flag flags[] = {
-	{ "web.listen-address", F_STRING, CFG(listen_address), "ADDRESS",
-	  "Address to listen on: \":PORT\" (all, IPv6 and IPv4), \"HOST:PORT\", \"[IPV6]:PORT\"." },
+	{ "web.listen-address", F_LISTEN, CFG(listen_addresses), "ADDRESS",
+	  "Address to listen on: \":PORT\" (all, IPv6 and IPv4), \"HOST:PORT\", \"[IPV6]:PORT\"; repeat for several." },
+	{ "web.systemd-socket", F_BOOL, CFG(systemd_socket), "true|false",
+	  "Also serve the sockets systemd passes (a numalens.socket unit; LISTEN_FDS)." },
+	{ "web.config.file", F_STRING, CFG(web_config_file), "FILE",
+	  "TLS, basic auth and headers, in the Prometheus exporter-toolkit web config format; re-read when it changes." },
 	{ "web.telemetry-path", F_STRING, CFG(telemetry_path), "PATH",
 	  "Path under which to expose metrics." },
 	{ "web.max-requests", F_UINT, CFG(web_max_requests), "N",
@@ -60,8 +67,12 @@ static const struct flag flags[] = {
 	  "A request's headers and body must be in within this many seconds (slow clients are closed)." },
 	{ "libvirt.uri", F_STRING, CFG(libvirt_uri), "URI",
 	  "libvirt connection URI." },
+	{ "libvirt.run-dir", F_STRING, CFG(libvirt_run_dir), "DIR",
+	  "Where libvirt keeps each running domain's NAME.pid (default: /run/libvirt/qemu for qemu:///system); the VM's QEMU is the PID in it." },
 	{ "discovery", F_DISCOVERY, CFG(discovery), "auto|libvirt|proc",
 	  "How to find VMs: libvirt, a /proc scan for QEMU processes, or libvirt with the scan as fallback." },
+	{ "discovery.qemu-users", F_STRING, CFG(qemu_users), "USER,...",
+	  "A /proc-found QEMU is a VM only if it runs as one of these users (names or uids) or holds /dev/kvm open." },
 	{ "sample.interval", F_DURATION, CFG(sample_interval), "DURATION",
 	  "Time between sample cycles (\"2\", \"2s\", \"500ms\", \"1m\"; at least 100ms)." },
 	{ "placement.numa-maps-interval", F_DURATION, CFG(numa_maps_interval), "DURATION",
@@ -151,6 +162,9 @@ static void format_default(const struct options *o, const struct flag *f,
 	const void *p = (const char *)o + f->off;
 
 	switch (f->kind) {
+	case F_LISTEN:
+		snprintf(buf, len, "\"%s\"", o->cfg.listen_addresses[0]);
+		break;
 	case F_STRING: {
 		const char *v = *(const char *const *)p;
 
@@ -235,6 +249,16 @@ static int set_flag(struct options *o, const struct flag *f, const char *v)
 	switch (f->kind) {
 	case F_STRING:
 		*(const char **)p = v;
+		return 0;
+	case F_LISTEN:
+		(void)p;
+		if (!o->cfg.listen_given) {
+			o->cfg.listen_given = true;
+			o->cfg.nlisten = 0;
+		}
+		if (o->cfg.nlisten == NL_MAX_LISTEN)
+			return -E2BIG;
+		o->cfg.listen_addresses[o->cfg.nlisten++] = v;
 		return 0;
 	case F_DURATION:
 		return parse_duration(v, (double *)p);
@@ -450,6 +474,86 @@ static void sampler_wake(void *arg)
 	nl_sampler_wake(arg);
 }
 
+/* Is the sampler alive: a snapshot younger than /healthz allows? */
+static bool sampler_alive(struct nl_sampler *sampler, double interval)
+{
+	struct nl_snapshot *snap = nl_sampler_get(sampler);
+	struct timespec ts;
+	double age;
+
+	if (!snap)
+		return true;   /* the first cycle may take a while: not stuck */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	age = ((double)ts.tv_sec * 1e9 + (double)ts.tv_nsec - (double)snap->mono_ns) / 1e9;
+	nl_snapshot_put(snap);
+	return age <= 3 * interval + 10;
+}
+
+/* Wait for SIGINT or SIGTERM and return it. Under systemd with
+ * WatchdogSec=, ping the watchdog every half period while the sampler
+ * publishes snapshots: a stuck sampler gets the daemon restarted. */
+static int wait_for_stop(const sigset_t *sigs, struct nl_sampler *sampler, double interval)
+{
+	uint64_t usec = 0;
+	bool watchdog = sd_watchdog_enabled(0, &usec) > 0 && usec > 0;
+	bool warned = false;
+
+	if (watchdog)
+		nl_info("systemd watchdog: every %.1f s while the sampler runs",
+			(double)usec / 2e6);
+	for (;;) {
+		struct timespec t = { (time_t)(usec / 2000000), (long)(usec / 2 % 1000000) * 1000 };
+		int sig = watchdog ? sigtimedwait(sigs, NULL, &t) : 0;
+
+		if (!watchdog && sigwait(sigs, &sig) == 0)
+			return sig;
+		if (sig > 0)
+			return sig;
+		if (sampler_alive(sampler, interval)) {
+			sd_notify(0, "WATCHDOG=1");
+			warned = false;
+		} else if (!warned) {
+			nl_err("the sampler published no snapshot for more than %.0f s: not pinging the systemd watchdog",
+			       3 * interval + 10);
+			warned = true;
+		}
+	}
+}
+
+/* numalens hash-password [--cost=N]: a bcrypt hash of the first line of
+ * stdin, for basic_auth_users in --web.config.file. */
+static int cmd_hash_password(int argc, char **argv)
+{
+	char line[256], hash[128];
+	int cost = 10;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strncmp(argv[i], "--cost=", 7) && atoi(argv[i] + 7) >= 4 &&
+		    atoi(argv[i] + 7) <= 31) {
+			cost = atoi(argv[i] + 7);
+		} else {
+			fprintf(stderr, "usage: numalens hash-password [--cost=4..31] < password\n"
+				"Prints a bcrypt hash of the first line of stdin for basic_auth_users (--web.config.file).\n");
+			return strcmp(argv[i], "--help") ? 2 : 0;
+		}
+	}
+	if (fgets(line, sizeof(line), stdin))
+		line[strcspn(line, "\r\n")] = '\0';
+	else
+		line[0] = '\0';
+	if (!line[0]) {
+		fprintf(stderr, "numalens hash-password: no password on stdin\n");
+		return 1;
+	}
+	if (nl_webcfg_bcrypt_hash(line, cost, hash, sizeof(hash)) < 0) {
+		fprintf(stderr, "numalens hash-password: libcrypt made no bcrypt hash\n");
+		return 1;
+	}
+	explicit_bzero(line, sizeof(line));
+	printf("%s\n", hash);
+	return 0;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	struct options o;
@@ -481,18 +585,26 @@ static int cmd_serve(int argc, char **argv)
 		nl_err("cannot create the sampler");
 		goto cleanup;
 	}
-	http = nl_http_start_limits(o.cfg.listen_address, o.cfg.telemetry_path,
-				    &(struct nl_http_source){ .get = sampler_get, .put = sampler_put,
-							      .arg = sampler,
-							      .interval = o.cfg.sample_interval,
-							      .arrivals = nl_sampler_arrivals(sampler),
-							      .wake = sampler_wake },
-				    &(struct nl_http_limits){
-					    .request_seconds = o.cfg.web_request_timeout,
-					    .per_ip = o.cfg.web_max_per_ip,
-					    .total = o.cfg.web_max_connections,
-					    .max_requests = o.cfg.web_max_requests,
-					    .max_requests_set = true });
+	http = nl_http_start_opts(
+		&(struct nl_http_opts){
+			.listen = o.cfg.listen_addresses,
+			/* with the systemd socket, the default address is not
+			 * opened too: only those given */
+			.nlisten = o.cfg.systemd_socket && !o.cfg.listen_given ? 0 : o.cfg.nlisten,
+			.systemd_socket = o.cfg.systemd_socket,
+			.telemetry_path = o.cfg.telemetry_path,
+			.web_config_file = o.cfg.web_config_file,
+			.limits = &(struct nl_http_limits){
+				.request_seconds = o.cfg.web_request_timeout,
+				.per_ip = o.cfg.web_max_per_ip,
+				.total = o.cfg.web_max_connections,
+				.max_requests = o.cfg.web_max_requests,
+				.max_requests_set = true } },
+		&(struct nl_http_source){ .get = sampler_get, .put = sampler_put,
+					  .arg = sampler,
+					  .interval = o.cfg.sample_interval,
+					  .arrivals = nl_sampler_arrivals(sampler),
+					  .wake = sampler_wake });
 	if (!http)
 		goto cleanup;
 	ret = nl_sampler_start(sampler);
@@ -500,8 +612,10 @@ static int cmd_serve(int argc, char **argv)
 		nl_err("cannot start the sampler thread: %s", strerror(-ret));
 		goto cleanup;
 	}
-	if (sigwait(&sigs, &sig) == 0)
-		nl_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	sd_notify(0, "READY=1\nSTATUS=serving");
+	sig = wait_for_stop(&sigs, sampler, o.cfg.sample_interval);
+	nl_info("received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	sd_notify(0, "STOPPING=1");
 	rc = 0;
 
 cleanup:
@@ -520,6 +634,7 @@ static const struct {
 	{ "events", nl_cmd_events },
 	{ "apply", nl_cmd_apply },
 	{ "place", nl_cmd_place },
+	{ "hash-password", cmd_hash_password },
 };
 
 int main(int argc, char **argv)

@@ -37,7 +37,7 @@ static void usage(FILE *f)
 		"making moves (lower step) first, until SIGINT or SIGTERM.\n\n"
 		"Flags:\n"
 		"  --url=URL           numalens to ask (default http://127.0.0.1:9808;\n"
-		"                      e.g. http://[::1]:9808; http only)\n"
+		"                      e.g. http://[::1]:9808, https://host:9808)\n"
 		"  --id=ID             the hint to apply\n"
 		"  --vm=NAME           every hint for VM NAME (incl. room-making moves\n"
 		"                      of other VMs for it), in step order\n"
@@ -50,7 +50,11 @@ static void usage(FILE *f)
 		"  --timeout=SECONDS   HTTP timeout (default 10)\n"
 		"  --yes               apply; without it, a dry run\n"
 		"  --dry-run           log what would be applied (the default, explicit)\n"
-		"  --insecure          allow a --url that is not this host (loopback)\n\n"
+		"  --insecure          allow a --url that is not this host (loopback)\n"
+		"                      without https and --tls.ca-file\n"
+		"  --tls.ca-file=FILE  trust an https --url signed by this CA\n"
+		"  --tls.cert-file=FILE --tls.key-file=FILE  client certificate (mTLS)\n"
+		"  --auth.user=USER --auth.password-file=FILE  basic auth\n\n"
 		"Every PID and TID is checked before anything changes: the PID is the\n"
 		"hint's QEMU (its -name, run as root or libvirt-qemu, or holding\n"
 		"/dev/kvm), each TID one of its threads. Server strings are printed with\n"
@@ -81,6 +85,11 @@ static bool set_flag(struct nl_apply_opts *o, const char *name, size_t n, const 
 		{ "libvirt.uri", offsetof(struct nl_apply_opts, uri) },
 		{ "path.procfs", offsetof(struct nl_apply_opts, procfs) },
 		{ "state", offsetof(struct nl_apply_opts, state) },
+		{ "tls.ca-file", offsetof(struct nl_apply_opts, ca_file) },
+		{ "tls.cert-file", offsetof(struct nl_apply_opts, cert_file) },
+		{ "tls.key-file", offsetof(struct nl_apply_opts, key_file) },
+		{ "auth.user", offsetof(struct nl_apply_opts, user) },
+		{ "auth.password-file", offsetof(struct nl_apply_opts, password_file) },
 	};
 
 	for (size_t k = 0; k < sizeof(strs) / sizeof(strs[0]); k++) {
@@ -172,10 +181,12 @@ static int check_opts(const struct nl_apply_opts *o)
 		fprintf(stderr, "numalens apply: --yes or --dry-run, not both\n");
 		return 2;
 	}
-	/* hints change pinning and move memory: only a server on this host is
-	 * trusted without more (client TLS is not built yet) */
-	if (!o->insecure && !nl_apply_url_is_loopback(o->url)) {
-		fprintf(stderr, "numalens apply: --url=%s is not this host (loopback): hints from elsewhere are trusted only with --insecure\n",
+	/* hints change pinning and move memory: only a server on this host,
+	 * or one that proves who it is (https and the CA it must be signed
+	 * by), is trusted without more */
+	if (!o->insecure && !nl_apply_url_is_loopback(o->url) &&
+	    !(o->ca_file && !strncasecmp(o->url, "https://", 8))) {
+		fprintf(stderr, "numalens apply: --url=%s is not this host (loopback): hints from elsewhere are trusted over https with --tls.ca-file, or with --insecure\n",
 			o->url);
 		return 2;
 	}
@@ -354,7 +365,7 @@ static Numalens__V1__HintList *fetch(const struct nl_apply_opts *o, int *ret)
 	*ret = 1;
 	rc = nl_apply_hints_url(o->url, &q, &url);
 	if (rc == -EINVAL) {
-		fprintf(stderr, "numalens apply: --url: want http://HOST[:PORT][/PREFIX], got \"%s\"\n", o->url);
+		fprintf(stderr, "numalens apply: --url: want http[s]://HOST[:PORT][/PREFIX], got \"%s\"\n", o->url);
 		*ret = 2;
 		return NULL;
 	}
@@ -407,15 +418,20 @@ int nl_cmd_apply(int argc, char **argv)
 	struct nl_apply_opts o;
 	struct nl_apply_ctx c = { 0 };
 	Numalens__V1__HintList *list = NULL;
+	struct nl_apply_client client;
+	char password[256] = "";
 	int rc, ret = 1, failed = 0;
 
 	rc = parse_opts(argc, argv, &o);
 	if (rc)
 		return rc == 1 ? 0 : 2;
+	if (nl_apply_client_from("apply", &o, &client, password, sizeof(password)))
+		return 2;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "numalens apply: cannot initialise libcurl\n");
 		return 1;
 	}
+	nl_apply_http_client(&client);
 	if (o.follow) {
 		ret = nl_apply_follow(&o);
 		curl_global_cleanup();

@@ -121,7 +121,7 @@ int nl_apply_api_url(const char *base, const struct nl_apply_path *p, char **out
 
 	*out = NULL;
 	/* the scheme as typed: libcurl alone would also take "http:/host" */
-	if (strncasecmp(base, "http://", 7) != 0)
+	if (strncasecmp(base, "http://", 7) != 0 && strncasecmp(base, "https://", 8) != 0)
 		return -EINVAL;
 	u = curl_url();
 	if (!u)
@@ -231,6 +231,69 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 	return stop_flag && *stop_flag;
 }
 
+static const struct nl_apply_client *client;
+
+void nl_apply_http_client(const struct nl_apply_client *c)
+{
+	client = c;
+}
+
+int nl_apply_client_from(const char *prog, const struct nl_apply_opts *o,
+			 struct nl_apply_client *c, char *pw, size_t pwlen)
+{
+	memset(c, 0, sizeof(*c));
+	c->ca_file = o->ca_file;
+	c->cert_file = o->cert_file;
+	c->key_file = o->key_file;
+	c->user = o->user;
+	if (!o->cert_file != !o->key_file) {
+		fprintf(stderr, "numalens %s: --tls.cert-file and --tls.key-file go together\n", prog);
+		return 2;
+	}
+	if (!o->user != !o->password_file) {
+		fprintf(stderr, "numalens %s: --auth.user and --auth.password-file go together\n", prog);
+		return 2;
+	}
+	if (o->password_file) {
+		FILE *f = fopen(o->password_file, "r");
+
+		if (!f || !fgets(pw, (int)pwlen, f)) {
+			fprintf(stderr, "numalens %s: --auth.password-file=%s: %s\n", prog,
+				o->password_file, f ? "empty" : strerror(errno));
+			if (f)
+				fclose(f);
+			return 2;
+		}
+		fclose(f);
+		pw[strcspn(pw, "\r\n")] = '\0';
+		c->password = pw;
+	}
+	return 0;
+}
+
+/* TLS and basic auth of the client set, if any. */
+static CURLcode set_client(CURL *h)
+{
+	CURLcode cc = CURLE_OK;
+
+	if (!client)
+		return cc;
+	if (client->ca_file)
+		cc = curl_easy_setopt(h, CURLOPT_CAINFO, client->ca_file);
+	if (!cc && client->cert_file)
+		cc = curl_easy_setopt(h, CURLOPT_SSLCERT, client->cert_file);
+	if (!cc && client->key_file)
+		cc = curl_easy_setopt(h, CURLOPT_SSLKEY, client->key_file);
+	if (!cc && client->user) {
+		cc = curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		if (!cc)
+			cc = curl_easy_setopt(h, CURLOPT_USERNAME, client->user);
+		if (!cc)
+			cc = curl_easy_setopt(h, CURLOPT_PASSWORD, client->password);
+	}
+	return cc;
+}
+
 /* The options of one transfer, in the order they are set. */
 static CURLcode set_options(CURL *h, const struct nl_apply_req *q, struct curl_slist *hdrs,
 			    struct sink *s, char *ebuf)
@@ -242,7 +305,9 @@ static CURLcode set_options(CURL *h, const struct nl_apply_req *q, struct curl_s
 		ms = 1;
 	cc = curl_easy_setopt(h, CURLOPT_URL, q->url);
 	if (!cc)
-		cc = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
+		cc = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (!cc)
+		cc = set_client(h);
 	if (!cc)
 		cc = curl_easy_setopt(h, CURLOPT_PROXY, "");
 	if (!cc)

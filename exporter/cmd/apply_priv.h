@@ -24,6 +24,7 @@
 
 #include "apply.h"
 #include "buf.h"
+#include "config.h"
 #include "types.h"
 #include "numalens.pb-c.h"
 
@@ -40,7 +41,27 @@ struct nl_apply_opts {
 	double backoff_max;        /* --follow: longest wait between retries */
 	bool yes, dry_run, follow;
 	bool insecure;             /* --insecure: a --url that is not loopback */
+	/* client TLS and basic auth, for a numalens with --web.config.file */
+	const char *ca_file;       /* --tls.ca-file: the server's CA */
+	const char *cert_file;     /* --tls.cert-file: our certificate (mTLS) */
+	const char *key_file;      /* --tls.key-file */
+	const char *user;          /* --auth.user */
+	const char *password_file; /* --auth.password-file */
 };
+
+/* How every request reaches the server: TLS (https URLs) and basic auth.
+ * NULL members are left to libcurl's defaults. */
+struct nl_apply_client {
+	const char *ca_file, *cert_file, *key_file;
+	const char *user, *password;
+};
+/* Use c for every request from now on (copied by pointer: it must outlive
+ * them); NULL: none. */
+void nl_apply_http_client(const struct nl_apply_client *c);
+/* Fill c from o, reading the password file into pw (pwlen bytes). Return 0,
+ * or 2 with a message on stderr ("numalens PROG: ..."). */
+int nl_apply_client_from(const char *prog, const struct nl_apply_opts *o,
+			 struct nl_apply_client *c, char *pw, size_t pwlen);
 
 /* ---- HTTP (apply_http.c) ---- */
 
@@ -70,10 +91,10 @@ struct nl_cmd_flag {
 };
 int nl_cmd_flag(const char *prog, int argc, char **argv, int *i, struct nl_cmd_flag *f);
 
-/* The URL of `p` on the server `base` names: http://HOST[:PORT][/PREFIX],
+/* The URL of `p` on the server `base` names: http[s]://HOST[:PORT][/PREFIX],
  * HOST a name, an IPv4 address or [IPv6]. *out is the caller's to free().
- * Return 0, -EINVAL (not such a URL: another scheme such as https, user
- * info, a query or fragment, port 0) or -ENOMEM. */
+ * Return 0, -EINVAL (not such a URL: another scheme, user info (give
+ * --auth.user), a query or fragment, port 0) or -ENOMEM. */
 int nl_apply_api_url(const char *base, const struct nl_apply_path *p, char **out);
 
 /* `s` with each control byte (C0 but tab and newline, DEL, UTF-8 C1) as \xNN; the
@@ -245,12 +266,13 @@ int nl_apply_run_pin_thread(const struct nl_apply_ctx *c, const struct nl_apply_
 int nl_apply_run_migrate_pages(const struct nl_apply_ctx *c, const struct nl_apply_act *a);
 int nl_apply_run_move_pages(const struct nl_apply_ctx *c, const struct nl_apply_act *a);
 
-/* The user libvirt runs QEMU as on Debian (qemu.conf's default). */
-#define NL_APPLY_QEMU_USER "libvirt-qemu"
+/* The users QEMU may run as: discovery's default (config.h). */
+#define NL_APPLY_QEMU_USERS NL_DEFAULT_QEMU_USERS
 
-/* Is `pid` a QEMU this host runs, by checks an unprivileged user cannot
- * fake: it runs as root or as `qemu_user`, or holds /dev/kvm open. */
-bool nl_apply_pid_trusted(int pid, const char *qemu_user);
+/* Is `pid` a QEMU this host runs, by discovery's checks, which an
+ * unprivileged user cannot fake: it runs as one of `qemu_users` (a
+ * --discovery.qemu-users list; NULL: root only), or holds /dev/kvm open. */
+bool nl_apply_pid_trusted(int pid, const char *qemu_users);
 /* Is `pid` still the QEMU of VM `vm` (its -name, and trusted), under
  * --path.procfs? */
 bool nl_apply_pid_is_vm(int pid, const char *vm);

@@ -15,7 +15,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "paths.h"
+#include "procscan.h"
 
 #define NL_MPOL_MF_MOVE (1 << 1)
 #define MOVE_BATCH 1024
@@ -44,54 +46,17 @@ static bool name_arg_is(const char *v, const char *vm)
 	return *w == '\0' && (*v == '\0' || (*v == ',' && v[1] != ','));
 }
 
-/* Does `pid` hold /dev/kvm open (an fd linking to it)? */
-static bool holds_kvm(int pid)
+bool nl_apply_pid_trusted(int pid, const char *qemu_users)
 {
-	char path[NL_PATH_MAX], link[NL_PATH_MAX], target[64];
-	struct dirent *e;
-	bool found = false;
-	DIR *d;
+	uid_t uids[16], uid;
+	int n = nl_procscan_parse_users(qemu_users ? qemu_users : "0", uids, 16);
 
-	if (nl_path_proc(path, sizeof(path), "%d/fd", pid) < 0 || !(d = opendir(path)))
+	if (pid <= 0 || nl_proc_uid(pid, &uid) < 0)
 		return false;
-	while (!found && (e = readdir(d))) {
-		ssize_t n;
-
-		if (e->d_name[0] == '.' ||
-		    snprintf(link, sizeof(link), "%s/%s", path, e->d_name) >= (int)sizeof(link))
-			continue;
-		n = readlink(link, target, sizeof(target) - 1);
-		if (n > 0) {
-			target[n] = '\0';
-			found = strcmp(target, "/dev/kvm") == 0;
-		}
-	}
-	closedir(d);
-	return found;
-}
-
-bool nl_apply_pid_trusted(int pid, const char *qemu_user)
-{
-	char path[NL_PATH_MAX], *buf = NULL, *line;
-	size_t cap = 0;
-	long uid = -1;
-	struct passwd pw, *pwp = NULL;
-	char pwbuf[1024];
-
-	if (pid <= 0 || nl_path_proc(path, sizeof(path), "%d/status", pid) < 0 ||
-	    nl_read_file_alloc(path, &buf, &cap) <= 0) {
-		free(buf);
-		return false;
-	}
-	if ((line = strstr(buf, "\nUid:")))
-		uid = strtol(line + 5, NULL, 10);
-	free(buf);
-	if (uid == 0)
-		return true;
-	if (uid > 0 && qemu_user && getpwnam_r(qemu_user, &pw, pwbuf, sizeof(pwbuf), &pwp) == 0 &&
-	    pwp && (long)pwp->pw_uid == uid)
-		return true;
-	return uid > 0 && holds_kvm(pid);
+	for (int i = 0; i < n; i++)
+		if (uids[i] == uid)
+			return true;
+	return nl_proc_holds_kvm(pid);
 }
 
 bool nl_apply_pid_is_vm(int pid, const char *vm)
@@ -103,7 +68,7 @@ bool nl_apply_pid_is_vm(int pid, const char *vm)
 
 	if (pid <= 0 || !vm || nl_path_proc(path, sizeof(path), "%d/cmdline", pid) < 0)
 		return false;
-	if (!nl_apply_pid_trusted(pid, NL_APPLY_QEMU_USER))
+	if (!nl_apply_pid_trusted(pid, NL_APPLY_QEMU_USERS))
 		return false;
 	n = nl_read_file_alloc(path, &buf, &cap);
 	for (ssize_t i = 0; n > 0 && i < n && !ok;) {
@@ -143,7 +108,7 @@ static int check_pid(const struct nl_apply_ctx *c, const Numalens__V1__Hint *h)
 	if (nl_apply_pid_is_vm(h->pid, h->vm))
 		return 0;
 	fprintf(c->out, "        error: PID %d is not the QEMU of VM \"%s\" (a stale hint, or not a QEMU this host runs: "
-		"its -name, and root, the " NL_APPLY_QEMU_USER " user or /dev/kvm held)\n",
+		"its -name, and run by one of " NL_APPLY_QEMU_USERS " or holding /dev/kvm)\n",
 		h->pid, h->vm ? h->vm : "?");
 	return -ESRCH;
 }

@@ -567,7 +567,7 @@ static int follow_setup(struct follower *f, const struct nl_apply_opts *o)
 		return 1;
 	}
 	if (!f->url) {
-		fprintf(stderr, "numalens apply: --url: want http://HOST[:PORT][/PREFIX], got \"%s\"\n", o->url);
+		fprintf(stderr, "numalens apply: --url: want http[s]://HOST[:PORT][/PREFIX], got \"%s\"\n", o->url);
 		return 2;
 	}
 	if (nl_paths_set(o->procfs, "/sys") < 0) {

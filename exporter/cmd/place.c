@@ -125,7 +125,7 @@ static bool url_ok(const char *flag, const char *url)
 
 	free(u);
 	if (rc == -EINVAL)
-		fprintf(stderr, "numalens place: --%s: want http://HOST[:PORT][/PREFIX], got \"%s\"\n",
+		fprintf(stderr, "numalens place: --%s: want http[s]://HOST[:PORT][/PREFIX], got \"%s\"\n",
 			flag, url);
 	return rc != -EINVAL;
 }
@@ -287,7 +287,7 @@ static int ask(const char *base, const struct nl_apply_path *p, double timeout,
 	*out = NULL;
 	rc = nl_apply_api_url(base, p, &url);
 	if (rc) {
-		snprintf(err, errlen, rc == -EINVAL ? "want http://HOST[:PORT][/PREFIX], got \"%s\""
+		snprintf(err, errlen, rc == -EINVAL ? "want http[s]://HOST[:PORT][/PREFIX], got \"%s\""
 			 : "out of memory", base);
 		return rc;
 	}

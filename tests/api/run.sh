@@ -240,8 +240,10 @@ nl_check_num --names=status,want "apply of an unknown id exits 3" $? -eq 3
 "$BIN" apply --url="$URL" --vm=ghost > "$OUT/apply4.txt" 2>&1
 nl_check "apply for an unknown VM exits 3 with the server's message" \
 	sh -c "grep -q 'no VM named' '$OUT/apply4.txt'"
-"$BIN" apply --url="https://127.0.0.1:$PORT" --vm=alpha > /dev/null 2>&1
-nl_check_num --names=status,want "apply refuses https (exit 2)" $? -eq 2
+"$BIN" apply --url="https://127.0.0.1:$PORT" --vm=alpha > "$OUT/apply-https.txt" 2>&1
+nl_check_num --names=status,want "apply over https to a plain-HTTP numalens fails (exit 1)" $? -eq 1
+"$BIN" apply --url="ftp://127.0.0.1:$PORT" --vm=alpha > /dev/null 2>&1
+nl_check_num --names=status,want "apply refuses a URL that is not http or https (exit 2)" $? -eq 2
 "$BIN" apply --url="$URL" --vm=alpha --yes --path.procfs="$OUT/host/proc" > "$OUT/apply5.txt" 2>&1
 nl_check_num --names=status,want "apply --yes refuses a fixture procfs (its PIDs are not real)" $? -eq 2
 

@@ -270,7 +270,8 @@ nl_check_eq "unit: only CAP_PERFMON, bounding and ambient" \
 for kv in NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=yes PrivateDevices=yes \
 	ProtectKernelTunables=yes ProtectControlGroups=yes RestrictNamespaces=yes \
 	MemoryDenyWriteExecute=yes 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' \
-	'EnvironmentFile=-/etc/default/numalens' 'SystemCallFilter=@system-service perf_event_open'; do
+	'EnvironmentFile=-/etc/default/numalens' 'SystemCallFilter=@system-service perf_event_open' \
+	Type=notify NotifyAccess=main WatchdogSec=60s IPAddressDeny=any IPAddressAllow=localhost; do
 	ck "unit: $kv" grep -qxF "$kv" "$UNIT"
 done
 ck "unit: ExecStart passes \$NUMALENS_ARGS, set in the environment file" sh -c \
@@ -343,7 +344,7 @@ fi
 
 # --- Kubernetes -------------------------------------------------------------
 echo "deploy: Kubernetes manifests"
-for f in namespace daemonset service servicemonitor kustomization; do
+for f in namespace daemonset service servicemonitor networkpolicy kustomization; do
 	yaml2json "$K8S/$f.yaml" > "$OUT/k8s-$f.json" 2>"$OUT/yq.err" ||
 		nl_fail "$f.yaml parses: $(cat "$OUT/yq.err")"
 done
@@ -351,7 +352,7 @@ DS=$OUT/k8s-daemonset.json SVC=$OUT/k8s-service.json SM=$OUT/k8s-servicemonitor.
 C='.spec.template.spec.containers[0]'
 kcheck() { local what=$1 file=$2; shift 2; ck "$what" jqt "$@" "$file"; }
 kcheck "kustomization lists every manifest" "$OUT/k8s-kustomization.json" \
-	'.resources | sort == ["daemonset.yaml", "namespace.yaml", "service.yaml", "servicemonitor.yaml"]'
+	'.resources | sort == ["daemonset.yaml", "namespace.yaml", "networkpolicy.yaml", "service.yaml", "servicemonitor.yaml"]'
 kcheck "namespace allows what the pod needs (Pod Security privileged)" "$OUT/k8s-namespace.json" \
 	'.kind == "Namespace" and .metadata.labels["pod-security.kubernetes.io/enforce"] == "privileged"'
 kcheck "DaemonSet: apps/v1, selector matches the pod labels" "$DS" \
@@ -369,7 +370,7 @@ kcheck "DaemonSet: capabilities drop ALL, add exactly PERFMON and SYS_PTRACE" "$
 kcheck "DaemonSet: seccomp RuntimeDefault" "$DS" \
 	'.spec.template.spec.securityContext.seccompProfile.type == "RuntimeDefault"'
 kcheck "DaemonSet: hostPath volumes are exactly /sys and /run/libvirt" "$DS" \
-	'[.spec.template.spec.volumes[] | .hostPath.path] | sort == ["/run/libvirt", "/sys"]'
+	'[.spec.template.spec.volumes[] | select(.hostPath) | .hostPath.path] | sort == ["/run/libvirt", "/sys"]'
 kcheck "DaemonSet: every mount is read-only" "$DS" "[$C.volumeMounts[] | .readOnly == true] | all"
 kcheck "DaemonSet: --path.sysfs is where host /sys is mounted" "$DS" \
 	"(.spec.template.spec.volumes[] | select(.hostPath.path == \"/sys\") | .name) as \$v
@@ -381,6 +382,21 @@ kcheck "DaemonSet: port 'metrics' 9808 matches --web.listen-address, probes on /
 	"($C.ports[] | select(.name == \"metrics\") | .containerPort == 9808)
 	 and ($C.args | index(\"--web.listen-address=:9808\") != null)
 	 and $C.readinessProbe.httpGet.path == \"/healthz\" and $C.livenessProbe.httpGet.path == \"/healthz\""
+kcheck "DaemonSet: --web.config.file inside the mounted secret numalens-web, probes over HTTPS" "$DS" \
+	"(.spec.template.spec.volumes[] | select(.secret.secretName == \"numalens-web\") | .name) as \$v
+	 | ($C.volumeMounts[] | select(.name == \$v) | .mountPath) as \$m
+	 | ($C.args | map(select(startswith(\"--web.config.file=\" + \$m + \"/\"))) | length == 1)
+	 and $C.readinessProbe.httpGet.scheme == \"HTTPS\" and $C.livenessProbe.httpGet.scheme == \"HTTPS\""
+NP=$OUT/k8s-networkpolicy.json
+ck "NetworkPolicy: the DaemonSet's pods, ingress only from one namespace on port 'metrics', no egress" jqt -n \
+	--slurpfile n "$NP" --slurpfile d "$DS" '$n[0] as $n | $d[0] as $d
+	| $n.kind == "NetworkPolicy" and $n.metadata.namespace == $d.metadata.namespace
+	  and ($d.spec.template.metadata.labels | contains($n.spec.podSelector.matchLabels))
+	  and ($n.spec.policyTypes | sort) == ["Egress", "Ingress"]
+	  and ($n.spec.ingress | length == 1)
+	  and ($n.spec.ingress[0].from | length == 1 and (.[0] | keys) == ["namespaceSelector"])
+	  and $n.spec.ingress[0].ports == [{"port": "metrics", "protocol": "TCP"}]
+	  and $n.spec.egress == []'
 ck "Service: selects the DaemonSet's pods, port 'metrics'" jqt -n \
 	--slurpfile s "$SVC" --slurpfile d "$DS" '$s[0] as $s | $d[0] as $d
 	| $s.kind == "Service" and ($d.spec.template.metadata.labels | contains($s.spec.selector))
@@ -391,7 +407,7 @@ ck "ServiceMonitor: selects the Service, scrapes port 'metrics', instance = node
 	| $m.apiVersion == "monitoring.coreos.com/v1" and $m.kind == "ServiceMonitor"
 	  and ($s.metadata.labels | contains($m.spec.selector.matchLabels))
 	  and ($m.spec.namespaceSelector.matchNames | index($s.metadata.namespace) != null)
-	  and ($m.spec.endpoints | any(.port == "metrics" and .path == "/metrics"
+	  and ($m.spec.endpoints | any(.port == "metrics" and .path == "/metrics" and .scheme == "https"
 	       and any(.relabelings[]; .sourceLabels == ["__meta_kubernetes_pod_node_name"] and .targetLabel == "instance")))
 	  and $s.metadata.name == "numalens"'
 deploy/kubernetes/prometheusrule.sh numalens release=test > "$OUT/prometheusrule.yaml" 2>&1

@@ -6,7 +6,8 @@
 # a destroyed VM vanishes and a started VM appears within one interval, and
 # a VM saved and restored is reported as arrived (how="restored") within one
 # interval (and an arrival registered for it while it was saved is matched in
-# that same cycle), and the exposition passes promtool. Every comparison fails on an empty, zero
+# that same cycle), a uid-65534 look-alike QEMU and vhost worker are ignored
+# with one log line, and the exposition passes promtool. Every comparison fails on an empty, zero
 # (where a measurement is expected) or unparsable side and prints both.
 #
 #   tests/integration/run.sh [build/numalens]
@@ -226,6 +227,42 @@ if command -v promtool >/dev/null; then
 else
 	echo "  skip promtool: not installed"
 fi
+
+# --- discovery cannot be spoofed ----------------------------------------------
+# The attack of issue 13, as uid 65534: a process named "kvm" whose command
+# line carries a real VM's -name and -uuid (both on /metrics), and one named
+# "vhost-<that VM's QEMU PID>". Neither becomes a VM nor a thread of one; the
+# daemon logs one rate-limited line about them.
+spoof_dir=$(mktemp -d /tmp/nl-spoof-XXXXXX)
+chmod 755 "$spoof_dir"
+cp /bin/bash "$spoof_dir/kvm"
+real_pid=$(nl_vm_qemu_pid "${PREFIX}mem")
+cp /bin/sleep "$spoof_dir/vhost-$real_pid"
+real_uuid=$(virsh -q -c qemu:///system domuuid "${PREFIX}mem" 2>/dev/null | tr -d ' ')
+setpriv --reuid 65534 --regid 65534 --clear-groups "$spoof_dir/kvm" -c 'while :; do sleep 1; done' \
+	-name "guest=${PREFIX}mem,debug-threads=on" -uuid "$real_uuid" > /dev/null 2>&1 &
+spoof_qemu=$!
+setpriv --reuid 65534 --regid 65534 --clear-groups "$spoof_dir/vhost-$real_pid" 120 &
+spoof_vhost=$!
+sleep 0.2
+nl_check_eq --names=comm,want "the spoof runs as 'kvm' with the real VM's uuid" \
+	"$(cat /proc/$spoof_qemu/comm 2>/dev/null)" kvm
+nl_check "numalens publishes 2 snapshots with the spoof running" wait_until 15 more_samples 2
+SP=$OUT/spoofed.txt
+cp "$OUT/f" "$SP" 2>/dev/null || : > "$SP"
+nl_check_eq --names=numalens,want "still 2 VMs with the spoof running" \
+	"$(grep -c '^numalens_vm_info{' "$SP")" 2
+nl_check_eq --names=numalens,want "${PREFIX}mem is still its own QEMU's (2 vCPU threads, 1 iothread)" \
+	"$(nl_metric "$SP" "numalens_vm_threads{vm=\"${PREFIX}mem\",role=\"vcpu\"}"):$(nl_metric "$SP" "numalens_vm_threads{vm=\"${PREFIX}mem\",role=\"iothread\"}")" 2:1
+vh_now=$(nl_metric "$SP" "numalens_vm_threads{vm=\"${PREFIX}mem\",role=\"vhost\"}")
+vh_before=$(nl_metric "$M" "numalens_vm_threads{vm=\"${PREFIX}mem\",role=\"vhost\"}")
+nl_check_eq --names=numalens,before "the fake vhost-$real_pid is no thread of ${PREFIX}mem" \
+	"vhost=${vh_now:-0}" "vhost=${vh_before:-0}"
+nl_check_eq --names=log,want "one log line names the look-alikes" \
+	"$(grep -c 'discovery: ignoring 2 process' "$OUT/numalens.log")" 1
+kill "$spoof_qemu" "$spoof_vhost" 2>/dev/null
+wait "$spoof_qemu" "$spoof_vhost" 2>/dev/null
+rm -rf "$spoof_dir"
 
 # --- lifecycle: destroy and start ---------------------------------------------
 virsh -q -c qemu:///system destroy "${PREFIX}cpu" >/dev/null

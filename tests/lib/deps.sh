@@ -7,9 +7,10 @@ set -euo pipefail
 what=${1:-build}
 
 build_pkgs="gcc make pkg-config libc6-dev libpfm4-dev libmicrohttpd-dev libvirt-dev
-	libprotobuf-c-dev protobuf-c-compiler libcjson-dev libcurl4-gnutls-dev libxml2-dev"
+	libprotobuf-c-dev protobuf-c-compiler libcjson-dev libcurl4-gnutls-dev libxml2-dev
+	libgnutls28-dev libyaml-dev libcrypt-dev libsystemd-dev"
 run_pkgs="libvirt-daemon-system libvirt-clients qemu-system-x86 curl"
-test_pkgs="prometheus valgrind protobuf-compiler jq yq strace"
+test_pkgs="prometheus valgrind protobuf-compiler jq yq strace openssl"
 # `make lab`: initramfs tools, and numactl on this root (the lab guest
 # shares it: numactl places its QEMU processes, jq reads the hint API)
 lab_pkgs="cpio numactl kmod xz-utils jq"

@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -104,6 +105,29 @@ static inline void nl_t_in_child(void (*fn)(void))
 	CHECK(child > 0);
 	CHECK_EQ_INT(waitpid(child, &status, 0), child);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* Write `len` bytes (len < 0: strlen) to ROOT/REL, making REL's parent
+ * directories. Return 0 or -1. For the small /proc and /run trees tests
+ * build on the fly. */
+static inline int nl_t_put(const char *root, const char *rel, const char *data,
+			   ssize_t len)
+{
+	char path[4096];
+	FILE *f;
+	size_t n = len < 0 ? strlen(data) : (size_t)len, w;
+
+	if (snprintf(path, sizeof(path), "%s/%s", root, rel) >= (int)sizeof(path))
+		return -1;
+	for (char *p = path + strlen(root) + 1; (p = strchr(p, '/')); p++) {
+		*p = '\0';
+		mkdir(path, 0755);
+		*p = '/';
+	}
+	if (!(f = fopen(path, "w")))
+		return -1;
+	w = fwrite(data, 1, n, f);
+	return fclose(f) == 0 && w == n ? 0 : -1;
 }
 
 /* Register tests as a list:

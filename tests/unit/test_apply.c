@@ -92,8 +92,8 @@ static void test_pid_is_vm(void)
 	CHECK(!nl_apply_pid_is_vm(4251, "vmx"));
 	CHECK(!nl_apply_pid_is_vm(4244, "test"));
 	CHECK(!nl_apply_pid_is_vm(4260, "test"));      /* spoofed by uid 65534 */
-	CHECK(nl_apply_pid_trusted(4242, NL_APPLY_QEMU_USER));
-	CHECK(!nl_apply_pid_trusted(4260, NL_APPLY_QEMU_USER));
+	CHECK(nl_apply_pid_trusted(4242, NL_APPLY_QEMU_USERS));
+	CHECK(!nl_apply_pid_trusted(4260, NL_APPLY_QEMU_USERS));
 	CHECK(!nl_apply_pid_trusted(4260, NULL));
 	CHECK(!nl_apply_pid_is_vm(4999, "test"));      /* gone */
 	CHECK(!nl_apply_pid_is_vm(0, "test"));

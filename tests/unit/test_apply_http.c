@@ -242,7 +242,8 @@ static void test_hints_url(void)
 		{ "HTTP://Host", { NULL, NULL, NULL, "1" }, 0, "http://Host/api/v1/hints?id=1" },
 		{ "http://h:1//", { NULL, NULL, NULL, NULL }, 0, "http://h:1/api/v1/hints" },
 		{ "http://h:0080/x", { NULL, "~._-", NULL, NULL }, 0, "http://h:80/x/api/v1/hints?vm=~._-" },
-		{ "https://host", { 0 }, -EINVAL, NULL },   /* no TLS options yet */
+		{ "https://host", { 0 }, 0, "https://host/api/v1/hints" },
+		{ "HTTPS://h:9808/p", { NULL, NULL, NULL, "2" }, 0, "https://h:9808/p/api/v1/hints?id=2" },
 		{ "ftp://host", { 0 }, -EINVAL, NULL },
 		{ "http:/host", { 0 }, -EINVAL, NULL },
 		{ "127.0.0.1:9808", { 0 }, -EINVAL, NULL },
@@ -641,8 +642,8 @@ static void test_cmd_apply(void)
 	APPLY(&r, urlp, "--vm=test");
 	expect(&r, 1, NULL, "answered 500 with text/plain; charset=utf-8: boom");
 	/* exit 2: usage */
-	APPLY(&r, "--url=https://127.0.0.1:1", "--vm=test");
-	expect(&r, 2, NULL, "--url: want http://HOST[:PORT][/PREFIX], got \"https://127.0.0.1:1\"");
+	APPLY(&r, "--url=ftp://127.0.0.1:1", "--vm=test");
+	expect(&r, 2, NULL, "--url: want http[s]://HOST[:PORT][/PREFIX], got \"ftp://127.0.0.1:1\"");
 	APPLY(&r, url);
 	expect(&r, 2, NULL, "give --id=ID or --vm=NAME");
 	APPLY(&r, url, "--id=1", "--kind=evict");
@@ -659,7 +660,7 @@ static void test_cmd_apply(void)
 	expect(&r, 2, NULL, "--yes acts on real processes");
 	/* a server that is not this host: only with --insecure */
 	APPLY(&r, "--url=http://192.0.2.1:9808", "--vm=test");
-	expect(&r, 2, NULL, "--url=http://192.0.2.1:9808 is not this host (loopback): hints from elsewhere are trusted only with --insecure");
+	expect(&r, 2, NULL, "--url=http://192.0.2.1:9808 is not this host (loopback): hints from elsewhere are trusted over https with --tls.ca-file, or with --insecure");
 	APPLY(&r, "--url=http://localhost.example:9808", "--vm=test");
 	expect(&r, 2, NULL, "is not this host");
 	CHECK(nl_apply_url_is_loopback("http://localhost:9808"));
@@ -688,8 +689,8 @@ static void test_cmd_apply(void)
 	expect(&r, 2, NULL, "--state goes with --follow");
 	APPLY(&r, url, "--follow", "--policy=dino", "--dry-run", "--interval=0");
 	expect(&r, 2, NULL, "--interval: want seconds in (0, 3600]");
-	APPLY(&r, "--url=https://127.0.0.1:1", "--follow", "--policy=dino", "--dry-run");
-	expect(&r, 2, NULL, "--url: want http://HOST[:PORT][/PREFIX], got \"https://127.0.0.1:1\"");
+	APPLY(&r, "--url=ftp://127.0.0.1:1", "--follow", "--policy=dino", "--dry-run");
+	expect(&r, 2, NULL, "--url: want http[s]://HOST[:PORT][/PREFIX], got \"ftp://127.0.0.1:1\"");
 	APPLY(&r, url, "--follow", "--policy=dino", "--dry-run", "--state=/nonexistent/dir/ids");
 	expect(&r, 1, NULL, "--state=/nonexistent/dir/ids: No such file or directory");
 	APPLY(&r, "--help");

@@ -17,6 +17,8 @@
 
 #include "config.h"
 #include "harness.h"
+#include "libvirt.h"
+#include "paths.h"
 #include "libvirt_priv.h"
 #include "sampler.h"
 
@@ -54,6 +56,7 @@ struct fixture {
 	struct nl_config cfg;
 	struct nl_state st;
 	struct nl_libvirt *lv;
+	char run_dir[64];    /* libvirt's pid files: test.pid says 4242 */
 };
 
 static int fixture_init(struct fixture *f, const char *uri)
@@ -64,6 +67,10 @@ static int fixture_init(struct fixture *f, const char *uri)
 	memset(f, 0, sizeof(*f));
 	nl_config_defaults(&f->cfg);
 	f->cfg.libvirt_uri = uri;
+	snprintf(f->run_dir, sizeof(f->run_dir), "/tmp/nl-lvrun-XXXXXX");
+	if (!mkdtemp(f->run_dir) || nl_t_put(f->run_dir, "test.pid", "4242\n", -1) < 0)
+		return -EIO;
+	f->cfg.libvirt_run_dir = f->run_dir;
 	f->st.cfg = &f->cfg;
 	f->st.libvirt_up = -1;
 	err = nl_source_libvirt.init(&f->st, &priv);
@@ -80,9 +87,14 @@ static int fixture_init(struct fixture *f, const char *uri)
 
 static void fixture_free(struct fixture *f)
 {
+	char cmd[96];
+
 	nl_source_libvirt.free(&f->st, f->lv);
 	free(f->st.qprocs);
 	f->lv = NULL;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->run_dir);
+	if (f->run_dir[0] && system(cmd) != 0)
+		CHECK(0);
 }
 
 static void set_uri(struct nl_libvirt *lv, const char *uri)
@@ -137,10 +149,42 @@ static void set_domains(struct nl_state *st, size_t n)
 	st->ndomains = st->cap_domains = n;
 }
 
+/* A /proc tree (ROOT/proc) where each pid given is in a libvirt machine
+ * scope or not, and a libvirt run dir ROOT/run. */
+static void resolve_tree(char *root, size_t len, const int *scoped, const int *plain)
+{
+	char rel[64];
+
+	snprintf(root, len, "/tmp/nl-lvpid-XXXXXX");
+	CHECK(mkdtemp(root) != NULL);
+	for (; *scoped; scoped++) {
+		snprintf(rel, sizeof(rel), "proc/%d/cgroup", *scoped);
+		CHECK_EQ_INT(nl_t_put(root, rel, "0::/machine.slice/machine-qemu\\x2d1\\x2dvm.scope/libvirt/emulator\n", -1), 0);
+	}
+	for (; *plain; plain++) {
+		snprintf(rel, sizeof(rel), "proc/%d/cgroup", *plain);
+		CHECK_EQ_INT(nl_t_put(root, rel, "0::/user.slice/user-65534.slice/session-3.scope\n", -1), 0);
+	}
+	CHECK_EQ_INT(nl_t_put(root, "run/.keep", "", 0), 0);
+	snprintf(rel, sizeof(rel), "%s/proc", root);
+	nl_paths_set(rel, NULL);
+}
+
+static void resolve_tree_done(const char *root)
+{
+	char cmd[128];
+
+	nl_paths_set("/proc", NULL);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	CHECK_EQ_INT(system(cmd), 0);
+}
+
 static void test_resolve_by_uuid(void)
 {
 	struct nl_state st = { 0 };
+	char root[64];
 
+	resolve_tree(root, sizeof(root), (const int[]){ 100, 200, 0 }, (const int[]){ 0 });
 	add_qproc(&st, 100, "other-name", "11111111-2222-3333-4444-555555555555");
 	add_qproc(&st, 200, "vm1", "aaaaaaaa-2222-3333-4444-555555555555");
 	set_domains(&st, 1);
@@ -148,7 +192,7 @@ static void test_resolve_by_uuid(void)
 	/* libvirt prints lower case; a QEMU command line may not */
 	snprintf(st.domains[0].uuid, NL_UUID_LEN,
 		 "11111111-2222-3333-4444-555555555555");
-	nl_libvirt_resolve_pids(&st);
+	nl_libvirt_resolve_pids(&st, NULL);
 	/* the UUID wins over a process that only has the same name */
 	CHECK_EQ_INT(st.domains[0].pid, 100);
 
@@ -156,16 +200,19 @@ static void test_resolve_by_uuid(void)
 		 "11111111-2222-3333-4444-55555555555A");
 	snprintf(st.domains[0].uuid, NL_UUID_LEN,
 		 "11111111-2222-3333-4444-55555555555a");
-	nl_libvirt_resolve_pids(&st);
+	nl_libvirt_resolve_pids(&st, "");
 	CHECK_EQ_INT(st.domains[0].pid, 100);
 	free(st.qprocs);
 	free(st.domains);
+	resolve_tree_done(root);
 }
 
 static void test_resolve_by_name(void)
 {
 	struct nl_state st = { 0 };
+	char root[64];
 
+	resolve_tree(root, sizeof(root), (const int[]){ 300, 400, 500, 0 }, (const int[]){ 0 });
 	add_qproc(&st, 300, "web", "");
 	add_qproc(&st, 400, "db", "bbbbbbbb-2222-3333-4444-555555555555");
 	add_qproc(&st, 500, "cache", "");
@@ -183,13 +230,63 @@ static void test_resolve_by_name(void)
 	/* nothing matches; a stale pid must be reset */
 	snprintf(st.domains[3].name, NL_NAME_MAX, "gone");
 	st.domains[3].pid = 999;
-	nl_libvirt_resolve_pids(&st);
+	nl_libvirt_resolve_pids(&st, NULL);
 	CHECK_EQ_INT(st.domains[0].pid, 300);
 	CHECK_EQ_INT(st.domains[1].pid, 0);
 	CHECK_EQ_INT(st.domains[2].pid, 500);
 	CHECK_EQ_INT(st.domains[3].pid, 0);
 	free(st.qprocs);
 	free(st.domains);
+	resolve_tree_done(root);
+}
+
+/* A look-alike QEMU that carries a real domain's -uuid and -name (both on
+ * /metrics) is not that domain's: libvirt's pid file names the real one,
+ * and without a readable pid file the process must sit in a libvirt
+ * machine cgroup. */
+static void test_resolve_not_spoofed(void)
+{
+	struct nl_state st = { 0 };
+	char root[64], run[80];
+	const char *uuid = "6695eb01-f6a4-8304-79aa-97f2502e193f";
+	pid_t pid = 0;
+
+	resolve_tree(root, sizeof(root), (const int[]){ 610, 0 }, (const int[]){ 600, 0 });
+	snprintf(run, sizeof(run), "%s/run", root);
+	/* the fake comes first in the scan */
+	add_qproc(&st, 600, "test", uuid);
+	add_qproc(&st, 610, "test", uuid);
+	set_domains(&st, 1);
+	snprintf(st.domains[0].name, NL_NAME_MAX, "test");
+	snprintf(st.domains[0].uuid, NL_UUID_LEN, "%s", uuid);
+
+	nl_libvirt_resolve_pids(&st, run);          /* no pid file: cgroup */
+	CHECK_EQ_INT(st.domains[0].pid, 610);
+	CHECK_EQ_INT(nl_t_put(root, "run/test.pid", "610", -1), 0);
+	st.domains[0].pid = 0;
+	nl_libvirt_resolve_pids(&st, run);
+	CHECK_EQ_INT(st.domains[0].pid, 610);
+	CHECK_EQ_INT(nl_libvirt_read_pidfile(run, "test", &pid), 0);
+	CHECK_EQ_INT(pid, 610);
+	/* the pid file names a process the scan did not trust: none */
+	CHECK_EQ_INT(nl_t_put(root, "run/test.pid", "700\n", -1), 0);
+	nl_libvirt_resolve_pids(&st, run);
+	CHECK_EQ_INT(st.domains[0].pid, 0);
+	/* a pid file that is no PID is not read as one; nor is a name that
+	 * would leave the directory */
+	CHECK_EQ_INT(nl_t_put(root, "run/test.pid", "61x\n", -1), 0);
+	CHECK_EQ_INT(nl_libvirt_read_pidfile(run, "test", &pid), -EINVAL);
+	CHECK_EQ_INT(nl_libvirt_read_pidfile(run, "../run/test", &pid), -ENOENT);
+	/* the fake alone, out of any machine scope: no domain's */
+	st.nqprocs = 1;
+	CHECK_EQ_INT(nl_t_put(root, "run/test.pid", "600", -1), 0);
+	nl_libvirt_resolve_pids(&st, NULL);
+	CHECK_EQ_INT(st.domains[0].pid, 0);
+	CHECK(!nl_libvirt_in_machine_scope(600));
+	CHECK(nl_libvirt_in_machine_scope(610));
+	free(st.qprocs);
+	free(st.domains);
+	resolve_tree_done(root);
 }
 
 /* ---- through libvirt ---- */
@@ -834,6 +931,7 @@ cleanup:
 }
 
 NL_TEST_MAIN(NL_T(test_resolve_by_uuid), NL_T(test_resolve_by_name),
+	     NL_T(test_resolve_not_spoofed),
 	     NL_T(test_lists_test_driver), NL_T(test_failing_uri),
 	     NL_T(test_libvirt_errors_silenced), NL_T(test_backoff),
 	     NL_T(test_event_callbacks_wake),

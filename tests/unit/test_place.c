@@ -533,12 +533,12 @@ static void test_cmd_status(void)
 	/* 2: usage */
 	PLACE(&r, "--vm=alpha", to);
 	expect(&r, 2, NULL, "give --from=URL, --vm=NAME and --to=URL[,URL...]");
-	PLACE(&r, "--from=https://127.0.0.1:1", "--vm=alpha", to);
-	expect(&r, 2, NULL, "--from: want http://HOST[:PORT][/PREFIX], got \"https://127.0.0.1:1\"");
+	PLACE(&r, "--from=ftp://127.0.0.1:1", "--vm=alpha", to);
+	expect(&r, 2, NULL, "--from: want http[s]://HOST[:PORT][/PREFIX], got \"ftp://127.0.0.1:1\"");
 	PLACE(&r, from, "--vm=alpha", "--to=http://a:1,,http://b:2");
 	expect(&r, 2, NULL, "--to: want URL[,URL...], without empty items");
 	PLACE(&r, from, "--vm=alpha", "--to=http://a:1,ftp://b");
-	expect(&r, 2, NULL, "--to: want http://HOST[:PORT][/PREFIX], got \"ftp://b\"");
+	expect(&r, 2, NULL, "--to: want http[s]://HOST[:PORT][/PREFIX], got \"ftp://b\"");
 	PLACE(&r, from, "--vm=alpha", to, "--policy=numad");
 	expect(&r, 2, NULL, "--policy: unknown policy \"numad\"");
 	PLACE(&r, from, "--vm=alpha", to, "--ttl=60");

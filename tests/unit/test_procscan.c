@@ -1,8 +1,12 @@
 #include "harness.h"
 
 #include <math.h>
+#include <errno.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
+#include "config.h"
+#include "log.h"
 #include "paths.h"
 #include "procscan.h"
 #include "threads.h"
@@ -378,10 +382,112 @@ static void test_incoming_needs_an_idle_scan(void)
 	nl_paths_set("/proc", NULL);
 }
 
+/* ---- trust ---- */
+
+static void test_parse_users(void)
+{
+	uid_t u[4];
+
+	CHECK_EQ_INT(nl_procscan_parse_users("root,64055", u, 4), 2);
+	CHECK_EQ_INT(u[0], 0);
+	CHECK_EQ_INT(u[1], 64055);
+	/* a name that is no user here is left out */
+	CHECK_EQ_INT(nl_procscan_parse_users("root,no-such-user-nl", u, 4), 1);
+	CHECK_EQ_INT(nl_procscan_parse_users("root,,0", u, 4), -EINVAL);
+	CHECK_EQ_INT(nl_procscan_parse_users("", u, 4), -EINVAL);
+	CHECK_EQ_INT(nl_procscan_parse_users("0,1,2,3,4", u, 4), -EINVAL);
+}
+
+/* A process of a look-alike QEMU or vhost worker, in tree root. */
+static void fake_proc(const char *root, int pid, const char *comm, const char *cmdline,
+		      size_t cmdlen, int uid)
+{
+	char rel[64], buf[512];
+
+	snprintf(rel, sizeof(rel), "%d/comm", pid);
+	snprintf(buf, sizeof(buf), "%s\n", comm);
+	CHECK_EQ_INT(nl_t_put(root, rel, buf, -1), 0);
+	snprintf(rel, sizeof(rel), "%d/cmdline", pid);
+	CHECK_EQ_INT(nl_t_put(root, rel, cmdline, (ssize_t)cmdlen), 0);
+	snprintf(rel, sizeof(rel), "%d/status", pid);
+	snprintf(buf, sizeof(buf), "Name:\t%s\nPid:\t%d\nUid:\t%d\t%d\t%d\t%d\n",
+		 comm, pid, uid, uid, uid, uid);
+	CHECK_EQ_INT(nl_t_put(root, rel, buf, -1), 0);
+	snprintf(rel, sizeof(rel), "%d/stat", pid);
+	snprintf(buf, sizeof(buf), "%d (%s) S 1 1 1 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 777 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 -1 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+		 pid, comm);
+	CHECK_EQ_INT(nl_t_put(root, rel, buf, -1), 0);
+}
+
+/* The attack of the issue: run as uid 65534, "kvm -name guest=test -uuid
+ * <a real VM's>" and a process named vhost-<real QEMU's PID>. Neither is
+ * taken; a QEMU run as a QEMU user, one holding /dev/kvm and a real vhost
+ * kernel thread are. Two scans log one line. */
+static void test_spoofed_qemu_ignored(void)
+{
+	static const char spoof[] = "kvm\0-name\0guest=test\0-uuid\0"
+		"6695eb01-f6a4-8304-79aa-97f2502e193f";
+	static const char real[] = "/usr/bin/qemu-system-x86_64\0-name\0guest=real\0";
+	struct nl_config cfg;
+	struct nl_state st = { 0 };
+	char root[64], fd[128], logs[4096] = "";
+	void *priv = NULL;
+	FILE *log = tmpfile();
+	int lines = 0;
+
+	snprintf(root, sizeof(root), "/tmp/nl-spoof-XXXXXX");
+	CHECK(mkdtemp(root) != NULL);
+	fake_proc(root, 700, "kvm", spoof, sizeof(spoof), 65534);
+	fake_proc(root, 701, "qemu-system-x86", real, sizeof(real), 4711);
+	fake_proc(root, 702, "kvm", spoof, sizeof(spoof), 65534);
+	snprintf(fd, sizeof(fd), "%s/702/fd", root);
+	CHECK_EQ_INT(mkdir(fd, 0755), 0);
+	snprintf(fd, sizeof(fd), "%s/702/fd/11", root);
+	CHECK_EQ_INT(symlink("/dev/kvm", fd), 0);
+	fake_proc(root, 710, "vhost-701", "", 0, 0);
+	fake_proc(root, 711, "vhost-701", "sleep\0" "100", 10, 65534);
+	fake_proc(root, 720, "bash", "bash", 5, 65534);
+
+	nl_config_defaults(&cfg);
+	cfg.qemu_users = "root,4711";
+	st.cfg = &cfg;
+	nl_paths_set(root, NULL);
+	nl_log_set_stream(log);
+	CHECK_EQ_INT(nl_source_procscan.init(&st, &priv), 0);
+	for (int i = 0; priv && i < 2; i++) {
+		CHECK_EQ_INT(nl_source_procscan.sample(&st, priv), 0);
+		CHECK_EQ_INT(st.nqprocs, 2);
+		for (size_t j = 0; j < st.nqprocs; j++)
+			CHECK(st.qprocs[j].pid == 701 || st.qprocs[j].pid == 702);
+		CHECK_EQ_INT(st.nkworkers, 1);
+		if (st.nkworkers == 1)
+			CHECK_EQ_INT(st.kworkers[0].pid, 710);
+	}
+	nl_log_set_stream(NULL);
+	rewind(log);
+	while (fgets(logs, sizeof(logs), log))
+		if (strstr(logs, "discovery: ignoring 2 process(es)")) {
+			lines++;
+			CHECK(strstr(logs, "PID 700") != NULL);
+		}
+	fclose(log);
+	CHECK_EQ_INT(lines, 1);
+	/* an empty element in the list is an error at start */
+	if (priv)
+		nl_source_procscan.free(&st, priv);
+	cfg.qemu_users = "root,,x";
+	priv = NULL;
+	CHECK(nl_source_procscan.init(&st, &priv) < 0);
+	nl_paths_set("/proc", NULL);
+	snprintf(fd, sizeof(fd), "rm -rf '%s'", root);
+	CHECK_EQ_INT(system(fd), 0);
+}
+
 NL_TEST_MAIN(NL_T(test_cmdline_libvirt_style), NL_T(test_cmdline_legacy_and_escaped),
 	     NL_T(test_stat_after_last_paren), NL_T(test_qemu_comm),
 	     NL_T(test_roles_by_comm), NL_T(test_roles_by_cgroup),
 	     NL_T(test_cmdline_incoming), NL_T(test_stat_field),
 	     NL_T(test_syscall_kvm_run), NL_T(test_incoming_states),
 	     NL_T(test_incoming_scan_fixtures), NL_T(test_incoming_vcpus_by_cgroup),
-	     NL_T(test_incoming_needs_an_idle_scan))
+	     NL_T(test_incoming_needs_an_idle_scan), NL_T(test_parse_users),
+	     NL_T(test_spoofed_qemu_ignored))
