@@ -31,7 +31,14 @@ struct nl_memplace_priv {
 	size_t cap;
 	struct nl_complaint notopo;
 	struct nl_complaint denied;   /* numa_maps: EACCES / EPERM */
+	struct nl_complaint capped;   /* numa_maps: longer than NL_NUMA_MAPS_MAX */
 };
+
+/* The most of one QEMU's /proc/PID/numa_maps read (a line is about 150
+ * bytes: some 400,000 mappings; a VM has a few hundred). Past it, the
+ * figures are those of the mappings read, and numalens_vm_numa_maps_capped
+ * says so. */
+#define NL_NUMA_MAPS_MAX (64u << 20)
 
 /* Allocate a struct nl_memplace_priv into *priv. Return 0 or -ENOMEM. */
 int nl_memplace_init(void **priv);

@@ -112,7 +112,12 @@ static int numa_maps_sample(struct nl_state *st, void *priv)
 				  (int)vm->pid);
 		if (rc < 0)
 			continue;
-		n = nl_read_file_alloc(path, &p->buf, &p->cap);
+		n = nl_read_file_alloc_max(path, &p->buf, &p->cap, NL_NUMA_MAPS_MAX,
+					   &vm->numa_maps_capped);
+		if (vm->numa_maps_capped)
+			nl_complain(&p->capped, NL_LOG_WARN,
+				    "numa_maps: VM %s (pid %d): numa_maps is longer than %u MiB; its memory figures are of the first %u MiB (numalens_vm_numa_maps_capped)",
+				    vm->name, (int)vm->pid, NL_NUMA_MAPS_MAX >> 20, NL_NUMA_MAPS_MAX >> 20);
 		rc = n < 0 ? (int)n
 			   : nl_memplace_parse_numa_maps_maps(p->buf, p->page_size, &st->topo,
 							      maps, nguest, guest, vmm);

@@ -119,10 +119,18 @@ ssize_t nl_read_file(const char *path, char *buf, size_t len)
 
 ssize_t nl_read_file_alloc(const char *path, char **buf, size_t *cap)
 {
+	return nl_read_file_alloc_max(path, buf, cap, NL_READ_MAX, NULL);
+}
+
+ssize_t nl_read_file_alloc_max(const char *path, char **buf, size_t *cap, size_t max,
+			       bool *capped)
+{
 	size_t got = 0;
 	ssize_t rc;
 	int fd;
 
+	if (capped)
+		*capped = false;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -131,8 +139,15 @@ ssize_t nl_read_file_alloc(const char *path, char **buf, size_t *cap)
 
 		if (!*buf || got + 1 >= *cap) {
 			size_t ncap = *cap ? *cap * 2 : 16384;
-			char *nb = realloc(*buf, ncap);
+			char *nb;
 
+			/* room for max bytes, one more to see there are more,
+			 * and the NUL */
+			if (ncap > max + 2)
+				ncap = max + 2;
+			if (*buf && ncap <= *cap)
+				ncap = *cap;
+			nb = *buf && ncap == *cap ? *buf : realloc(*buf, ncap);
 			if (!nb) {
 				rc = -ENOMEM;
 				goto cleanup;
@@ -140,6 +155,8 @@ ssize_t nl_read_file_alloc(const char *path, char **buf, size_t *cap)
 			*buf = nb;
 			*cap = ncap;
 		}
+		if (got > max)
+			break;
 		r = read(fd, *buf + got, *cap - 1 - got);
 		if (r < 0) {
 			if (errno == EINTR)
@@ -150,6 +167,18 @@ ssize_t nl_read_file_alloc(const char *path, char **buf, size_t *cap)
 		if (r == 0)
 			break;
 		got += (size_t)r;
+	}
+	if (got > max) {
+		char *nl;
+
+		if (!capped) {
+			rc = -EFBIG;
+			goto cleanup;
+		}
+		*capped = true;
+		(*buf)[max] = '\0';
+		nl = strrchr(*buf, '\n');
+		got = nl ? (size_t)(nl - *buf) + 1 : 0;
 	}
 	(*buf)[got] = '\0';
 	rc = (ssize_t)got;

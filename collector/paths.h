@@ -4,6 +4,7 @@
 #define NL_PATHS_H
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -25,8 +26,16 @@ int nl_path_sys(char *buf, size_t len, const char *fmt, ...)
  * Return the number of bytes read or -errno (-ENOENT: absent here). */
 ssize_t nl_read_file(const char *path, char *buf, size_t len);
 /* Same, growing *buf as needed (for numa_maps and other large files).
- * *buf may be NULL; the caller frees it. Return bytes read or -errno. */
+ * *buf may be NULL; the caller frees it. Return bytes read or -errno;
+ * -EFBIG for a file over NL_READ_MAX (no /proc or /sys file numalens reads
+ * comes near it: a hostile or broken one does not cost unbounded memory). */
+#define NL_READ_MAX (16u << 20)
 ssize_t nl_read_file_alloc(const char *path, char **buf, size_t *cap);
+/* The same with a cap of `max` bytes: when the file is longer, what was
+ * read up to its last complete line is kept, *capped is set and that
+ * length returned (capped NULL: -EFBIG instead). */
+ssize_t nl_read_file_alloc_max(const char *path, char **buf, size_t *cap, size_t max,
+			       bool *capped);
 /* First line of a file as an unsigned / signed integer. */
 int nl_read_u64(const char *path, uint64_t *out);
 int nl_read_s64(const char *path, int64_t *out);

@@ -208,6 +208,7 @@ static void pmu_scores(const struct nl_vm *vm, const struct nl_state *st,
 static void mem_split(const struct nl_vm *vm, struct nl_vm_snap *v)
 {
 	v->mem_split = vm->split_valid && vm->mem_source != NL_MEM_NONE;
+	v->numa_maps_capped = vm->numa_maps_capped;
 	if (!v->mem_split)
 		return;
 	for (int n = 0; n < NL_MAX_NODES; n++) {

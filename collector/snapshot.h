@@ -150,6 +150,8 @@ struct nl_vm_snap {
 	 * mem_bytes[] (snapshot.c: the last numa_maps split applied to the
 	 * current figures); mem_split false: not known */
 	bool mem_split;
+	bool numa_maps_capped;        /* numa_maps longer than NL_NUMA_MAPS_MAX: its
+					 figures are of the first part */
 	uint64_t mem_guest_bytes[NL_MAX_NODES], mem_vmm_bytes[NL_MAX_NODES];
 	/* --perf.host-mode: share of the vCPU threads' cycles in host mode
 	 * (exits, in-kernel emulation) over the last window; NaN unmeasured */

@@ -73,6 +73,7 @@ struct nl_vm {
 	 * numa_maps reading split them (numa_maps source, at its interval,
 	 * also for VMs the cgroup measures); split_valid once read */
 	bool split_valid;
+	bool numa_maps_capped;      /* its last numa_maps read hit NL_NUMA_MAPS_MAX */
 	uint64_t split_guest[NL_MAX_NODES], split_vmm[NL_MAX_NODES];
 	uint64_t split_updated_ns;
 	uint64_t split_key;        /* which mappings were guest RAM then */

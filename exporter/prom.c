@@ -45,6 +45,8 @@ FAMILY(f_vm_mem, "vm_memory_bytes", "gauge",
        "Resident memory of the VM on each NUMA node, in bytes: guest RAM (kind=guest) and the VMM's own memory (kind=vmm), or kind=all when the split is not known.");
 FAMILY(f_vm_mem_source, "vm_memory_source_info", "gauge",
        "Always 1; where the VM's per-node memory figure comes from.");
+FAMILY(f_vm_numa_maps_capped, "vm_numa_maps_capped", "gauge",
+       "1 when the VM's /proc/PID/numa_maps was longer than numalens reads (64 MiB): its memory figures are of the part read. Absent otherwise.");
 FAMILY(f_vm_device, "vm_device_info", "gauge",
        "Always 1 for each passthrough (VFIO) PCI device of the VM; its NUMA node in a label (\"unknown\" when the firmware gives none).");
 FAMILY(f_vm_arrival, "vm_arrival_info", "gauge",
@@ -441,6 +443,12 @@ static void encode_vm_identity(struct enc *e, const struct nl_snapshot *s,
 		l[0] = (struct label){ "vm", v[i].vm->name };
 		l[1] = (struct label){ "source", nl_mem_source_name(v[i].vm->mem_source) };
 		sample_u64(e, &f_vm_mem_source, l, 2, 1);
+	}
+	for (size_t i = 0; i < nv; i++) {
+		if (!v[i].vm->numa_maps_capped)
+			continue;
+		l[0] = (struct label){ "vm", v[i].vm->name };
+		sample_u64(e, &f_vm_numa_maps_capped, l, 1, 1);
 	}
 	for (size_t i = 0; i < nv; i++) {
 		const struct nl_vm_snap *vm = v[i].vm;

@@ -767,7 +767,37 @@ static void test_cgroup_ownership(void)
 	tmp_cleanup();
 }
 
-NL_TEST_MAIN(NL_T(test_guest_ram_split), NL_T(test_cell_backends), NL_T(test_numa_stat_v2), NL_T(test_numa_stat_v1_pages),
+/* Reads have a cap: past it, numa_maps keeps its complete lines and says
+ * it was capped; any other file is an error rather than unbounded memory. */
+static void test_read_cap(void)
+{
+	char path[] = "/tmp/nl-cap-XXXXXX", *buf = NULL;
+	size_t cap = 0;
+	bool capped = false;
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	CHECK_EQ_INT((int)write(fd, "aaaa\nbbbb\ncccc\n", 15), 15);
+	close(fd);
+	CHECK_EQ_INT((int)nl_read_file_alloc_max(path, &buf, &cap, 12, &capped), 10);
+	CHECK(capped);
+	CHECK_STR(buf, "aaaa\nbbbb\n");
+	CHECK_EQ_INT((int)nl_read_file_alloc_max(path, &buf, &cap, 12, NULL), -EFBIG);
+	CHECK_EQ_INT((int)nl_read_file_alloc_max(path, &buf, &cap, 15, &capped), 15);
+	CHECK(!capped);
+	CHECK_EQ_INT((int)nl_read_file_alloc_max(path, &buf, &cap, 3, &capped), 0);
+	CHECK(capped);
+	CHECK_STR(buf, "");
+	/* a later read with a large cap grows the buffer again */
+	CHECK_EQ_INT((int)nl_read_file_alloc(path, &buf, &cap), 15);
+	CHECK_STR(buf, "aaaa\nbbbb\ncccc\n");
+	free(buf);
+	unlink(path);
+}
+
+NL_TEST_MAIN(NL_T(test_guest_ram_split), NL_T(test_read_cap), NL_T(test_cell_backends), NL_T(test_numa_stat_v2), NL_T(test_numa_stat_v1_pages),
 	     NL_T(test_numa_stat_malformed), NL_T(test_numa_maps_huge_pages),
 	     NL_T(test_numa_maps_garbage), NL_T(test_cgroup_lines),
 	     NL_T(test_vm_dir), NL_T(test_procs_and_status),

@@ -88,6 +88,7 @@ static void build_snapshot(void)
 	zeta->pid = 4242;
 	zeta->backend = NL_BACKEND_LIBVIRT;
 	zeta->mem_source = NL_MEM_CGROUP_V1;
+	zeta->numa_maps_capped = true;
 	zeta->mem_bytes[0] = 1073741824ULL;
 	zeta->mem_bytes[1] = 536870912ULL;
 	set_series(&zeta_series[0], NL_ROLE_VCPU, 1, 1, 2500000000ULL);
@@ -232,6 +233,9 @@ static void test_vm_families(void)
 	CHECK_LINE(out, "numalens_vm_memory_bytes{vm=\"zeta\",node=\"2\",kind=\"all\"} 536870912");
 	CHECK_LINE(out, "numalens_vm_memory_source_info{vm=\"zeta\",source=\"cgroup_v1\"} 1");
 	CHECK_LINE(out, "numalens_vm_memory_source_info{vm=\"" WEIRD_ESC "\",source=\"none\"} 1");
+	/* a capped numa_maps read says so; the others have no line */
+	CHECK_LINE(out, "numalens_vm_numa_maps_capped{vm=\"zeta\"} 1");
+	CHECK(strstr(out, "numalens_vm_numa_maps_capped{vm=\"" WEIRD_ESC "\"") == NULL);
 	/* no memory figure when it was never measured */
 	CHECK(strstr(out, "numalens_vm_memory_bytes{vm=\"" WEIRD_ESC "\"") == NULL);
 	CHECK_LINE(out, "numalens_vm_threads{vm=\"zeta\",role=\"vcpu\"} 2");
@@ -493,7 +497,7 @@ static void test_grouping(void)
 			CHECK(strlen(cur) == n && strncmp(line, cur, n) == 0);
 		}
 	}
-	CHECK_EQ_INT(families, 31);
+	CHECK_EQ_INT(families, 32);
 	free(out);
 }
 
