@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Node ids past this do not fit the masks of migrate_pages(2); the kernel
  * has at most 1024 (MAX_NUMNODES with NODES_SHIFT 10). */
@@ -62,6 +63,22 @@ static int v_pin_thread(const struct nl_apply_ctx *c, struct nl_apply_act *a)
 	return rc ? rc : want_cpus(c, a);
 }
 
+/* Before anything changes (--yes): does NUMA node `node` exist on this
+ * host? A hint from another host, or a forged one, may name any. */
+static int node_here(const struct nl_apply_ctx *c, int node)
+{
+	char path[96];
+
+	if (!c->yes)
+		return 0;
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d", node);
+	if (access(path, F_OK) == 0)
+		return 0;
+	fprintf(c->out, "        error: node %d does not exist on this host: is the hint from another host?\n",
+		node);
+	return -ERANGE;
+}
+
 static int v_numatune(const struct nl_apply_ctx *c, struct nl_apply_act *a)
 {
 	const char *list = a->pb->nodes;
@@ -70,6 +87,9 @@ static int v_numatune(const struct nl_apply_ctx *c, struct nl_apply_act *a)
 		fprintf(c->out, "        error: bad nodeset \"%s\"\n", list ? list : "");
 		return -EINVAL;
 	}
+	for (int n = 0; n < NL_MAX_CPUS; n++)
+		if (nl_cpuset_isset(&a->nodes, n) && node_here(c, n))
+			return -ERANGE;
 	return 0;
 }
 
@@ -93,6 +113,8 @@ static int v_pages(const struct nl_apply_ctx *c, struct nl_apply_act *a)
 			fprintf(c->out, "        error: %d is not a node id\n", node);
 			return -EINVAL;
 		}
+		if (node_here(c, node))
+			return -ERANGE;
 	}
 	return 0;
 }

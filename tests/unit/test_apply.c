@@ -296,6 +296,10 @@ static void test_ops_validate(void)
 			  "  apply: pin vCPU 0 -> CPUs 0\n", "not connected to libvirt: cannot apply" },
 			{ NUMALENS__V1__ACTION_OP__NUMATUNE, -1, NULL, "0", 0, 0, -99, 4242, -ENOTCONN,
 			  NULL, "not connected to libvirt" },
+			/* --yes: a node this host does not have is refused
+			 * before anything is tried */
+			{ NUMALENS__V1__ACTION_OP__NUMATUNE, -1, NULL, "0,999", 0, 0, -99, 4242, -ERANGE,
+			  NULL, "node 999 does not exist on this host" },
 		};
 
 		c.yes = true;
